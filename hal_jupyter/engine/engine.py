@@ -1,0 +1,313 @@
+"""The engine: one object that validates, stores, schedules and answers for jobs.
+
+The server extension serves it over REST; the kernel embeds it when no server
+is reachable. Every public method is a coroutine for the event loop it runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..providers.base import JobSpec, Settings
+from . import errors
+from .events import EventBus
+from .ledger import Ledger, Row, now_iso, public_record
+from .models import ClassicalJobRequest, QuantumJobRequest
+from .policy import BatchPolicy, Strategy
+from .qasm import parse_circuit
+from .registry import Registry
+from .scheduler import Scheduler, new_id
+from .store import JobStore, default_db_url
+
+log = logging.getLogger("hal_jupyter")
+MAX_BULK = 5000
+INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
+
+
+@dataclass
+class EngineConfig:
+    """Everything the engine needs to know; the server builds it from its traits."""
+
+    db_url: str | None = None
+    batch_window_s: float = 1.0
+    batch_max_size: int = 50
+    batch_strategy: Strategy = "time_or_cost"
+    batch_max_wait_s: float = 300.0
+    allowed_providers: list[str] | None = None
+    blocked_providers: list[str] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+
+
+class Engine:
+    """Jobs in, records and results out. See API.md for the contract."""
+
+    def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None) -> None:
+        self.config = config = config or EngineConfig()
+        self.settings = config.settings
+        self.registry = registry or Registry(
+            config.settings, allowed=config.allowed_providers, blocked=config.blocked_providers
+        )
+        self.events = EventBus()
+        self.store = JobStore(config.db_url or default_db_url())
+        self.ledger = Ledger(self.store, self.events)
+        policy = BatchPolicy(
+            window_s=config.batch_window_s,
+            max_size=config.batch_max_size,
+            strategy=config.batch_strategy,
+            max_wait_s=config.batch_max_wait_s,
+        )
+        self.scheduler = Scheduler(self.ledger, self.registry, policy)
+        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-validate")
+        self._started = False
+
+    async def start(self) -> None:
+        """Start the scheduler and resume every unfinished job of an earlier run."""
+        if self._started:
+            return
+        self._started = True
+        import qiskit.qasm2  # noqa: F401 - first import on this (long-lived) thread; see PROVIDERS.md
+
+        await self.scheduler.start()
+        await self.scheduler.resume(await self.ledger.db(self.store.unfinished_jobs))
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        self.registry.close()
+        self._cpu.shutdown(wait=False)
+        self.ledger.close()
+
+    # -- submitting ------------------------------------------------------------
+    async def submit(
+        self, kind: str, body: Any, idempotency_key: str | None = None
+    ) -> tuple[list[dict[str, Any]], bool, bool]:
+        """Validate and queue one job request or ``{"jobs": [...]}`` (all or none).
+
+        Returns ``(records, bulk, created)``; ``created`` is False when an
+        ``Idempotency-Key`` replays an earlier submission.
+        """
+        bulk = isinstance(body, dict) and "jobs" in body
+        items = _items(body)
+        body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
+        if idempotency_key is not None:
+            replay = await self._replay(idempotency_key, body_hash)
+            if replay is not None:
+                return replay, bulk, False
+        size = sum(len(i.get("circuit") or i.get("code") or "") for i in items if isinstance(i, dict))
+        if size > INLINE_VALIDATION_BYTES:
+            loop = asyncio.get_running_loop()
+            rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, items)
+        else:
+            rows = self._prepare_all(kind, items)
+        parsed = {r["id"]: r.pop("_parsed") for r in rows}
+        key = (idempotency_key, body_hash) if idempotency_key is not None else None
+        try:
+            await self.ledger.add(rows, key)
+        except Exception as exc:
+            if key is not None and "idempotency" in str(exc).lower():
+                replay = await self._replay(idempotency_key or "", body_hash)
+                if replay is not None:
+                    return replay, bulk, False
+            raise
+        self.ledger.parsed.update((k, v) for k, v in parsed.items() if v is not None)
+        self.scheduler.enqueue(rows)
+        for row in rows:
+            row["status_message"] = self.scheduler.waiting_message(row["id"]) or row["status_message"]
+        return [public_record(r) for r in rows], bulk, True
+
+    async def _replay(self, key: str, body_hash: str) -> list[dict[str, Any]] | None:
+        found = await self.ledger.db(self.store.find_idempotency_key, key)
+        if found is None:
+            return None
+        stored_hash, ids = found
+        if stored_hash != body_hash:
+            raise errors.IdempotencyConflict(
+                "this Idempotency-Key was already used with a different request body"
+            )
+        rows = await self.ledger.db(self.store.get_jobs, ids)
+        return [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+
+    def _prepare_all(self, kind: str, items: list[Any]) -> list[Row]:
+        if not items:
+            raise errors.InvalidRequest("'jobs' must hold at least one job request")
+        if len(items) > MAX_BULK:
+            raise errors.PayloadTooLarge(f"at most {MAX_BULK} jobs per request")
+        rows = []
+        for index, item in enumerate(items):
+            try:
+                rows.append(self._prepare(kind, item))
+            except errors.HalError as exc:
+                if len(items) > 1:
+                    exc.message = f"jobs[{index}]: {exc.message}"
+                    exc.args = (exc.message,)
+                raise
+        return rows
+
+    def _prepare(self, kind: str, item: Any) -> Row:
+        request = _parse_request(kind, item)
+        provider = self.registry.require(request.provider)
+        if provider.kind != kind:
+            raise errors.InvalidRequest(
+                f"provider {request.provider!r} runs {provider.kind} jobs; send this job to /hal/api/{provider.kind}/jobs"
+            )
+        backend = getattr(request, "backend", None) or provider.default_backend()
+        if isinstance(request, QuantumJobRequest):
+            shots: int | None = request.shots
+            self._check_quantum(request)
+            payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
+            parsed: Any = parse_circuit(request.circuit)
+        else:
+            shots, parsed = None, None
+            payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
+            _check_json_size(request.args, self.settings.max_circuit_bytes)
+        job_id = new_id()
+        spec = JobSpec(job_id, kind, backend, shots, payload, parsed)  # type: ignore[arg-type]
+        provider.validate(spec)
+        cost = provider.estimate_cost(spec)
+        stamp = now_iso()
+        return {
+            "id": job_id,
+            "kind": kind,
+            "provider": provider.name,
+            "backend": backend,
+            "name": request.name,
+            "tags": request.tags,
+            "priority": request.priority,
+            "status": "QUEUED",
+            "status_message": None,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "submitted_at": None,
+            "finished_at": None,
+            "batch_id": None,
+            "remote_id": None,
+            "shots": shots,
+            "cost_estimate": cost.model_dump() if cost is not None else None,
+            "error": None,
+            "payload": payload,
+            "attempts": 0,
+            "_parsed": spec.parsed,
+        }
+
+    def _check_quantum(self, request: QuantumJobRequest) -> None:
+        if not 1 <= request.shots <= self.settings.max_shots:
+            raise errors.InvalidRequest(
+                f"shots must be an integer from 1 to {self.settings.max_shots}, not {request.shots}"
+            )
+        size = len(request.circuit.encode())
+        if size > self.settings.max_circuit_bytes:
+            raise errors.PayloadTooLarge(
+                f"the circuit is {size} bytes; the limit is {self.settings.max_circuit_bytes} (HalExtension.max_circuit_bytes)"
+            )
+
+    # -- reading -----------------------------------------------------------------
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        row = await self.ledger.row(job_id)
+        if row is None:
+            raise errors.JobNotFound(f"no job with id {job_id!r}")
+        row["status_message"] = self.scheduler.waiting_message(job_id) or row["status_message"]
+        return public_record(row)
+
+    async def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        kind: str | None = None,
+        tag: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        before = _decode_cursor(cursor)
+        rows = await self.ledger.db(
+            self.store.list_jobs, status=status, provider=provider, kind=kind, tag=tag, limit=limit + 1, before_seq=before
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        records = [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+        next_cursor = str(rows[-1]["seq"]) if more else None
+        return {"jobs": records, "next_cursor": next_cursor}
+
+    async def get_result(self, job_id: str) -> dict[str, Any]:
+        row = await self.ledger.row(job_id)
+        if row is None:
+            raise errors.JobNotFound(f"no job with id {job_id!r}")
+        if row["status"] != "COMPLETED":
+            detail = f": {row['error']['message']}" if row.get("error") else ""
+            raise errors.JobNotFinished(f"job {job_id} is {row['status']}, not COMPLETED{detail}")
+        result = await self.ledger.db(self.store.get_result, job_id)
+        return {"id": job_id, **(result or {})}
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        row = await self.ledger.row(job_id)
+        if row is None:
+            raise errors.JobNotFound(f"no job with id {job_id!r}")
+        await self.scheduler.cancel(row)
+        return await self.get_job(job_id)
+
+    async def providers(self) -> list[dict[str, Any]]:
+        infos = await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.info)
+        return [i.model_dump() for i in infos]
+
+    async def backends(self, name: str) -> list[dict[str, Any]]:
+        provider = self.registry.require(name)
+        backends = await self.scheduler.call(provider, provider.backends)
+        return [b.model_dump() for b in backends]
+
+    def scheduler_info(self) -> dict[str, Any]:
+        return self.scheduler.info()
+
+    def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
+        return self.events.subscribe(listener)
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, dict) and "jobs" in body:
+        if set(body) != {"jobs"} or not isinstance(body["jobs"], list):
+            raise errors.InvalidRequest("a bulk request is {\"jobs\": [request, ...]} and nothing else")
+        return body["jobs"]
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest("the request body must be a JSON object")
+    return [body]
+
+
+def _parse_request(kind: str, item: Any) -> QuantumJobRequest | ClassicalJobRequest:
+    model = QuantumJobRequest if kind == "quantum" else ClassicalJobRequest
+    if not isinstance(item, dict):
+        raise errors.InvalidRequest("each job request must be a JSON object")
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()[:20]
+        ]
+        first = details[0]
+        raise errors.InvalidRequest(f"{first['field']}: {first['message']}", details=details) from None
+
+
+def _check_json_size(value: Any, limit: int) -> None:
+    try:
+        size = len(json.dumps(value, allow_nan=False))
+    except ValueError:
+        raise errors.InvalidRequest("args must be plain JSON (no NaN or Infinity)") from None
+    if size > limit:
+        raise errors.PayloadTooLarge(f"args are {size} bytes; the limit is {limit}")
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor in (None, ""):
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise errors.InvalidRequest("cursor must be a value returned as next_cursor")
+    return int(cursor)
+
+
+__all__ = ["Engine", "EngineConfig"]

@@ -1,0 +1,157 @@
+"""Request, record and result models of the public contract (API.md).
+
+These are the shapes that cross the HTTP boundary and the Python API. Storage
+has its own table layout in :mod:`hal_jupyter.engine.store`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    SUBMITTING = "SUBMITTING"
+    SUBMITTED = "SUBMITTED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+IN_FLIGHT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
+
+Kind = Literal["quantum", "classical"]
+Priority = Literal["high", "standard"]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/@\-]+$")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    provider: Identifier
+    priority: Priority = "standard"
+    name: Name | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+
+class QuantumJobRequest(_Request):
+    """One quantum job: an OpenQASM 2 or 3 circuit and its shot count."""
+
+    provider: Identifier = "local_simulator"
+    backend: Identifier | None = None
+    circuit: str = Field(min_length=1)
+    shots: StrictInt = 1024
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClassicalJobRequest(_Request):
+    """One classical job: Python source and its entrypoint, or a deployed function."""
+
+    provider: Identifier = "local_python"
+    code: str | None = Field(default=None, min_length=1)
+    entrypoint: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "main"
+    args: dict[str, Any] = Field(default_factory=dict)
+    function: Identifier | None = None
+    timeout_s: float = Field(default=60, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_of_code_or_function(self) -> ClassicalJobRequest:
+        if self.function is None and self.code is None:
+            raise ValueError("give either 'code' (Python source) or 'function' (a deployed function's name)")
+        if self.function is not None and self.code is not None:
+            raise ValueError("give 'code' or 'function', not both")
+        return self
+
+
+class ErrorInfo(BaseModel):
+    type: str
+    message: str
+
+
+class CostEstimate(BaseModel):
+    currency: str = "USD"
+    amount: float
+    basis: str
+
+
+class JobRecord(BaseModel):
+    """The job record of API.md: what every endpoint returns for a job."""
+
+    id: str
+    kind: Kind
+    provider: str
+    backend: str | None
+    name: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    priority: Priority = "standard"
+    status: JobStatus
+    status_message: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    batch_id: str | None = None
+    remote_id: str | None = None
+    shots: int | None = None
+    cost_estimate: CostEstimate | None = None
+    error: ErrorInfo | None = None
+
+
+class QuantumResult(BaseModel):
+    id: str
+    counts: dict[str, int]
+    shots: int
+    backend: str | None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClassicalResult(BaseModel):
+    id: str
+    value: Any = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float
+
+
+class ProviderInfo(BaseModel):
+    name: str
+    kind: Kind
+    available: bool
+    reason: str | None = None
+    description: str = ""
+
+
+class BackendInfo(BaseModel):
+    name: str
+    num_qubits: int | None = None
+    status: str = "online"
+    queue_depth: int | None = None
+    simulator: bool = False
+
+
+class JobList(BaseModel):
+    jobs: list[JobRecord]
+    next_cursor: str | None = None
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    details: list[dict[str, Any]] | None = None

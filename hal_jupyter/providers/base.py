@@ -1,0 +1,147 @@
+"""The provider contract: what the engine asks of every backend family.
+
+A provider is a small, declared class (name, kind, description) registered in
+the ``hal_jupyter.providers`` entry-point group. Its methods are blocking and
+are always called from the engine's worker threads, never on the event loop.
+Import SDKs inside methods, so listing providers stays cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+
+Notifier = Callable[[str], None]
+
+
+@dataclass
+class Settings:
+    """Server-wide limits a provider enforces (the ``HalExtension`` traits)."""
+
+    max_shots: int = 100_000
+    max_circuit_bytes: int = 1_000_000
+    max_local_qubits: int = 28
+    local_python_timeout_s: float = 300.0
+
+
+@dataclass
+class JobSpec:
+    """One job as a provider sees it. ``payload`` is the stored request body
+    (``circuit``/``options`` or ``code``/``entrypoint``/``args``/``function``/``timeout_s``);
+    ``parsed`` is the engine's parsed circuit, when it still has it in memory."""
+
+    id: str
+    kind: Literal["quantum", "classical"]
+    backend: str
+    shots: int | None
+    payload: dict[str, Any]
+    parsed: Any = None
+
+
+@dataclass
+class BatchSpec:
+    """Jobs that go to the provider as one call."""
+
+    id: str
+    provider: str
+    backend: str
+    shots: int | None
+    options: dict[str, Any]
+    jobs: list[JobSpec]
+
+
+@dataclass
+class JobUpdate:
+    """What a poll learned of one job. ``result`` comes with COMPLETED, ``error`` with FAILED."""
+
+    status: JobStatus
+    message: str | None = None
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class Availability:
+    available: bool
+    reason: str | None = None
+
+
+@dataclass
+class Submission:
+    """The provider's answer to a submit: remote ids per job (often all the same)."""
+
+    remote_ids: dict[str, str]
+    cost: dict[str, CostEstimate] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """A backend family: submits batches, reports their state, cancels them."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Literal["quantum", "classical"]]
+    description: ClassVar[str] = ""
+    #: Blocking calls at once to this provider (submit, poll, cancel).
+    max_concurrency: ClassVar[int] = 4
+    #: Most jobs one provider call can carry.
+    max_batch_size: ClassVar[int] = 1000
+    #: True when submitting a batch again after a crash cannot run or bill it
+    #: twice: a free local run whose first attempt died with the server, or a
+    #: create call with an idempotency token. Otherwise the engine asks
+    #: :meth:`find_remote`, and marks the jobs UNKNOWN if that cannot tell.
+    resubmit_safe: ClassVar[bool] = False
+    #: True when remote work outlives the server (a cloud job): after a restart
+    #: the engine re-attaches to it by remote id instead of running it again.
+    remote_survives_restart: ClassVar[bool] = True
+    #: First and longest wait between two polls of an unfinished batch.
+    poll_interval: ClassVar[tuple[float, float]] = (1.0, 30.0)
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._notify: Notifier = lambda _batch_id: None
+
+    # -- what the registry shows -------------------------------------------
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    @abstractmethod
+    def backends(self) -> list[BackendInfo]: ...
+
+    def default_backend(self) -> str:
+        return self.backends()[0].name
+
+    # -- the job path ------------------------------------------------------
+    def validate(self, job: JobSpec) -> None:
+        """Reject a job that cannot run here (raise ``InvalidRequest``); called at submission."""
+
+    def estimate_cost(self, job: JobSpec) -> CostEstimate | None:
+        return None
+
+    @abstractmethod
+    def submit(self, batch: BatchSpec) -> Submission:
+        """Hand the batch to the backend as one call; return its remote id(s)."""
+
+    @abstractmethod
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        """The current state of each job of the batch (jobs left out are unchanged)."""
+
+    @abstractmethod
+    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
+        """Cancel these jobs of the batch at the backend, as far as it allows."""
+
+    def find_remote(self, batch: BatchSpec) -> dict[str, str] | None:
+        """After a crash during submit: the remote ids of the batch if the backend
+        accepted it, ``{}`` if it surely did not, ``None`` if that cannot be told."""
+        return None
+
+    # -- plumbing ----------------------------------------------------------
+    def set_notifier(self, notify: Notifier) -> None:
+        """The engine's callback: call it with a batch id (from any thread) when
+        that batch changed, so the engine polls it at once instead of waiting."""
+        self._notify = notify
+
+    def close(self) -> None:
+        """Release threads, processes and clients (server shutdown)."""

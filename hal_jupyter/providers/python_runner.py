@@ -1,0 +1,62 @@
+"""Runs one ``local_python`` job in a child process; not imported by the server.
+
+Protocol: the job (``code``, ``entrypoint``, ``args``) arrives as JSON on stdin;
+the outcome is written as JSON to the file descriptor named by
+``HAL_RESULT_FD``. The user's own stdout and stderr stay theirs. The process dies with the server (``PR_SET_PDEATHSIG``).
+"""
+
+import json
+import os
+import sys
+import traceback
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(os.environ.get("HAL_PARENT_PID", os.getppid())):
+        os._exit(1)  # the server died before prctl took effect
+
+
+def _outcome(spec: dict) -> dict:
+    namespace = {"__name__": "__hal_job__", "__builtins__": __builtins__}
+    try:
+        exec(compile(spec["code"], "<hal job>", "exec"), namespace)
+        entry = namespace.get(spec["entrypoint"])
+        if not callable(entry):
+            raise NameError(f"the code defines no function named {spec['entrypoint']!r}")
+        value = entry(**spec["args"])
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"the return value is not JSON-serializable: {exc}") from None
+        return {"ok": True, "value": value}
+    except BaseException as exc:  # noqa: BLE001 - every failure of user code is reported
+        return {
+            "ok": False,
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)[1:]),
+        }
+
+
+def main() -> None:
+    _die_with_parent()
+    os.environ.pop("HAL_PARENT_PID", None)
+    result_fd = int(os.environ.pop("HAL_RESULT_FD"))
+    spec = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    outcome = _outcome(spec)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with os.fdopen(result_fd, "w") as channel:
+        json.dump(outcome, channel)
+
+
+if __name__ == "__main__":
+    main()

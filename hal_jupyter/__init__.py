@@ -1,0 +1,20 @@
+"""hal_jupyter: run quantum and classical jobs on any provider from Jupyter.
+
+The package has three layers:
+
+- ``hal_jupyter.engine``: models, job store, scheduler, provider registry;
+- ``hal_jupyter.providers``: one module per backend family;
+- ``hal_jupyter.server``: the Jupyter server extension (REST + events).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.app import HalExtension
+
+    return [{"module": "hal_jupyter", "app": HalExtension}]

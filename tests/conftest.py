@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+BELL_QASM2 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0], q[1];
+measure q -> c;
+"""
+
+BELL_QASM3 = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] q;
+bit[2] c;
+h q[0];
+cx q[0], q[1];
+c = measure q;
+"""
+
+
+@pytest.fixture
+def hal_config() -> dict[str, Any]:
+    """HalExtension settings for one test; tests override keys before the server starts."""
+    return {"batch_window_s": 0.2, "batch_max_size": 50}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, hal_config):
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"hal_jupyter": True},
+            "allow_unauthenticated_access": False,
+        },
+        "HalExtension": {"db_url": f"sqlite:///{tmp_path / 'jobs.sqlite'}", **hal_config},
+    }
+
+
+class Api:
+    """A small client over ``jp_fetch`` that returns (status, json) and never raises on 4xx."""
+
+    def __init__(self, fetch: Any) -> None:
+        self.fetch = fetch
+
+    async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: str | None = None, **params: Any) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"method": method, "raise_error": False, "headers": headers or {}}
+        if params:
+            kwargs["params"] = params
+        if method == "POST":
+            kwargs["body"] = raw if raw is not None else json.dumps(body if body is not None else {})
+        response = await self.fetch("hal", "api", *path.strip("/").split("/"), **kwargs)
+        text = response.body.decode() if response.body else ""
+        return response.code, (json.loads(text) if text else None)
+
+    async def get(self, path: str, **params: Any) -> tuple[int, Any]:
+        return await self.call("GET", path, **params)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("POST", path, body, **kwargs)
+
+    async def wait(self, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll a job until it is terminal; fail the test after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code, record = await self.get(f"jobs/{job_id}")
+            assert code == 200, record
+            if record["status"] in ("COMPLETED", "FAILED", "CANCELLED", "UNKNOWN"):
+                return record
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s: {record}")
+
+
+@pytest.fixture
+def api(jp_fetch, jp_serverapp, jp_asyncio_loop) -> Api:
+    # pytest-jupyter never runs the server's IOLoop start-up hook; run it as
+    # `jupyter server` does, so extensions start (the engine resumes its jobs).
+    jp_asyncio_loop.run_until_complete(jp_serverapp._post_start())
+    return Api(jp_fetch)

@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
 
@@ -160,7 +161,7 @@ class OpenAPIHandler(HalHandler):
         self.reply(openapi_document())
 
 
-class EventsSocket(ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHandler):
+class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHandler):
     """``GET /hal/api/events``: job records as they change, coalesced per connection.
 
     A flush sends one message: ``{"type": "job", "job": record}`` for one job,
@@ -179,6 +180,7 @@ class EventsSocket(ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHan
             await result
 
     def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)
         self._pending: dict[str, dict[str, Any]] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         engine: Engine = self.settings["hal_engine"]
@@ -205,6 +207,7 @@ class EventsSocket(ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHan
         pass  # the stream is one-way
 
     def on_close(self) -> None:
+        super().on_close()
         self._unsubscribe()
         if self._flush_handle is not None:
             self._flush_handle.cancel()

@@ -1,0 +1,115 @@
+"""A real ``jupyter server`` process for tests that kill it (crash tests, benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """``jupyter server`` on 127.0.0.1 with its own config, data and runtime dirs."""
+
+    def __init__(self, root: Path, token: str = "test-token", **traits: Any) -> None:
+        self.root = root
+        self.token = token
+        self.traits = traits
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = root / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0, **traits: Any) -> ServerProcess:
+        self.traits.update(traits)
+        env = {**os.environ}
+        for name in ("config", "data", "runtime"):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        env.update(
+            JUPYTER_CONFIG_DIR=str(self.root / "config"),
+            JUPYTER_DATA_DIR=str(self.root / "data"),
+            JUPYTER_RUNTIME_DIR=str(self.root / "runtime"),
+        )
+        args = [
+            sys.executable, "-m", "jupyter_server",
+            f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False",
+            f"--IdentityProvider.token={self.token}", "--ServerApp.allow_unauthenticated_access=False",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.jpserver_extensions=hal_jupyter=True",
+        ]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        args += [f"--HalExtension.{k}={v}" for k, v in self.traits.items()]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=self.root)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                if self.request("GET", "/hal/api/scheduler")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the server did not answer in {timeout} s")
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", f"token {self.token}")
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, as in a crash."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def wait_all(self, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+        """Poll until every job is terminal; returns the records (bounded by ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        pending = set(ids)
+        records: dict[str, dict[str, Any]] = {}
+        while pending and time.monotonic() < deadline:
+            for job_id in list(pending):
+                code, record = self.request("GET", f"/hal/api/jobs/{job_id}")
+                if code == 200 and record["status"] in ("COMPLETED", "FAILED", "CANCELLED", "UNKNOWN"):
+                    records[job_id] = record
+                    pending.discard(job_id)
+            if pending:
+                time.sleep(0.25)
+        if pending:
+            raise AssertionError(f"{len(pending)} job(s) unfinished after {timeout} s")
+        return records

@@ -23,7 +23,7 @@ from .events import EventBus
 from .ledger import Ledger, Row, now_iso, public_record
 from .models import ClassicalJobRequest, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
-from .qasm import parse_circuit
+from .qasm import inspect_circuit
 from .registry import Registry
 from .scheduler import Scheduler, new_id
 from .store import JobStore, default_db_url
@@ -96,8 +96,9 @@ class Engine:
         """
         bulk = isinstance(body, dict) and "jobs" in body
         items = _items(body)
-        body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
+        body_hash = ""
         if idempotency_key is not None:
+            body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
             replay = await self._replay(idempotency_key, body_hash)
             if replay is not None:
                 return replay, bulk, False
@@ -163,13 +164,14 @@ class Engine:
             shots: int | None = request.shots
             self._check_quantum(request)
             payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
-            parsed: Any = parse_circuit(request.circuit)
+            summary = inspect_circuit(request.circuit)
         else:
-            shots, parsed = None, None
+            shots, summary = None, None
             payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
             _check_json_size(request.args, self.settings.max_circuit_bytes)
         job_id = new_id()
-        spec = JobSpec(job_id, kind, backend, shots, payload, parsed)  # type: ignore[arg-type]
+        parsed = summary.circuit if summary is not None else None
+        spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
         provider.validate(spec)
         cost = provider.estimate_cost(spec)
         stamp = now_iso()

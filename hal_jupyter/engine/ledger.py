@@ -43,6 +43,8 @@ class Ledger:
         #: Parsed circuits kept from validation until the job is dispatched.
         self.parsed: dict[str, Any] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-store")
+        self._waiting_adds: list[tuple[Sequence[Row], asyncio.Future[None]]] = []
+        self._adding = False
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a store call on the store's thread."""
@@ -50,10 +52,40 @@ class Ledger:
         return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
 
     async def add(self, rows: Sequence[Row], idempotency_key: tuple[str, str] | None = None) -> None:
-        await self.db(self.store.insert_jobs, rows, idempotency_key)
+        """Store new jobs; returns once they are durable.
+
+        Submissions that arrive while a write is under way are written together
+        in the next transaction (group commit), so many small requests cost few
+        commits. A submission with an idempotency key is written on its own, so
+        a key conflict fails only that submission.
+        """
+        if idempotency_key is not None:
+            await self.db(self.store.insert_jobs, rows, idempotency_key)
+        else:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting_adds.append((rows, done))
+            if not self._adding:
+                self._adding = True
+                asyncio.ensure_future(self._write_adds())
+            await done
         for row in rows:
             self.active[row["id"]] = row
         self.events.publish([public_record(r) for r in rows])
+
+    async def _write_adds(self) -> None:
+        try:
+            while self._waiting_adds:
+                group, self._waiting_adds = self._waiting_adds, []
+                try:
+                    await self.db(self.store.insert_jobs, [row for rows, _ in group for row in rows])
+                except Exception as exc:  # noqa: BLE001 - each waiting submission gets the error
+                    for _, done in group:
+                        done.set_exception(exc)
+                else:
+                    for _, done in group:
+                        done.set_result(None)
+        finally:
+            self._adding = False
 
     def status(self, job_id: str) -> str | None:
         row = self.active.get(job_id)

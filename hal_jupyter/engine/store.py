@@ -208,23 +208,6 @@ class JobStore:
         with self._engine.connect() as conn:
             return [_decode(r) for r in conn.execute(query)]
 
-    def update_jobs(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """Apply ``(job_id, {column: value})`` changes in one transaction."""
-        with self._engine.begin() as conn:
-            for job_id, fields in changes:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(**_encode(fields)))
-
-    def update_many(self, ids: Sequence[str], fields: dict[str, Any]) -> None:
-        """Set the same fields on many jobs in one statement per chunk."""
-        with self._engine.begin() as conn:
-            for chunk in _chunks(list(ids), 500):
-                conn.execute(jobs.update().where(jobs.c.id.in_(chunk)).values(**_encode(fields)))
-
-    def increment_attempts(self, ids: Sequence[str]) -> None:
-        with self._engine.begin() as conn:
-            for chunk in _chunks(list(ids), 500):
-                conn.execute(jobs.update().where(jobs.c.id.in_(chunk)).values(attempts=jobs.c.attempts + 1))
-
     # -- results ----------------------------------------------------------
     def finish_jobs(
         self, changes: Sequence[tuple[str, dict[str, Any], dict[str, Any] | None]]
@@ -236,8 +219,7 @@ class JobStore:
             if rows:
                 conn.execute(results.delete().where(results.c.job_id.in_([r["job_id"] for r in rows])))
                 conn.execute(results.insert(), rows)
-            for job_id, fields, _ in changes:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(**_encode(fields)))
+            _update_each(conn, [(job_id, fields) for job_id, fields, _ in changes])
 
     def get_result(self, job_id: str) -> dict[str, Any] | None:
         with self._engine.connect() as conn:
@@ -274,6 +256,21 @@ class JobStore:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(idempotency).where(idempotency.c.key == key)).first()
         return None if row is None else (row.body_hash, json.loads(row.job_ids))
+
+
+def _update_each(conn: sa.Connection, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Per-job updates as one executemany per set of changed columns."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for job_id, fields in changes:
+        encoded = _encode(fields)
+        by_columns.setdefault(tuple(sorted(encoded)), []).append({"_job_id": job_id, **encoded})
+    for columns, params in by_columns.items():
+        statement = (
+            jobs.update()
+            .where(jobs.c.id == sa.bindparam("_job_id"))
+            .values({c: sa.bindparam(c) for c in columns})
+        )
+        conn.execute(statement, params)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from ..engine.qasm import CircuitSummary
 
 Notifier = Callable[[str], None]
 
@@ -32,7 +33,8 @@ class Settings:
 class JobSpec:
     """One job as a provider sees it. ``payload`` is the stored request body
     (``circuit``/``options`` or ``code``/``entrypoint``/``args``/``function``/``timeout_s``);
-    ``parsed`` is the engine's parsed circuit, when it still has it in memory."""
+    ``summary`` (quantum jobs, at submission) has the circuit's size; ``parsed`` is
+    the ``QuantumCircuit`` when the engine already built one and still has it."""
 
     id: str
     kind: Literal["quantum", "classical"]
@@ -40,6 +42,7 @@ class JobSpec:
     shots: int | None
     payload: dict[str, Any]
     parsed: Any = None
+    summary: CircuitSummary | None = None
 
 
 @dataclass

@@ -43,6 +43,7 @@ class LocalSimulatorProvider(Provider):
         self._runs: dict[str, Future[Any]] = {}
         self._started: set[str] = set()
         self._simulators: dict[str, Any] = {}
+        self._native: dict[str, frozenset[str]] = {}
         self._pass_managers: dict[str, Any] = {}
         self._transpiled: OrderedDict[str, Any] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer")
@@ -71,14 +72,15 @@ class LocalSimulatorProvider(Provider):
                 )
             if type(value) is not expected:
                 raise InvalidRequest(f"option {key!r} must be an {expected.__name__}")
-        circuit = job.parsed
+        circuit = job.summary
+        assert circuit is not None, "quantum jobs are summarised at submission"
         limit = self.settings.max_local_qubits
         if circuit.num_qubits > limit:
             raise InvalidCircuit(
                 f"the circuit uses {circuit.num_qubits} qubits; local_simulator runs at most {limit} "
                 f"(HalExtension.max_local_qubits)"
             )
-        if circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
+        if circuit.num_clbits == 0 or not circuit.measures:
             raise InvalidCircuit("the circuit measures nothing, so it has no counts: add a measurement")
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
@@ -122,12 +124,13 @@ class LocalSimulatorProvider(Provider):
             from qiskit_aer import AerSimulator
 
             simulator = self._simulators[backend] = AerSimulator(method=_METHODS[backend])
+            self._native[backend] = frozenset(simulator.target.operation_names)
         return simulator
 
     def _runnable(self, job: JobSpec, simulator: Any) -> Any:
         circuit = job.parsed if job.parsed is not None else parse_circuit(job.payload["circuit"])
-        supported = set(simulator.target.operation_names)
-        if all(i.operation.name in supported for i in circuit.data):
+        native = self._native[job.backend]
+        if all(i.operation.name in native for i in circuit.data):
             return circuit
         key = hashlib.sha256(job.payload["circuit"].encode()).hexdigest()
         cached = self._transpiled.get(key)

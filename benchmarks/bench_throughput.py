@@ -82,7 +82,7 @@ class Completion:
         self.event = threading.Event()
         self.expected: set[str] = set()
         self.ws = websocket.create_connection(
-            f"ws://127.0.0.1:{server.port}/hal/api/events", header=[f"Authorization: token {server.token}"], timeout=120
+            f"ws://127.0.0.1:{server.port}/hal/api/events", header=[f"Authorization: token {server.token}"], timeout=120, skip_utf8_validation=True
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..providers.base import JobSpec, Settings
+from ..providers.base import JobSpec, Provider, Settings
 from . import errors
 from .events import EventBus
 from .ledger import Ledger, Row, now_iso, public_record
@@ -78,6 +78,13 @@ class Engine:
 
         await self.scheduler.start()
         await self.scheduler.resume(await self.ledger.db(self.store.unfinished_jobs))
+        for name in self.registry.names():
+            try:
+                provider = self.registry.get(name)
+            except errors.HalError:
+                continue
+            if type(provider).warm_up is not Provider.warm_up:
+                asyncio.ensure_future(self.scheduler.call(provider, provider.warm_up))
 
     async def stop(self) -> None:
         await self.scheduler.stop()

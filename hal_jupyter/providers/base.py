@@ -146,5 +146,8 @@ class Provider(ABC):
         that batch changed, so the engine polls it at once instead of waiting."""
         self._notify = notify
 
+    def warm_up(self) -> None:
+        """Prepare for the first batch (start workers, import an SDK); called once at start."""
+
     def close(self) -> None:
         """Release threads, processes and clients (server shutdown)."""

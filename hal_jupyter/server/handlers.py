@@ -183,6 +183,7 @@ class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websoc
         super().open(*args, **kwargs)
         self._pending: dict[str, dict[str, Any]] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_sent = 0.0
         engine: Engine = self.settings["hal_engine"]
         self._unsubscribe = engine.subscribe(self._on_jobs)
 
@@ -190,10 +191,15 @@ class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websoc
         for record in records:
             self._pending[record["id"]] = record
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(COALESCE_S, self._flush)
+            # The first change after a quiet spell goes out at once; later ones
+            # wait for the rest of the interval and go out together.
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_sent + COALESCE_S - loop.time())
+            self._flush_handle = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
+        self._last_sent = asyncio.get_running_loop().time()
         records, self._pending = list(self._pending.values()), {}
         if not records:
             return

@@ -22,7 +22,11 @@ CACHE_SIZE = 4096
 
 
 def init_worker(parent_pid: int) -> None:
-    """Die with the server, and import qiskit on this process's main thread."""
+    """Die with the server, yield the CPU to it, and import qiskit on this process's main thread."""
+    try:
+        os.nice(5)  # simulations soak up idle CPU; requests to the server come first
+    except OSError:
+        pass
     try:
         import ctypes
         import signal
@@ -65,7 +69,9 @@ def _simulator(method: str) -> Any:
     if simulator is None:
         from qiskit_aer import AerSimulator
 
-        simulator = _simulators[method] = AerSimulator(method=method)
+        # A batch is many small experiments: let Aer spread experiments over the
+        # cores (it checks memory first) rather than only the shots of each one.
+        simulator = _simulators[method] = AerSimulator(method=method, max_parallel_experiments=0)
         _native[method] = frozenset(simulator.target.operation_names)
     return simulator
 

@@ -4,7 +4,8 @@ The package has three layers:
 
 - ``hal_jupyter.engine``: models, job store, scheduler, provider registry;
 - ``hal_jupyter.providers``: one module per backend family;
-- ``hal_jupyter.server``: the Jupyter server extension (REST + events).
+- ``hal_jupyter.server``: the Jupyter server extension (REST + events);
+- ``hal_jupyter.kernel``: the notebook side (``Hal`` client, ``%hal`` magics, monitor widget).
 """
 
 from __future__ import annotations
@@ -18,3 +19,18 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.app import HalExtension
 
     return [{"module": "hal_jupyter", "app": HalExtension}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext hal_jupyter``: registers ``%hal`` and ``%%hal``."""
+    from .kernel.magics import HalMagics
+
+    ipython.register_magics(HalMagics)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Hal", "Job", "JobFailed"):
+        from .kernel import client
+
+        return getattr(client, name)
+    raise AttributeError(name)

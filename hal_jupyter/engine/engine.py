@@ -101,6 +101,7 @@ class Engine:
         Returns ``(records, bulk, created)``; ``created`` is False when an
         ``Idempotency-Key`` replays an earlier submission.
         """
+        await self.start()
         bulk = isinstance(body, dict) and "jobs" in body
         items = _items(body)
         body_hash = ""
@@ -219,6 +220,7 @@ class Engine:
 
     # -- reading -----------------------------------------------------------------
     async def get_job(self, job_id: str) -> dict[str, Any]:
+        await self.start()
         row = await self.ledger.row(job_id)
         if row is None:
             raise errors.JobNotFound(f"no job with id {job_id!r}")
@@ -235,6 +237,7 @@ class Engine:
         limit: int = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        await self.start()
         before = _decode_cursor(cursor)
         rows = await self.ledger.db(
             self.store.list_jobs, status=status, provider=provider, kind=kind, tag=tag, limit=limit + 1, before_seq=before
@@ -246,6 +249,7 @@ class Engine:
         return {"jobs": records, "next_cursor": next_cursor}
 
     async def get_result(self, job_id: str) -> dict[str, Any]:
+        await self.start()
         row = await self.ledger.row(job_id)
         if row is None:
             raise errors.JobNotFound(f"no job with id {job_id!r}")
@@ -256,6 +260,7 @@ class Engine:
         return {"id": job_id, **(result or {})}
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
+        await self.start()
         row = await self.ledger.row(job_id)
         if row is None:
             raise errors.JobNotFound(f"no job with id {job_id!r}")
@@ -263,10 +268,12 @@ class Engine:
         return await self.get_job(job_id)
 
     async def providers(self) -> list[dict[str, Any]]:
+        await self.start()
         infos = await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.info)
         return [i.model_dump() for i in infos]
 
     async def backends(self, name: str) -> list[dict[str, Any]]:
+        await self.start()
         provider = self.registry.require(name)
         backends = await self.scheduler.call(provider, provider.backends)
         return [b.model_dump() for b in backends]

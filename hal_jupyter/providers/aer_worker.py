@@ -1,4 +1,4 @@
-"""The ``local_simulator``'s worker process: parses and simulates one batch per call.
+"""The ``local_simulator``'s worker process: parses and simulates one batch per request.
 
 Qiskit Aer holds the GIL for the whole of a simulation, so running it inside
 the Jupyter server would freeze every request and kernel socket of the server
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import struct
+import sys
 from collections import OrderedDict
-from typing import Any
+from typing import Any, BinaryIO
 
 _simulators: dict[str, Any] = {}
 _native: dict[str, frozenset[str]] = {}
@@ -40,8 +43,32 @@ def init_worker(parent_pid: int) -> None:
     import qiskit_aer  # noqa: F401
 
 
-def warm_up() -> int:
-    return os.getpid()
+def read_frame(stream: BinaryIO) -> Any:
+    """One length-prefixed pickle; None at end of stream. Both ends are this package."""
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    (size,) = struct.unpack("!Q", head)
+    return pickle.loads(stream.read(size))
+
+
+def write_frame(stream: BinaryIO, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("!Q", len(data)) + data)
+    stream.flush()
+
+
+def main() -> None:
+    """Serve ``(method, sources, shots, seed)`` requests on stdin, answers on stdout."""
+    requests, answers = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the answers
+    init_worker(int(sys.argv[1]))
+    write_frame(answers, ("ready", os.getpid()))
+    while (request := read_frame(requests)) is not None:
+        try:
+            write_frame(answers, ("ok", simulate(*request)))
+        except Exception as exc:  # noqa: BLE001 - reported to the server as the batch's failure
+            write_frame(answers, ("error", f"{type(exc).__name__}: {exc}"))
 
 
 def simulate(method: str, sources: list[str], shots: int, seed: int | None) -> list[dict[str, Any]]:
@@ -101,3 +128,7 @@ def _pass_manager(method: str, simulator: Any) -> Any:
 
         manager = _pass_managers[method] = generate_preset_pass_manager(optimization_level=1, backend=simulator)
     return manager
+
+
+if __name__ == "__main__":
+    main()

@@ -2,16 +2,18 @@
 
 A batch is ONE ``AerSimulator.run`` over all its circuits, in a worker process
 (:mod:`.aer_worker`): Aer holds the GIL while it simulates, so in the server
-process it would stall every other request for the length of the run.
+process it would stall every other request for the length of the run. Batches
+go to the worker one at a time; cancelling a running batch stops the worker,
+and a worker that died is started again for the next batch.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..engine.errors import InvalidCircuit, InvalidRequest
@@ -43,18 +45,40 @@ class LocalSimulatorProvider(Provider):
         super().__init__(settings)
         self._runs: dict[str, Future[list[dict[str, Any]]]] = {}
         self._guard = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        # One long-lived thread talks to the worker: batches run one at a time,
+        # and the worker (started from this thread) dies with the server.
+        self._feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer")
+        self._worker: subprocess.Popen[bytes] | None = None
 
-    def _workers(self) -> ProcessPoolExecutor:
-        with self._guard:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=aer_worker.init_worker,
-                    initargs=(os.getpid(),),
-                )
-            return self._pool
+    def _simulate(self, method: str, sources: list[str], shots: int, seed: int | None) -> list[dict[str, Any]]:
+        """Runs on the feeder thread: one request to the worker, one answer."""
+        worker = self._start_worker()
+        assert worker.stdin is not None and worker.stdout is not None
+        try:
+            aer_worker.write_frame(worker.stdin, (method, sources, shots, seed))
+            answer = aer_worker.read_frame(worker.stdout)
+        except (BrokenPipeError, OSError):
+            answer = None
+        if answer is None:
+            code = worker.wait()
+            self._worker = None
+            raise RuntimeError(f"the simulator process stopped (exit code {code}); it restarts for the next batch")
+        if answer[0] == "error":
+            raise RuntimeError(answer[1])
+        return answer[1]
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        if self._worker is None or self._worker.poll() is not None:
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "hal_jupyter.providers.aer_worker", str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            assert self._worker.stdout is not None
+            ready = aer_worker.read_frame(self._worker.stdout)
+            if ready is None:
+                raise RuntimeError(f"the simulator process did not start (exit code {self._worker.wait()})")
+        return self._worker
 
     def backends(self) -> list[BackendInfo]:
         return [
@@ -92,18 +116,13 @@ class LocalSimulatorProvider(Provider):
 
     def warm_up(self) -> None:
         """Start the worker process and its imports now, not with the first batch."""
-        self._workers().submit(aer_worker.warm_up)
+        self._feeder.submit(self._start_worker)
 
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
         sources = [job.payload["circuit"] for job in batch.jobs]
         seed = batch.options.get("seed_simulator")
-        try:
-            future = self._workers().submit(aer_worker.simulate, _METHODS[batch.backend], sources, batch.shots, seed)
-        except BrokenProcessPool:
-            with self._guard:
-                self._pool = None  # the worker died (a crash or out of memory): start a new one
-            future = self._workers().submit(aer_worker.simulate, _METHODS[batch.backend], sources, batch.shots, seed)
+        future = self._feeder.submit(self._simulate, _METHODS[batch.backend], sources, batch.shots, seed)
         with self._guard:
             self._runs[batch.id] = future
         future.add_done_callback(lambda _: self._notify(batch.id))
@@ -140,17 +159,20 @@ class LocalSimulatorProvider(Provider):
         }
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
-        # An Aer run cannot be stopped part-way; a run that has not started is
-        # dropped only when every job of its batch is cancelled.
-        if {job.id for job in batch.jobs} <= set(job_ids):
-            with self._guard:
-                future = self._runs.get(batch.id)
-            if future is not None and future.cancel():
-                with self._guard:
-                    self._runs.pop(batch.id, None)
+        # A batch stops only when every one of its jobs is cancelled: a waiting
+        # run is dropped, a running one is stopped by stopping the worker.
+        if not {job.id for job in batch.jobs} <= set(job_ids):
+            return
+        with self._guard:
+            future = self._runs.pop(batch.id, None)
+        if future is not None and not future.cancel() and future.running():
+            self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        worker = self._worker
+        if worker is not None and worker.poll() is None:
+            worker.kill()
 
     def close(self) -> None:
-        with self._guard:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._feeder.shutdown(wait=False, cancel_futures=True)
+        self._stop_worker()

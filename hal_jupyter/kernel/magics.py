@@ -1,0 +1,218 @@
+"""``%hal`` and ``%%hal``: submit a cell of OpenQASM or Python, look after jobs.
+
+Every subcommand has its own argument parser with help text; ``%hal?`` shows
+them all. Wrong use raises ``UsageError``: IPython shows one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser
+from IPython.display import HTML, display
+
+from ..engine import errors
+from . import display as html
+from .client import Hal, Job, JobFailed
+
+
+def _parser(prog: str, description: str) -> MagicArgumentParser:
+    return MagicArgumentParser(prog=prog, description=description, add_help=False)
+
+
+def _common(parser: MagicArgumentParser) -> None:
+    parser.add_argument("--priority", choices=["high", "standard"], default="standard", help="high: sent at once, alone; standard: batched")
+    parser.add_argument("--name", help="a name for the job")
+    parser.add_argument("--wait", action="store_true", help="block until the job ends and show its result")
+    parser.add_argument("--out", metavar="VAR", help="bind the job handle (with --wait: the result) to VAR")
+
+
+def _quantum_options(parser: MagicArgumentParser) -> None:
+    parser.add_argument("--provider", default="local_simulator", help="provider name (%%hal providers lists them)")
+    parser.add_argument("--backend", help="backend of the provider (default: the provider's own)")
+    parser.add_argument("--shots", type=int, default=1024, help="number of shots, a positive integer")
+    parser.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeatable)")
+    _common(parser)
+
+
+QUANTUM = _parser("%%hal quantum", "Submit the cell, an OpenQASM 2 or 3 program.")
+_quantum_options(QUANTUM)
+CLASSICAL = _parser("%%hal classical", "Submit the cell, Python source defining the entrypoint.")
+CLASSICAL.add_argument("--provider", default="local_python", help="provider name")
+CLASSICAL.add_argument("--function", metavar="NAME", help="call this function already deployed on the provider instead of the cell")
+CLASSICAL.add_argument("--entrypoint", default="main", help="the function of the cell to call (default: main)")
+CLASSICAL.add_argument("--args", default="{}", metavar="JSON|$var", help="keyword arguments: a JSON object, or $name of a dict in the namespace")
+CLASSICAL.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds before the job is stopped")
+CLASSICAL.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeatable)")
+_common(CLASSICAL)
+SUBMIT = _parser("%hal submit", "Submit VAR: a Qiskit QuantumCircuit, a Braket Circuit or OpenQASM text.")
+SUBMIT.add_argument("var", help="name of the variable")
+_quantum_options(SUBMIT)
+JOBS = _parser("%hal jobs", "List jobs, newest first.")
+JOBS.add_argument("--status", help="only jobs in this status")
+JOBS.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+BACKENDS = _parser("%hal backends", "List a provider's backends.")
+BACKENDS.add_argument("provider")
+MONITOR = _parser("%hal monitor", "A live monitor of these jobs (default: unfinished and recent ones).")
+MONITOR.add_argument("ids", nargs="*", metavar="ID")
+ONE = {name: _parser(f"%hal {name}", text) for name, text in (("status", "Show a job's status."), ("result", "Show a job's result."), ("cancel", "Cancel a job."))}
+for _p in ONE.values():
+    _p.add_argument("id", metavar="ID")
+PROVIDERS = _parser("%hal providers", "List providers and their availability.")
+
+CELL_PARSERS = {"quantum": QUANTUM, "classical": CLASSICAL}
+LINE_PARSERS = {"submit": SUBMIT, "providers": PROVIDERS, "backends": BACKENDS, "jobs": JOBS, "monitor": MONITOR, **ONE}
+
+
+def _usage() -> str:
+    parts = [
+        "Run quantum and classical jobs on any provider (hal_jupyter).\n",
+        *(p.format_help() for p in (*CELL_PARSERS.values(), *LINE_PARSERS.values())),
+    ]
+    return "\n".join(parts)
+
+
+@magics_class
+class HalMagics(Magics):
+    _hal: Hal | None = None
+
+    @property
+    def client(self) -> Hal:
+        """One client per kernel, made on first use (finding the server takes a moment)."""
+        if HalMagics._hal is None:
+            HalMagics._hal = Hal()
+        return HalMagics._hal
+
+    @line_cell_magic
+    def hal(self, line: str, cell: str | None = None) -> Any:  # noqa: D401 - the docstring is the usage, set below
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%hal: {exc}") from None
+        if not words:
+            raise UsageError("%hal needs a subcommand: " + ", ".join([*CELL_PARSERS, *LINE_PARSERS]) + " (see %hal?)")
+        command, rest = words[0], words[1:]
+        parsers = CELL_PARSERS if cell is not None else LINE_PARSERS
+        if command not in parsers:
+            where = "%%hal" if cell is not None else "%hal"
+            hint = " (a cell magic: use %%hal)" if command in CELL_PARSERS else ""
+            raise UsageError(f"{where}: unknown subcommand {command!r}{hint}; see %hal?")
+        args = parsers[command].parse_args(rest)
+        try:
+            return getattr(self, f"_{command}")(args, cell)
+        except errors.HalError as exc:
+            raise UsageError(exc.message) from None
+        except TimeoutError as exc:
+            raise UsageError(str(exc)) from None
+
+    # -- cells -------------------------------------------------------------------
+    def _quantum(self, args: Any, cell: str | None) -> Any:
+        if not cell or not cell.strip():
+            raise UsageError("the cell is empty: write an OpenQASM 2 or 3 program below %%hal quantum")
+        return self._submit_quantum(cell, args)
+
+    def _classical(self, args: Any, cell: str | None) -> Any:
+        if args.function is None and (not cell or not cell.strip()):
+            raise UsageError("the cell is empty: write Python defining main(...) below %%hal classical, or give --function")
+        job = self.client.submit_classical(
+            None if args.function else cell,
+            args=self._arguments(args.args),
+            provider=args.provider,
+            function=args.function,
+            entrypoint=args.entrypoint,
+            timeout_s=args.timeout,
+            priority=args.priority,
+            name=args.name,
+            tags=args.tag or None,
+        )
+        return self._finish(job, args)
+
+    def _submit(self, args: Any, cell: str | None) -> Any:
+        if args.var not in self.shell.user_ns:
+            raise UsageError(f"no variable named {args.var!r} in the notebook")
+        return self._submit_quantum(self.shell.user_ns[args.var], args)
+
+    def _submit_quantum(self, circuit: Any, args: Any) -> Any:
+        if args.shots < 1:
+            raise UsageError(f"--shots must be a positive integer, not {args.shots}")
+        job = self.client.submit_quantum(
+            circuit, provider=args.provider, shots=args.shots, backend=args.backend,
+            priority=args.priority, name=args.name, tags=args.tag or None,
+        )
+        return self._finish(job, args)
+
+    def _arguments(self, text: str) -> dict[str, Any]:
+        if text.startswith("$"):
+            name = text[1:]
+            if name not in self.shell.user_ns:
+                raise UsageError(f"--args {text}: no variable named {name!r}")
+            value = self.shell.user_ns[name]
+        else:
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise UsageError(f"--args is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise UsageError("--args must be a JSON object (or a dict variable) of keyword arguments")
+        return value
+
+    def _finish(self, job: Job, args: Any) -> Any:
+        if not args.wait:
+            if args.out:
+                self.shell.user_ns[args.out] = job
+            display(job.monitor())
+            return None
+        try:
+            result = job.result()
+        except KeyboardInterrupt:
+            raise UsageError(f"stopped waiting; job {job.id} goes on (%hal status {job.id})") from None
+        except JobFailed as exc:
+            error = job.record.get("error")
+            if error:
+                display(HTML(html.error_block(error)))
+            raise UsageError(exc.message) from None
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        display(result)
+        return None
+
+    # -- lines -------------------------------------------------------------------
+    def _providers(self, args: Any, cell: str | None) -> None:
+        display(HTML(html.table(self.client.providers(), ["name", "kind", "available", "reason", "description"])))
+
+    def _backends(self, args: Any, cell: str | None) -> None:
+        display(HTML(html.table(self.client.backends(args.provider), ["name", "num_qubits", "status", "queue_depth", "simulator"])))
+
+    def _jobs(self, args: Any, cell: str | None) -> None:
+        if args.status and args.status.upper() not in html.STATUS_COLOURS:
+            raise UsageError(f"--status must be one of {', '.join(html.STATUS_COLOURS)}")
+        jobs = self.client.jobs(status=args.status.upper() if args.status else None, limit=args.limit)
+        columns = ["id", "name", "kind", "provider", "backend", "status", "batch_id", "created_at"]
+        display(HTML(html.table([j.record for j in jobs], columns) if jobs else "<i>no jobs</i>"))
+
+    def _monitor(self, args: Any, cell: str | None) -> None:
+        jobs = [self.client.job(i) for i in args.ids] if args.ids else None
+        display(self.client.monitor(jobs))
+
+    def _status(self, args: Any, cell: str | None) -> None:
+        record = self.client.job(args.id).record
+        message = f" - {record['status_message']}" if record.get("status_message") else ""
+        error = f" - {record['error']['type']}: {record['error']['message']}" if record.get("error") else ""
+        print(f"{record['id']}: {record['status']}{message}{error}")
+
+    def _result(self, args: Any, cell: str | None) -> None:
+        job = self.client.job(args.id)
+        if job.record["status"] != "COMPLETED":
+            raise UsageError(f"job {args.id} is {job.record['status']}, not COMPLETED")
+        display(job.result())
+
+    def _cancel(self, args: Any, cell: str | None) -> None:
+        record = self.client.job(args.id).cancel().record
+        print(f"{record['id']}: {record['status']}")
+
+
+HalMagics.hal.__doc__ = _usage()

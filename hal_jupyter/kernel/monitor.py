@@ -1,0 +1,165 @@
+"""The job monitor: a pure-ipywidgets view of jobs that updates itself.
+
+One row per job (name/id, provider/backend, a coloured status, batch, elapsed
+time, a progress bar by stage, a cancel button) and, when a job ends, its
+counts histogram, value and output, or error. Changes arrive through the
+client's :class:`~hal_jupyter.kernel.hub.EventHub`; closing the widget stops
+listening. The widgets hold job records only, never a URL token or credential.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from . import display
+
+if TYPE_CHECKING:
+    from .client import Hal, Job
+
+MAX_ROWS = 50
+STAGE = {"QUEUED": 0.1, "SUBMITTING": 0.3, "SUBMITTED": 0.5, "RUNNING": 0.75, "UNKNOWN": 0.5}
+BAR_STYLE = {"COMPLETED": "success", "FAILED": "danger", "CANCELLED": "warning", "UNKNOWN": "warning", "RUNNING": "info"}
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    return None if not stamp else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+class _JobRow:
+    def __init__(self, monitor: JobMonitor, record: dict[str, Any]) -> None:
+        self.monitor = monitor
+        self.id = record["id"]
+        self.record: dict[str, Any] = {}
+        cell = widgets.Layout(width="auto", margin="0 8px 0 0")
+        self.name = widgets.HTML(layout=widgets.Layout(width="210px"))
+        self.where = widgets.HTML(layout=widgets.Layout(width="230px"))
+        self.status = widgets.HTML(layout=widgets.Layout(width="110px"))
+        self.batch = widgets.HTML(layout=widgets.Layout(width="160px"))
+        self.elapsed = widgets.HTML(layout=widgets.Layout(width="70px"))
+        self.progress = widgets.FloatProgress(min=0.0, max=1.0, layout=widgets.Layout(width="110px"))
+        self.cancel = widgets.Button(description="Cancel", icon="stop", button_style="", layout=widgets.Layout(width="90px"))
+        self.cancel.on_click(self._on_cancel)
+        self.message = widgets.HTML(layout=cell)
+        self.detail = widgets.HTML()
+        header = widgets.HBox([self.name, self.where, self.status, self.batch, self.elapsed, self.progress, self.cancel])
+        self.box = widgets.VBox([header, self.message, self.detail], layout=widgets.Layout(border_bottom="1px solid #ddd"))
+        self.box.add_class("hal-job-row")
+        self.update(record)
+
+    def update(self, record: dict[str, Any]) -> None:
+        previous = self.record.get("status")
+        self.record = record
+        status = record["status"]
+        label = escape(record.get("name") or "")
+        self.name.value = f"{label} <code>{escape(self.id)}</code>" if label else f"<code>{escape(self.id)}</code>"
+        self.where.value = f"{escape(record['provider'])} / {escape(str(record.get('backend') or ''))}"
+        self.status.value = display.status_badge(status)
+        batch = record.get("batch_id")
+        self.batch.value = f"<small>batch {escape(batch)}</small>" if batch else ""
+        self.progress.value = 1.0 if status in TERMINAL else STAGE.get(status, 0.0)
+        self.progress.bar_style = BAR_STYLE.get(status, "")
+        self.cancel.disabled = status in TERMINAL
+        message = record.get("status_message") or ""
+        self.message.value = f"<small>{escape(message)}</small>" if message and status not in TERMINAL else ""
+        self.tick()
+        if status != previous and status in TERMINAL:
+            self.detail.value = self._detail(record)
+
+    def _detail(self, record: dict[str, Any]) -> str:
+        if record["status"] == "FAILED":
+            return display.error_block(record.get("error") or {"type": "Failed", "message": ""})
+        if record["status"] != "COMPLETED":
+            return f"<small>{escape(record.get('status_message') or record['status'].lower())}</small>"
+        try:
+            result = self.monitor.hal.transport.result(self.id)
+        except Exception as exc:  # noqa: BLE001 - shown in the row, not raised from a thread
+            return display.error_block({"type": type(exc).__name__, "message": str(exc)})
+        if record["kind"] == "quantum":
+            return display.histogram(result.get("counts", {}), result.get("shots"))
+        return display.classical_output(result.get("value"), result.get("stdout", ""), result.get("stderr", ""))
+
+    def tick(self) -> None:
+        created = _parse(self.record.get("created_at"))
+        if created is None:
+            return
+        end = _parse(self.record.get("finished_at")) or datetime.now(timezone.utc)
+        seconds = max(0.0, (end - created).total_seconds())
+        self.elapsed.value = f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+    def _on_cancel(self, _button: Any) -> None:
+        try:
+            self.update(self.monitor.hal.transport.cancel(self.id))
+        except Exception as exc:  # noqa: BLE001 - e.g. already finished: show why
+            self.message.value = f"<small>cancel failed: {escape(str(exc))}</small>"
+
+
+class JobMonitor(widgets.VBox):
+    """Live status of jobs; ``close()`` stops its listener."""
+
+    def __init__(self, hal: Hal, jobs: list[Job], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_class("hal-monitor")
+        self.hal = hal
+        self._ids = {job.id for job in jobs}
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, _JobRow] = {}
+        self._guard = threading.Lock()
+        self.summary = widgets.HTML()
+        self.updates = 0  # record batches applied (the benchmark counts them)
+        for job in jobs:
+            self._latest[job.id] = job.record
+        shown = jobs[-MAX_ROWS:]
+        for job in shown:
+            self._rows[job.id] = _JobRow(self, job.record)
+        self.children = [self.summary, *[row.box for row in self._rows.values()]]
+        self._summarise()
+        hal.hub.add(self)
+        self._refresh_missed(jobs)
+
+    def _refresh_missed(self, jobs: list[Job]) -> None:
+        """Changes made before we subscribed: read the records once."""
+        unfinished = [job for job in jobs if job.record["status"] not in TERMINAL]
+        if unfinished:
+            self.apply([self.hal.transport.job(job.id) for job in unfinished[-MAX_ROWS:]])
+
+    def wants(self, job_id: str) -> bool:
+        return job_id in self._ids
+
+    def apply(self, records: list[dict[str, Any]]) -> None:
+        with self._guard:
+            self.updates += 1
+            for record in records:
+                self._latest[record["id"]] = record
+                row = self._rows.get(record["id"])
+                if row is not None:
+                    row.update(record)
+            self._summarise()
+
+    def tick(self) -> None:
+        with self._guard:
+            for row in self._rows.values():
+                if row.record.get("status") not in TERMINAL:
+                    row.tick()
+
+    def _summarise(self) -> None:
+        counts: dict[str, int] = {}
+        for record in self._latest.values():
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        parts = ", ".join(f"{n} {display.status_badge(s)}" for s, n in sorted(counts.items()))
+        hidden = len(self._latest) - len(self._rows)
+        more = f" (showing the latest {len(self._rows)})" if hidden > 0 else ""
+        self.summary.value = f"<b>{len(self._latest)} job{'s' if len(self._latest) != 1 else ''}</b>: {parts}{more}"
+
+    def status_of(self, job_id: str) -> str | None:
+        record = self._latest.get(job_id)
+        return None if record is None else record["status"]
+
+    def close(self) -> None:
+        self.hal.hub.remove(self)
+        super().close()

@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 import time
 from typing import Any
 
 import pytest
+
+# Embedded engines (kernel-side tests, notebooks under nbval) keep their job
+# store in the Jupyter data directory: a fresh one for this test session.
+os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="hal-test-data-")
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

@@ -11,7 +11,7 @@ import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import HTML, display
 
@@ -87,6 +87,7 @@ class HalMagics(Magics):
             HalMagics._hal = Hal()
         return HalMagics._hal
 
+    @no_var_expand  # `--args $var` names a variable; JSON braces stay as written
     @line_cell_magic
     def hal(self, line: str, cell: str | None = None) -> Any:  # noqa: D401 - the docstring is the usage, set below
         try:

@@ -24,8 +24,9 @@ def free_port() -> int:
 class ServerProcess:
     """``jupyter server`` on 127.0.0.1 with its own config, data and runtime dirs."""
 
-    def __init__(self, root: Path, token: str = "test-token", **traits: Any) -> None:
+    def __init__(self, root: Path, token: str = "test-token", app: str = "jupyter_server", **traits: Any) -> None:
         self.root = root
+        self.app = app  # "jupyter_server", or "jupyterlab" for the browser test
         self.token = token
         self.traits = traits
         self.port = free_port()
@@ -47,12 +48,14 @@ class ServerProcess:
             JUPYTER_RUNTIME_DIR=str(self.root / "runtime"),
         )
         args = [
-            sys.executable, "-m", "jupyter_server",
+            sys.executable, "-m", self.app,
             f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False",
             f"--IdentityProvider.token={self.token}", "--ServerApp.allow_unauthenticated_access=False",
             f"--ServerApp.root_dir={self.root}",
             "--ServerApp.jpserver_extensions=hal_jupyter=True",
         ]
+        if self.app == "jupyterlab":  # offline: no news, no update checks
+            args += ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if os.geteuid() == 0:
             args.append("--allow-root")
         args += [f"--HalExtension.{k}={v}" for k, v in self.traits.items()]

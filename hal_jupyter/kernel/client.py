@@ -145,6 +145,10 @@ class Hal:
     def backends(self, provider: str) -> list[dict[str, Any]]:
         return self.transport.backends(provider)
 
+    def scheduler(self) -> dict[str, Any]:
+        """Groups waiting to be batched, batches flushed, and the batching settings."""
+        return self.transport.scheduler()
+
     def monitor(self, jobs: list[Job] | None = None) -> Any:
         """A live widget of these jobs (default: unfinished and recent ones from the store)."""
         from .monitor import JobMonitor

@@ -40,7 +40,7 @@ class _JobRow:
         self.name = widgets.HTML(layout=widgets.Layout(width="210px"))
         self.where = widgets.HTML(layout=widgets.Layout(width="230px"))
         self.status = widgets.HTML(layout=widgets.Layout(width="110px"))
-        self.batch = widgets.HTML(layout=widgets.Layout(width="160px"))
+        self.batch = widgets.HTML(layout=widgets.Layout(width="190px"))
         self.elapsed = widgets.HTML(layout=widgets.Layout(width="70px"))
         self.progress = widgets.FloatProgress(min=0.0, max=1.0, layout=widgets.Layout(width="110px"))
         self.cancel = widgets.Button(description="Cancel", icon="stop", button_style="", layout=widgets.Layout(width="90px"))
@@ -61,7 +61,7 @@ class _JobRow:
         self.where.value = f"{escape(record['provider'])} / {escape(str(record.get('backend') or ''))}"
         self.status.value = display.status_badge(status)
         batch = record.get("batch_id")
-        self.batch.value = f"<small>batch {escape(batch)}</small>" if batch else ""
+        self.batch.value = f"<small style='white-space:nowrap'>batch {escape(batch)}</small>" if batch else ""
         self.progress.value = 1.0 if status in TERMINAL else STAGE.get(status, 0.0)
         self.progress.bar_style = BAR_STYLE.get(status, "")
         self.cancel.disabled = status in TERMINAL

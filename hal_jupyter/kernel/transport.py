@@ -43,6 +43,7 @@ class Transport(Protocol):
     def cancel(self, job_id: str) -> dict[str, Any]: ...
     def providers(self) -> list[dict[str, Any]]: ...
     def backends(self, name: str) -> list[dict[str, Any]]: ...
+    def scheduler(self) -> dict[str, Any]: ...
     def subscribe(self, listener: Listener) -> Callable[[], None]: ...
     def close(self) -> None: ...
 
@@ -119,6 +120,9 @@ class RemoteTransport:
 
     def backends(self, name: str) -> list[dict[str, Any]]:
         return self._call("GET", f"providers/{_quote(name)}/backends")["backends"]
+
+    def scheduler(self) -> dict[str, Any]:
+        return self._call("GET", "scheduler")
 
     # -- events --------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -242,6 +246,12 @@ class EmbeddedTransport:
 
     def backends(self, name: str) -> list[dict[str, Any]]:
         return self._run(self.engine.backends(name))
+
+    def scheduler(self) -> dict[str, Any]:
+        async def info() -> dict[str, Any]:
+            return self.engine.scheduler_info()
+
+        return self._run(info())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         async def add() -> Callable[[], None]:

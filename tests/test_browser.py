@@ -1,0 +1,69 @@
+"""The quickstart notebook in JupyterLab, in headless Debian chromium (Playwright).
+
+It runs every cell and checks that the live monitor shows the job COMPLETED with
+its histogram; the screenshot is saved to tests/artifacts/quickstart.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .server_process import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+needs_browser = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="Debian chromium is not installed (.ci/run installs it; CI never skips this test)",
+)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
+    server = ServerProcess(tmp_path, app="jupyterlab", db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.5)
+    server.start(timeout=90)
+    yield server
+    server.stop()
+
+
+@needs_browser
+def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_with_its_histogram(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+            monitor = page.locator(".hal-monitor").first
+            expect(monitor).to_contain_text("COMPLETED", timeout=120_000)
+            histogram = monitor.locator(".hal-histogram").first
+            expect(histogram).to_be_visible(timeout=60_000)
+            expect(histogram).to_contain_text("00")
+            expect(histogram).to_contain_text("11")
+            expect(monitor).to_contain_text("bell-live")
+            monitor.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
+            monitor.screenshot(path=str(ARTIFACTS / "quickstart-monitor.png"))
+            # the last cells ran too: the job table lists the jobs
+            expect(page.locator(".jp-OutputArea-output table").last).to_contain_text("COMPLETED", timeout=60_000)
+            # JupyterLab's own page config holds the token; our outputs and widgets never do
+            assert lab.token not in page.locator(".jp-NotebookPanel").first.inner_html()
+        finally:
+            browser.close()

@@ -34,6 +34,7 @@ def lab(tmp_path):
 
 
 @needs_browser
+@pytest.mark.timeout(300)
 def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_with_its_histogram(lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -45,25 +46,35 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-            monitor = page.locator(".hal-monitor").first
-            expect(monitor).to_contain_text("COMPLETED", timeout=120_000)
-            histogram = monitor.locator(".hal-histogram").first
-            expect(histogram).to_be_visible(timeout=60_000)
-            expect(histogram).to_contain_text("00")
-            expect(histogram).to_contain_text("11")
-            expect(monitor).to_contain_text("bell-live")
-            monitor.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
-            monitor.screenshot(path=str(ARTIFACTS / "quickstart-monitor.png"))
-            # the last cells ran too: the job table lists the jobs
-            expect(page.locator(".jp-OutputArea-output table").last).to_contain_text("COMPLETED", timeout=60_000)
-            # JupyterLab's own page config holds the token; our outputs and widgets never do
-            assert lab.token not in page.locator(".jp-NotebookPanel").first.inner_html()
+            _check_quickstart(page, lab, expect)
+        except Exception:
+            if "page" in locals():
+                page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
+
+
+def _check_quickstart(page, lab, expect) -> None:
+    page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    monitor = page.locator(".hal-monitor").first
+    expect(monitor).to_contain_text("COMPLETED", timeout=120_000)
+    histogram = monitor.locator(".hal-histogram").first
+    expect(histogram).to_be_visible(timeout=60_000)
+    expect(histogram).to_contain_text("00")
+    expect(histogram).to_contain_text("11")
+    expect(monitor).to_contain_text("bell-live")
+    monitor.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
+    monitor.screenshot(path=str(ARTIFACTS / "quickstart-monitor.png"))
+    # the last cells ran too: `%hal jobs` lists the jobs
+    jobs_table = page.locator(".jp-OutputArea-output table", has_text="created_at").last
+    expect(jobs_table).to_contain_text("bell-live", timeout=60_000)
+    expect(jobs_table).to_contain_text("COMPLETED")
+    # JupyterLab's own page config holds the token; our outputs and widgets never do
+    assert lab.token not in page.locator(".jp-NotebookPanel").first.inner_html()

@@ -14,6 +14,7 @@ from .hub import EventHub
 from .transport import EmbeddedTransport, RemoteTransport, Transport, find_server
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+MISSING_READS = 100
 
 
 class JobFailed(errors.HalError):
@@ -138,6 +139,21 @@ class Hal:
     def jobs(self, status: str | None = None, provider: str | None = None, kind: str | None = None, tag: str | None = None, limit: int = 100) -> list[Job]:
         listing = self.transport.jobs(status=status, provider=provider, kind=kind, tag=tag, limit=limit)
         return [Job(self, r) for r in listing["jobs"]]
+
+    def records(self, ids: list[str], max_pages: int = 20) -> list[dict[str, Any]]:
+        """Current records of many jobs: pages of the job list (newest first), then
+        single reads for the few not found there."""
+        wanted, found = set(ids), {}
+        cursor = None
+        for _ in range(max_pages):
+            page = self.transport.jobs(limit=500, cursor=cursor)
+            found.update((r["id"], r) for r in page["jobs"] if r["id"] in wanted)
+            cursor = page.get("next_cursor")
+            if len(found) == len(wanted) or not cursor:
+                break
+        missing = [i for i in ids if i not in found][:MISSING_READS]
+        found.update((i, self.transport.job(i)) for i in missing)
+        return [found[i] for i in ids if i in found]
 
     def providers(self) -> list[dict[str, Any]]:
         return self.transport.providers()

@@ -68,15 +68,20 @@ class EventHub:
 
     def _run(self) -> None:
         me = threading.current_thread()
-        last_tick = 0.0
+        last_tick = last_delivery = 0.0
         while True:
             with self._guard:
                 self._guard.wait_for(lambda: self._pending or self._thread is not me, timeout=TICK_S)
                 if self._thread is not me:
                     return
+            # The first change after a quiet spell goes out at once; the ones
+            # that follow within the interval wait for it and go out together.
+            time.sleep(max(0.0, last_delivery + INTERVAL_S - time.monotonic()))
+            with self._guard:
                 records, self._pending = list(self._pending.values()), {}
                 subscribers = list(self._subscribers)
             if records:
+                last_delivery = time.monotonic()
                 self.delivered += 1
                 for subscriber in subscribers:
                     mine = [r for r in records if subscriber.wants(r["id"])]
@@ -87,4 +92,3 @@ class EventHub:
                 last_tick = now
                 for subscriber in subscribers:
                     subscriber.tick()
-            time.sleep(INTERVAL_S)  # at most ten deliveries a second

@@ -52,7 +52,8 @@ class _JobRow:
         self.box.add_class("hal-job-row")
         self.update(record)
 
-    def update(self, record: dict[str, Any]) -> None:
+    def update(self, record: dict[str, Any]) -> bool:
+        """Show the record; True when the job just ended (call :meth:`show_outcome`)."""
         previous = self.record.get("status")
         self.record = record
         status = record["status"]
@@ -68,8 +69,10 @@ class _JobRow:
         message = record.get("status_message") or ""
         self.message.value = f"<small>{escape(message)}</small>" if message and status not in TERMINAL else ""
         self.tick()
-        if status != previous and status in TERMINAL:
-            self.detail.value = self._detail(record)
+        return status != previous and status in TERMINAL
+
+    def show_outcome(self) -> None:
+        self.detail.value = self._detail(self.record)
 
     def _detail(self, record: dict[str, Any]) -> str:
         if record["status"] == "FAILED":
@@ -94,7 +97,8 @@ class _JobRow:
 
     def _on_cancel(self, _button: Any) -> None:
         try:
-            self.update(self.monitor.hal.transport.cancel(self.id))
+            if self.update(self.monitor.hal.transport.cancel(self.id)):
+                self.show_outcome()
         except Exception as exc:  # noqa: BLE001 - e.g. already finished: show why
             self.message.value = f"<small>cancel failed: {escape(str(exc))}</small>"
 
@@ -109,37 +113,56 @@ class JobMonitor(widgets.VBox):
         self._ids = {job.id for job in jobs}
         self._latest: dict[str, dict[str, Any]] = {}
         self._rows: dict[str, _JobRow] = {}
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
         self.summary = widgets.HTML()
         self.updates = 0  # record batches applied (the benchmark counts them)
         for job in jobs:
             self._latest[job.id] = job.record
         shown = jobs[-MAX_ROWS:]
         for job in shown:
-            self._rows[job.id] = _JobRow(self, job.record)
+            row = self._rows[job.id] = _JobRow(self, job.record)
+            if job.record["status"] in TERMINAL:
+                row.show_outcome()
         self.children = [self.summary, *[row.box for row in self._rows.values()]]
         self._summarise()
         hal.hub.add(self)
-        self._refresh_missed(jobs)
-
-    def _refresh_missed(self, jobs: list[Job]) -> None:
-        """Changes made before we subscribed: read the records once."""
-        unfinished = [job for job in jobs if job.record["status"] not in TERMINAL]
+        # Changes made before the subscription: read the records once, after it.
+        unfinished = [job.id for job in jobs if job.record["status"] not in TERMINAL]
         if unfinished:
-            self.apply([self.hal.transport.job(job.id) for job in unfinished[-MAX_ROWS:]])
+            self.apply(hal.records(unfinished))
+
+    def add(self, jobs: list[Job]) -> None:
+        """Follow more jobs in this monitor (rows for the newest, up to 50)."""
+        with self._guard:
+            for job in jobs:
+                self._ids.add(job.id)
+                self._latest.setdefault(job.id, job.record)
+                if len(self._rows) < MAX_ROWS and job.id not in self._rows:
+                    self._rows[job.id] = _JobRow(self, job.record)
+            self.children = [self.summary, *[row.box for row in self._rows.values()]]
+            self._summarise()
+        unfinished = [job.id for job in jobs if job.record["status"] not in TERMINAL]
+        if unfinished:
+            self.apply(self.hal.records(unfinished))
 
     def wants(self, job_id: str) -> bool:
         return job_id in self._ids
 
     def apply(self, records: list[dict[str, Any]]) -> None:
+        ended = []
         with self._guard:
             self.updates += 1
             for record in records:
+                known = self._latest.get(record["id"])
+                if known is not None and known["updated_at"] > record["updated_at"]:
+                    continue  # an older snapshot than what the events already brought
                 self._latest[record["id"]] = record
                 row = self._rows.get(record["id"])
-                if row is not None:
-                    row.update(record)
+                if row is not None and row.update(record):
+                    ended.append(row)
             self._summarise()
+        for row in ended:  # results are fetched after every status is shown
+            row.show_outcome()
 
     def tick(self) -> None:
         with self._guard:

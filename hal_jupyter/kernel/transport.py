@@ -128,7 +128,7 @@ class RemoteTransport:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._guard:
             self._listeners.append(listener)
-            if self._socket_thread is None or not self._socket_thread.is_alive():
+            if self._socket_thread is None:
                 self._socket_thread = threading.Thread(target=self._listen, name="hal-events", daemon=True)
                 self._socket_thread.start()
 
@@ -137,9 +137,18 @@ class RemoteTransport:
                 if listener in self._listeners:
                     self._listeners.remove(listener)
                 if not self._listeners and self._socket is not None:
-                    self._socket.close()
+                    self._socket.close()  # ends the blocking recv; the thread then stops
 
         return unsubscribe
+
+    def _still_wanted(self) -> bool:
+        """Under the lock, so that a concurrent subscribe() starts a new thread if this one stops."""
+        with self._guard:
+            if self._listeners:
+                return True
+            self._socket_thread = None
+            self._socket = None
+            return False
 
     def _listen(self) -> None:
         """One WebSocket per client, whatever the number of monitors; reconnects with backoff."""
@@ -148,30 +157,27 @@ class RemoteTransport:
         delay = 0.2
         ws_url = "ws" + self.url[4:] + "hal/api/events"
         header = [f"Authorization: token {self._token}"] if self._token else []
-        while True:
-            with self._guard:
-                if not self._listeners:
-                    self._socket = None
-                    return
+        while self._still_wanted():
             try:
-                self._socket = websocket.create_connection(ws_url, header=header, timeout=30, skip_utf8_validation=True)
+                socket = websocket.create_connection(ws_url, header=header, timeout=None, skip_utf8_validation=True)
+                with self._guard:
+                    self._socket = socket
+                    wanted = bool(self._listeners)
                 delay = 0.2
-                while True:
-                    raw = self._socket.recv()
+                while wanted:
+                    raw = socket.recv()
                     if not raw:
                         break
                     message = json.loads(raw)
                     records = [message["job"]] if message.get("type") == "job" else message.get("jobs", [])
                     for listener in list(self._listeners):
                         listener(records)
+                socket.close()
             except Exception as exc:  # noqa: BLE001 - the socket closed or the server restarted
                 log.debug("hal_jupyter: events socket: %s", exc)
-            with self._guard:
-                if not self._listeners:
-                    self._socket = None
-                    return
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            if self._still_wanted():
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def close(self) -> None:
         with self._guard:

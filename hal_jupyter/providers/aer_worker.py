@@ -30,15 +30,9 @@ def init_worker(parent_pid: int) -> None:
         os.nice(5)  # simulations soak up idle CPU; requests to the server come first
     except OSError:
         pass
-    try:
-        import ctypes
-        import signal
+    from .python_runner import die_with_parent
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
+    die_with_parent(parent_pid)
     import qiskit.qasm2  # noqa: F401
     import qiskit_aer  # noqa: F401
 

@@ -1,8 +1,10 @@
 """Runs one ``local_python`` job in a child process; not imported by the server.
 
 Protocol: the job (``code``, ``entrypoint``, ``args``) arrives as JSON on stdin;
-the outcome is written as JSON to the file descriptor named by
-``HAL_RESULT_FD``. The user's own stdout and stderr stay theirs. The process dies with the server (``PR_SET_PDEATHSIG``).
+the outcome is written as JSON to the file descriptor named by ``HAL_RESULT_FD``.
+The user's own stdout and stderr stay theirs. The process dies with the server
+(``PR_SET_PDEATHSIG``). It imports nothing of hal_jupyter, so the job's process
+holds no more than the standard library until the user's code imports more.
 """
 
 import json
@@ -11,7 +13,8 @@ import sys
 import traceback
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux kill this process when the server dies (also by SIGKILL)."""
     try:
         import ctypes
         import signal
@@ -19,7 +22,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != int(os.environ.get("HAL_PARENT_PID", os.getppid())):
+    if os.getppid() != parent_pid:
         os._exit(1)  # the server died before prctl took effect
 
 
@@ -46,8 +49,7 @@ def _outcome(spec: dict) -> dict:
 
 
 def main() -> None:
-    _die_with_parent()
-    os.environ.pop("HAL_PARENT_PID", None)
+    die_with_parent(int(os.environ.pop("HAL_PARENT_PID", os.getppid())))
     result_fd = int(os.environ.pop("HAL_RESULT_FD"))
     spec = json.loads(sys.stdin.read())
     sys.stdin.close()

@@ -67,13 +67,19 @@ class Engine:
         )
         self.scheduler = Scheduler(self.ledger, self.registry, policy)
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-validate")
-        self._started = False
+        self._starting: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Start the scheduler and resume every unfinished job of an earlier run."""
-        if self._started:
-            return
-        self._started = True
+        """Start the scheduler and resume every unfinished job of an earlier run.
+
+        Every public method waits for this first, so nothing is answered from
+        the store before the jobs of an earlier run have been taken up again.
+        """
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
         import qiskit.qasm2  # noqa: F401 - first import on this (long-lived) thread; see PROVIDERS.md
 
         await self.scheduler.start()

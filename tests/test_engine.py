@@ -1,0 +1,43 @@
+"""The engine on its own (no server): what the kernel embeds."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hal_jupyter.engine.engine import Engine, EngineConfig
+from hal_jupyter.engine.store import JobStore
+
+
+def _stored_running_job(url: str) -> None:
+    stamp = "2026-01-01T00:00:00.000000Z"
+    JobStore(url).insert_jobs(
+        [
+            {
+                "id": "lost-run", "kind": "classical", "provider": "local_python", "backend": "python3",
+                "name": None, "tags": [], "priority": "high", "status": "RUNNING", "status_message": None,
+                "created_at": stamp, "updated_at": stamp, "batch_id": "b-before-the-crash", "remote_id": "x",
+                "shots": None, "payload": {"code": "def main():\n    return 5\n", "entrypoint": "main", "args": {}, "function": None, "timeout_s": 10},
+                "attempts": 1,
+            }
+        ]
+    )
+
+
+async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up(tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    _stored_running_job(url)
+    engine = Engine(EngineConfig(db_url=url))
+    try:
+        # A request that arrives while the engine is still starting waits for it.
+        _, record = await asyncio.gather(engine.start(), engine.get_job("lost-run"))
+        assert record["batch_id"] != "b-before-the-crash"
+        assert record["status"] in ("QUEUED", "SUBMITTING", "SUBMITTED", "RUNNING")
+        for _ in range(200):
+            record = await engine.get_job("lost-run")
+            if record["status"] == "COMPLETED":
+                break
+            await asyncio.sleep(0.05)
+        assert record["status"] == "COMPLETED"
+        assert (await engine.get_result("lost-run"))["value"] == 5
+    finally:
+        await engine.stop()

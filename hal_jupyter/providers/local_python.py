@@ -45,6 +45,7 @@ class LocalPythonProvider(Provider):
         self._state: dict[str, JobUpdate] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cancelled: set[str] = set()
+        self._closed = False
         self._guard = threading.Lock()
 
     def backends(self) -> list[BackendInfo]:
@@ -123,6 +124,9 @@ class LocalPythonProvider(Provider):
             with self._guard:
                 self._procs[job.id] = proc
                 self._state[job.id] = JobUpdate(JobStatus.RUNNING, message=f"running (pid {proc.pid}, limit {timeout:g} s)")
+                stopped = job.id in self._cancelled or self._closed
+            if stopped:  # cancelled (or shut down) while the process was starting
+                _kill_group(proc)
             timed_out = False
             try:
                 proc.communicate(spec, timeout=timeout)
@@ -168,6 +172,7 @@ class LocalPythonProvider(Provider):
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True
             procs = list(self._procs.values())
         for proc in procs:
             _kill_group(proc)

@@ -88,3 +88,10 @@ async def test_standard_classical_jobs_are_batched(api):
         status, result = await api.get(f"jobs/{job_id}/result")
         values.append(result["value"])
     assert values == [0, 1, 4]
+
+
+async def test_memory_is_limited(api):
+    code = "def main():\n    block = bytearray(4 * 1024**3)\n    return len(block)\n"
+    status, record = await api.post("classical/jobs", {"code": code, "priority": "high"})
+    final = await api.wait(record["id"])
+    assert final["status"] == "FAILED" and final["error"]["type"] == "MemoryError"

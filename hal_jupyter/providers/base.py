@@ -27,6 +27,7 @@ class Settings:
     max_circuit_bytes: int = 1_000_000
     max_local_qubits: int = 28
     local_python_timeout_s: float = 300.0
+    local_python_memory_mb: int = 2048
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Each job is its own process in its own process group and working directory,
 with an environment that carries none of the server's variables (so none of
-its credentials). A timeout or a cancel kills the whole group.
+its credentials), and resource limits (memory, CPU time, file size, open
+files). A timeout or a cancel kills the whole group.
 """
 
 from __future__ import annotations
@@ -105,7 +106,13 @@ class LocalPythonProvider(Provider):
     def _run_in(self, job: JobSpec, workdir: Path, timeout: float) -> JobUpdate:
         env = {k: os.environ[k] for k in _SAFE_ENV if k in os.environ}
         env.update(HOME=str(workdir), TMPDIR=str(workdir), HAL_PARENT_PID=str(os.getpid()))
-        spec = json.dumps({k: job.payload[k] for k in ("code", "entrypoint", "args")}).encode()
+        limits = {
+            "memory_bytes": self.settings.local_python_memory_mb * 2**20,
+            "cpu_s": int(timeout) + 2,
+            "file_bytes": 100 * 2**20,
+            "open_files": 256,
+        }
+        spec = json.dumps({**{k: job.payload[k] for k in ("code", "entrypoint", "args")}, "limits": limits}).encode()
         with open(workdir / ".stdout", "w+b") as out, open(workdir / ".stderr", "w+b") as err, open(
             workdir / ".result", "w+b"
         ) as channel:

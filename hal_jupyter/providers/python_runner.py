@@ -26,6 +26,18 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)  # the server died before prctl took effect
 
 
+def apply_limits(limits: dict) -> None:
+    """Resource limits for this process and its children, before any user code runs:
+    memory (address space), CPU seconds (a backstop behind the wall-clock
+    timeout), size of files written, open files."""
+    import resource
+
+    names = {"memory_bytes": resource.RLIMIT_AS, "cpu_s": resource.RLIMIT_CPU, "file_bytes": resource.RLIMIT_FSIZE, "open_files": resource.RLIMIT_NOFILE}
+    for key, limit in limits.items():
+        if limit:
+            resource.setrlimit(names[key], (int(limit), int(limit)))
+
+
 def _outcome(spec: dict) -> dict:
     namespace = {"__name__": "__hal_job__", "__builtins__": __builtins__}
     try:
@@ -53,6 +65,7 @@ def main() -> None:
     result_fd = int(os.environ.pop("HAL_RESULT_FD"))
     spec = json.loads(sys.stdin.read())
     sys.stdin.close()
+    apply_limits(spec.get("limits") or {})
     outcome = _outcome(spec)
     sys.stdout.flush()
     sys.stderr.flush()

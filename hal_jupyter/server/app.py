@@ -47,6 +47,7 @@ class HalExtension(ExtensionApp):
     local_python_timeout_s = Float(
         300.0, config=True, help="Longest a local_python job may run (s); a job's own timeout_s is capped by it."
     )
+    local_python_memory_mb = Int(2048, config=True, help="Memory (address space) a local_python job may use, in MiB.")
 
     @default("allowed_providers")
     def _default_allowed(self) -> None:
@@ -66,6 +67,7 @@ class HalExtension(ExtensionApp):
                 max_circuit_bytes=self.max_circuit_bytes,
                 max_local_qubits=self.max_local_qubits,
                 local_python_timeout_s=self.local_python_timeout_s,
+                local_python_memory_mb=self.local_python_memory_mb,
             ),
         )
 

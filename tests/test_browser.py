@@ -55,12 +55,25 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
             browser.close()
 
 
+def _run_all_cells(page, expect) -> None:
+    """Run > Run All Cells, again if the kernel was not listening yet (at most 3 times)."""
+    first_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
+    for attempt in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=20_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 def _check_quickstart(page, lab, expect) -> None:
     page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    _run_all_cells(page, expect)
 
     monitor = page.locator(".hal-monitor").first
     expect(monitor).to_contain_text("COMPLETED", timeout=120_000)

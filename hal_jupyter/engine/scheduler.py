@@ -324,13 +324,13 @@ class Scheduler:
         """Re-attach, resubmit or give up (UNKNOWN) on one batch; returns jobs to queue again."""
         ids = [r["id"] for r in rows]
         requeue = {"status": "QUEUED", "batch_id": None, "remote_id": None, "status_message": "queued again after a server restart"}
-        if not provider.remote_survives_restart:
+        if provider.resubmit_safe and not provider.remote_survives_restart:
             # Free local work died with the server: run it again (at least once).
             await self.ledger.apply_all(ids, requeue)
             return rows
         spec = self._spec(batch_id, rows)
         remote_ids = {r["id"]: r["remote_id"] for r in rows if r["remote_id"]}
-        if len(remote_ids) == len(rows):
+        if provider.remote_survives_restart and len(remote_ids) == len(rows):
             self._track(spec, remote_ids, provider)
             return []
         if provider.resubmit_safe:

@@ -1,0 +1,189 @@
+"""``aws_lambda``: Python on AWS Lambda through boto3.
+
+Code mode deploys the cell (with the HAL's handler) as a function named by a
+hash of the code and timeout, once; function mode invokes a deployed function
+with ``args`` as its event. Credentials and region come from boto3's standard
+chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or a profile,
+``AWS_REGION``); ``AWS_ENDPOINT_URL`` points it at another endpoint; code mode
+needs an execution role, ``HAL_AWS_LAMBDA_ROLE``.
+
+Invocations are synchronous (``RequestResponse``): a restart while one is in
+flight cannot learn its outcome, so those jobs become UNKNOWN, never re-invoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from ..engine.errors import InvalidRequest, ProviderUnavailable
+from ..engine.models import BackendInfo, CostEstimate, JobStatus
+from . import serverless
+from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+
+RUNTIME = "python3.11"
+# AWS Lambda pricing, us-east-1, x86, checked 2026-11: $0.20 per 1M requests and
+# $0.0000166667 per GB-second (https://aws.amazon.com/lambda/pricing/).
+PRICE_PER_REQUEST = 0.20 / 1_000_000
+PRICE_PER_GB_S = 0.0000166667
+MEMORY_MB = 512
+
+
+class AwsLambdaProvider(Provider):
+    name = "aws_lambda"
+    kind = "classical"
+    description = "AWS Lambda (boto3): code deployed by hash, or a deployed function by name"
+    max_concurrency = 8
+    max_batch_size = 100
+    resubmit_safe = False
+    remote_survives_restart = False
+    poll_interval = (1.0, 10.0)
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings)
+        self._calls: dict[str, list[Future[dict[str, JobUpdate]]]] = {}
+        self._guard = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hal-lambda")
+        self._deployed: set[str] = set()
+
+    def availability(self) -> Availability:
+        try:
+            import boto3
+        except ImportError:
+            return Availability(False, "boto3 is not installed: pip install 'hal-jupyter[aws]'")
+        session = boto3.Session()
+        if session.get_credentials() is None:
+            return Availability(False, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
+        if not _region(session):
+            return Availability(False, "no AWS region: set AWS_REGION")
+        return Availability(True)
+
+    def _client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # "standard" retries throttling (TooManyRequestsException) with backoff and
+        # jitter; a throttled invoke did not run, so retrying it cannot run it twice.
+        config = Config(retries={"mode": "standard", "max_attempts": 6}, read_timeout=960, connect_timeout=10)
+        return boto3.client("lambda", config=config, region_name=_region(boto3.Session()))
+
+    def backends(self) -> list[BackendInfo]:
+        return [BackendInfo(name=RUNTIME, status="online", simulator=False)]
+
+    def default_backend(self) -> str:
+        return RUNTIME
+
+    def validate(self, job: JobSpec) -> None:
+        if job.backend != RUNTIME:
+            raise InvalidRequest(f"aws_lambda runs code on {RUNTIME}; its only backend is {RUNTIME!r}")
+        if job.payload.get("timeout_s", 60) > 900:
+            raise InvalidRequest("timeout_s on aws_lambda is at most 900 (Lambda's limit)")
+        if job.payload.get("code") is not None and not os.environ.get("HAL_AWS_LAMBDA_ROLE"):
+            raise ProviderUnavailable("code mode on aws_lambda needs an execution role: set HAL_AWS_LAMBDA_ROLE to its ARN")
+
+    def estimate_cost(self, job: JobSpec) -> CostEstimate:
+        seconds = float(job.payload.get("timeout_s") or 60)
+        worst = PRICE_PER_REQUEST + PRICE_PER_GB_S * (MEMORY_MB / 1024) * seconds
+        return CostEstimate(currency="USD", amount=round(worst, 8), basis=f"at most: 1 request + {MEMORY_MB} MB x {seconds:g} s (AWS price list, 2026-11)")
+
+    # -- running ------------------------------------------------------------
+    def submit(self, batch: BatchSpec) -> Submission:
+        groups: dict[tuple[str, ...], list[JobSpec]] = {}
+        for job in batch.jobs:
+            if job.payload.get("function"):
+                groups[("function", job.id)] = [job]  # a deployed function: one event per job
+            else:
+                timeout = math.ceil(float(job.payload.get("timeout_s") or 60))
+                groups.setdefault(("code", job.payload["code"], str(timeout)), []).append(job)
+        futures = [self._pool.submit(self._invoke_group, key, jobs) for key, jobs in groups.items()]
+        with self._guard:
+            self._calls[batch.id] = futures
+        for future in futures:
+            future.add_done_callback(lambda _: self._notify(batch.id))
+        return Submission(remote_ids={job.id: f"lambda:{batch.id}" for job in batch.jobs})
+
+    def _invoke_group(self, key: tuple[str, ...], jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+        client = self._client()
+        try:
+            if key[0] == "function":
+                return self._invoke_function(client, jobs[0])
+            name = self._deploy(client, key[1], int(key[2]))
+            response = client.invoke(FunctionName=name, Payload=json.dumps(serverless.event_for(jobs)).encode())
+            payload = json.loads(response["Payload"].read() or b"null")
+            if response.get("FunctionError"):
+                return serverless.failed_all(jobs, *_function_error(payload))
+            return serverless.updates_from(payload["results"])
+        except Exception as exc:  # noqa: BLE001 - the provider's message becomes the jobs' error
+            return serverless.failed_all(jobs, "ProviderError", f"AWS Lambda: {exc}")
+
+    def _invoke_function(self, client: Any, job: JobSpec) -> dict[str, JobUpdate]:
+        response = client.invoke(
+            FunctionName=job.payload["function"], Payload=json.dumps(job.payload.get("args") or {}).encode(), LogType="Tail"
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
+        if response.get("FunctionError"):
+            return serverless.failed_all([job], *_function_error(payload))
+        return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": payload, "stdout": logs, "stderr": "", "duration_s": 0.0})}
+
+    def _deploy(self, client: Any, code: str, timeout: int) -> str:
+        """The function for this code and timeout, created if it does not exist yet."""
+        name = f"hal-{serverless.code_hash(code + chr(0) + str(timeout))}"
+        if name in self._deployed:
+            return name
+        try:
+            client.get_function(FunctionName=name)
+        except client.exceptions.ResourceNotFoundException:
+            client.create_function(
+                FunctionName=name,
+                Runtime=RUNTIME,
+                Role=os.environ["HAL_AWS_LAMBDA_ROLE"],
+                Handler=f"{serverless.HANDLER_MODULE}.handler",
+                Code={"ZipFile": serverless.package(code)},
+                Timeout=timeout,
+                MemorySize=MEMORY_MB,
+                Description="hal_jupyter code-mode function (named by the hash of its code)",
+            )
+            client.get_waiter("function_active_v2").wait(FunctionName=name)
+        self._deployed.add(name)
+        return name
+
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        with self._guard:
+            futures = self._calls.get(batch.id)
+        if futures is None:
+            return {}
+        updates: dict[str, JobUpdate] = {}
+        for future in futures:
+            if future.done():
+                updates.update(future.result())
+        for job in batch.jobs:
+            updates.setdefault(job.id, JobUpdate(JobStatus.RUNNING, message="invoking on AWS Lambda"))
+        if all(f.done() for f in futures):
+            with self._guard:
+                self._calls.pop(batch.id, None)
+        return updates
+
+    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
+        """A synchronous invocation cannot be stopped; its result is dropped."""
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _region(session: Any) -> str | None:
+    """boto3's region, or ``AWS_REGION`` (which older botocore releases ignore)."""
+    return session.region_name or os.environ.get("AWS_REGION") or None
+
+
+def _function_error(payload: Any) -> tuple[str, str]:
+    payload = payload if isinstance(payload, dict) else {"errorMessage": str(payload)}
+    message = str(payload.get("errorMessage", "the function failed"))
+    if "Task timed out" in message:
+        return "Timeout", message
+    return str(payload.get("errorType") or "FunctionError"), message

@@ -7,24 +7,21 @@ chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or a profile,
 ``AWS_REGION``); ``AWS_ENDPOINT_URL`` points it at another endpoint; code mode
 needs an execution role, ``HAL_AWS_LAMBDA_ROLE``.
 
-Invocations are synchronous (``RequestResponse``): a restart while one is in
-flight cannot learn its outcome, so those jobs become UNKNOWN, never re-invoked.
+Invocations are synchronous (``RequestResponse``), see
+:class:`~.serverless.InvokingProvider`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..engine.errors import InvalidRequest, ProviderUnavailable
 from ..engine.models import BackendInfo, CostEstimate, JobStatus
 from . import serverless
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from .base import Availability, JobSpec, JobUpdate
 
 RUNTIME = "python3.11"
 # AWS Lambda pricing, us-east-1, x86, checked 2026-11: $0.20 per 1M requests and
@@ -34,21 +31,13 @@ PRICE_PER_GB_S = 0.0000166667
 MEMORY_MB = 512
 
 
-class AwsLambdaProvider(Provider):
+class AwsLambdaProvider(serverless.InvokingProvider):
     name = "aws_lambda"
-    kind = "classical"
     description = "AWS Lambda (boto3): code deployed by hash, or a deployed function by name"
-    max_concurrency = 8
-    max_batch_size = 100
-    resubmit_safe = False
-    remote_survives_restart = False
-    poll_interval = (1.0, 10.0)
+    running_message = "invoking on AWS Lambda"
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
-        self._calls: dict[str, list[Future[dict[str, JobUpdate]]]] = {}
-        self._guard = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hal-lambda")
         self._deployed: set[str] = set()
 
     def availability(self) -> Availability:
@@ -91,38 +80,18 @@ class AwsLambdaProvider(Provider):
         worst = PRICE_PER_REQUEST + PRICE_PER_GB_S * (MEMORY_MB / 1024) * seconds
         return CostEstimate(currency="USD", amount=round(worst, 8), basis=f"at most: 1 request + {MEMORY_MB} MB x {seconds:g} s (AWS price list, 2026-11)")
 
-    # -- running ------------------------------------------------------------
-    def submit(self, batch: BatchSpec) -> Submission:
-        groups: dict[tuple[str, ...], list[JobSpec]] = {}
-        for job in batch.jobs:
-            if job.payload.get("function"):
-                groups[("function", job.id)] = [job]  # a deployed function: one event per job
-            else:
-                timeout = math.ceil(float(job.payload.get("timeout_s") or 60))
-                groups.setdefault(("code", job.payload["code"], str(timeout)), []).append(job)
-        futures = [self._pool.submit(self._invoke_group, key, jobs) for key, jobs in groups.items()]
-        with self._guard:
-            self._calls[batch.id] = futures
-        for future in futures:
-            future.add_done_callback(lambda _: self._notify(batch.id))
-        return Submission(remote_ids={job.id: f"lambda:{batch.id}" for job in batch.jobs})
-
-    def _invoke_group(self, key: tuple[str, ...], jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    # -- invoking -------------------------------------------------------------
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
         client = self._client()
-        try:
-            if key[0] == "function":
-                return self._invoke_function(client, jobs[0])
-            name = self._deploy(client, key[1], int(key[2]))
-            response = client.invoke(FunctionName=name, Payload=json.dumps(serverless.event_for(jobs)).encode())
-            payload = json.loads(response["Payload"].read() or b"null")
-            if response.get("FunctionError"):
-                return serverless.failed_all(jobs, *_function_error(payload))
-            return serverless.updates_from(payload["results"])
-        except Exception as exc:  # noqa: BLE001 - the provider's message becomes the jobs' error
-            return serverless.failed_all(jobs, "ProviderError", f"AWS Lambda: {exc}")
+        name = self._deploy(client, code, timeout_s)
+        response = client.invoke(FunctionName=name, Payload=json.dumps(serverless.event_for(jobs)).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            return serverless.failed_all(jobs, *_function_error(payload))
+        return serverless.updates_from(payload["results"])
 
-    def _invoke_function(self, client: Any, job: JobSpec) -> dict[str, JobUpdate]:
-        response = client.invoke(
+    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+        response = self._client().invoke(
             FunctionName=job.payload["function"], Payload=json.dumps(job.payload.get("args") or {}).encode(), LogType="Tail"
         )
         payload = json.loads(response["Payload"].read() or b"null")
@@ -152,28 +121,6 @@ class AwsLambdaProvider(Provider):
             client.get_waiter("function_active_v2").wait(FunctionName=name)
         self._deployed.add(name)
         return name
-
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        with self._guard:
-            futures = self._calls.get(batch.id)
-        if futures is None:
-            return {}
-        updates: dict[str, JobUpdate] = {}
-        for future in futures:
-            if future.done():
-                updates.update(future.result())
-        for job in batch.jobs:
-            updates.setdefault(job.id, JobUpdate(JobStatus.RUNNING, message="invoking on AWS Lambda"))
-        if all(f.done() for f in futures):
-            with self._guard:
-                self._calls.pop(batch.id, None)
-        return updates
-
-    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
-        """A synchronous invocation cannot be stopped; its result is dropped."""
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _region(session: Any) -> str | None:

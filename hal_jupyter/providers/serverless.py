@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import threading
 import zipfile
+from abc import abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..engine.models import ErrorInfo, JobStatus
-from .base import JobSpec, JobUpdate
+from .base import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 HANDLER_MODULE = "hal_handler"
 HANDLER_SOURCE = '''\
@@ -84,3 +88,85 @@ def updates_from(results: list[dict[str, Any]]) -> dict[str, JobUpdate]:
 def failed_all(jobs: list[JobSpec], error_type: str, message: str) -> dict[str, JobUpdate]:
     info = ErrorInfo(type=error_type, message=message)
     return {j.id: JobUpdate(JobStatus.FAILED, error=info) for j in jobs}
+
+
+Group = tuple[str, ...]
+
+
+class InvokingProvider(Provider):
+    """A serverless platform called synchronously: each batch becomes one
+    invocation per distinct code (carrying all its tasks) or one per call of a
+    deployed function, run in this provider's own threads and polled from there.
+
+    A synchronous invocation in flight when the server dies cannot be asked
+    for its outcome later, and invoking again could run it twice: after a
+    restart such jobs become UNKNOWN.
+    """
+
+    kind = "classical"
+    max_concurrency = 8
+    max_batch_size = 100
+    resubmit_safe = False
+    remote_survives_restart = False
+    poll_interval = (1.0, 10.0)
+    #: what a RUNNING job's message says
+    running_message = "invoking"
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings)
+        self._calls: dict[str, list[Future[dict[str, JobUpdate]]]] = {}
+        self._guard = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"hal-{self.name}")
+
+    @abstractmethod
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+        """Deploy ``code`` if needed and run the jobs' tasks in one invocation."""
+
+    @abstractmethod
+    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+        """Call the deployed function ``job.payload["function"]`` with the job's args."""
+
+    def _invoke(self, key: Group, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+        try:
+            if key[0] == "function":
+                return self.invoke_function(jobs[0])
+            return self.invoke_code(key[1], int(key[2]), jobs)
+        except Exception as exc:  # noqa: BLE001 - the provider's message becomes the jobs' error
+            return failed_all(jobs, "ProviderError", f"{self.description.split(' (')[0]}: {exc}")
+
+    def submit(self, batch: BatchSpec) -> Submission:
+        groups: dict[Group, list[JobSpec]] = {}
+        for job in batch.jobs:
+            if job.payload.get("function"):
+                groups[("function", job.id)] = [job]
+            else:
+                timeout = math.ceil(float(job.payload.get("timeout_s") or 60))
+                groups.setdefault(("code", job.payload["code"], str(timeout)), []).append(job)
+        futures = [self._pool.submit(self._invoke, key, jobs) for key, jobs in groups.items()]
+        with self._guard:
+            self._calls[batch.id] = futures
+        for future in futures:
+            future.add_done_callback(lambda _: self._notify(batch.id))
+        return Submission(remote_ids={job.id: f"{self.name}:{batch.id}" for job in batch.jobs})
+
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        with self._guard:
+            futures = self._calls.get(batch.id)
+        if futures is None:
+            return {}
+        updates: dict[str, JobUpdate] = {}
+        for future in futures:
+            if future.done():
+                updates.update(future.result())
+        for job in batch.jobs:
+            updates.setdefault(job.id, JobUpdate(JobStatus.RUNNING, message=self.running_message))
+        if all(f.done() for f in futures):
+            with self._guard:
+                self._calls.pop(batch.id, None)
+        return updates
+
+    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
+        """A synchronous invocation cannot be stopped; its result is dropped."""
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -59,12 +59,15 @@ def code_hash(code: str) -> str:
     return hashlib.sha256((HANDLER_SOURCE + "\0" + code).encode()).hexdigest()[:16]
 
 
-def package(code: str) -> bytes:
-    """A zip holding the user's code and the handler."""
+def package(code: str, main: str | None = None) -> bytes:
+    """A zip holding the user's code and the handler (and, where the platform
+    wants one, a ``__main__.py`` entry module)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("hal_user_code.py", code)
         archive.writestr(f"{HANDLER_MODULE}.py", HANDLER_SOURCE)
+        if main is not None:
+            archive.writestr("__main__.py", main)
     return buffer.getvalue()
 
 

@@ -1,0 +1,182 @@
+"""A local Apache OpenWhisk (the IBM Cloud Functions API) with an IBM IAM token endpoint.
+
+- ``POST /identity/token``: exchanges an API key for a JWT bearer token with a
+  short life (``TOKEN_TTL_S``), so clients must refresh it;
+- ``PUT|GET /api/v1/namespaces/{ns}/actions/{name}``: actions (zip or text code);
+- ``POST .../actions/{name}?blocking=true&result=true``: runs the action's real
+  ``main(params)`` in a Python subprocess, with its time limit; answers as
+  OpenWhisk does (200 + result, or 502 + ``{"error": ...}``).
+Every action call checks the bearer token. Deploys, invokes and tokens are counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+
+from ..server_process import free_port
+
+API_KEY = "emulator-api-key"
+TOKEN_TTL_S = 3
+ACTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/actions/(?P<name>[^?]+)$")
+_RUN = """
+import importlib.util, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+spec = importlib.util.spec_from_file_location("action", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+params = json.loads(sys.stdin.read())
+try:
+    spec.loader.exec_module(module)
+    out = {"ok": True, "value": module.main(params)}
+except Exception:
+    out = {"ok": False, "error": traceback.format_exc()}
+sys.__stdout__.write("\\n__OW__" + json.dumps(out))
+"""
+
+
+class OpenWhisk:
+    def __init__(self) -> None:
+        self.actions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.tokens: set[str] = set()
+        self.deploys: list[str] = []
+        self.invokes: list[str] = []
+        self.token_requests = 0
+        self.guard = threading.Lock()
+
+    def issue_token(self) -> dict[str, Any]:
+        now = int(time.time())
+        token = jwt.encode({"iat": now, "exp": now + TOKEN_TTL_S, "sub": "hal-tests", "jti": f"{now}-{self.token_requests}"}, "emulator", algorithm="HS256")
+        with self.guard:
+            self.tokens.add(token)
+            self.token_requests += 1
+        return {"access_token": token, "refresh_token": "unused", "token_type": "Bearer", "expires_in": TOKEN_TTL_S, "expiration": now + TOKEN_TTL_S}
+
+    def valid(self, header: str | None) -> bool:
+        if not header or not header.startswith("Bearer "):
+            return False
+        token = header[7:]
+        if token not in self.tokens:
+            return False
+        return jwt.decode(token, options={"verify_signature": False})["exp"] >= time.time()
+
+    def run(self, action: dict[str, Any], params: Any) -> tuple[int, Any]:
+        limit_s = action.get("limits", {}).get("timeout", 60000) / 1000
+        with tempfile.TemporaryDirectory() as folder:
+            code = action["exec"]["code"]
+            if action["exec"].get("binary"):
+                zipfile.ZipFile(io.BytesIO(base64.b64decode(code))).extractall(folder)
+                entry = f"{folder}/__main__.py"
+            else:
+                entry = f"{folder}/action.py"
+                with open(entry, "w") as handle:
+                    handle.write(code)
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-c", _RUN, folder, entry], input=json.dumps(params), capture_output=True, text=True, timeout=limit_s, cwd=folder
+                )
+            except subprocess.TimeoutExpired:
+                return 502, {"error": f"The action exceeded its time limits of {int(limit_s * 1000)} milliseconds."}
+        _, _, raw = proc.stdout.rpartition("\n__OW__")
+        if not raw:
+            return 502, {"error": f"The action did not initialize or run: {proc.stderr[-500:]}"}
+        out = json.loads(raw)
+        if not out["ok"]:
+            return 502, {"error": out["error"]}
+        if not isinstance(out["value"], dict):
+            return 502, {"error": "The action did not return a dictionary."}
+        return 200, out["value"]
+
+
+def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            return raw
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            raw = self._body()
+            if url.path == "/identity/token":
+                form = parse_qs(raw.decode())
+                if form.get("apikey") != [API_KEY]:
+                    return self._reply(400, {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not be found."})
+                return self._reply(200, world.issue_token())
+            match = ACTION.match(url.path)
+            if not match:
+                return self._reply(404, {"error": "The requested resource does not exist."})
+            if not world.valid(self.headers.get("Authorization")):
+                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            action = world.actions.get((match["ns"], match["name"]))
+            if action is None:
+                return self._reply(404, {"error": "The requested resource does not exist."})
+            world.invokes.append(match["name"])
+            self._reply(*world.run(action, json.loads(raw or b"{}")))
+
+        def do_PUT(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            match = ACTION.match(url.path)
+            if not match:
+                return self._reply(404, {"error": "The requested resource does not exist."})
+            if not world.valid(self.headers.get("Authorization")):
+                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            key = (match["ns"], match["name"])
+            overwrite = parse_qs(url.query).get("overwrite", ["false"]) == ["true"]
+            with world.guard:
+                if key in world.actions and not overwrite:
+                    return self._reply(409, {"error": "resource already exists"})
+                world.actions[key] = json.loads(self._body())
+                world.deploys.append(match["name"])
+            self._reply(200, {"name": match["name"], "namespace": match["ns"]})
+
+        def do_GET(self) -> None:  # noqa: N802
+            match = ACTION.match(urlparse(self.path).path)
+            if not match:
+                return self._reply(404, {"error": "The requested resource does not exist."})
+            if not world.valid(self.headers.get("Authorization")):
+                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            action = world.actions.get((match["ns"], match["name"]))
+            if action is None:
+                return self._reply(404, {"error": "The requested resource does not exist."})
+            self._reply(200, {"name": match["name"], "exec": {"kind": action["exec"]["kind"]}})
+
+    return Handler
+
+
+def start() -> tuple[ThreadingHTTPServer, OpenWhisk, str]:
+    world = OpenWhisk()
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(world))
+    threading.Thread(target=server.serve_forever, name="openwhisk-emulator", daemon=True).start()
+    return server, world, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+if __name__ == "__main__":  # python -m tests.emulators.openwhisk: an OpenWhisk for offline demos
+    _, _, url = start()
+    print(f"OpenWhisk + IAM emulator at {url}: export IBM_CLOUD_FUNCTIONS_URL={url} IBM_CLOUD_IAM_URL={url} "
+          f"IBM_CLOUD_FUNCTIONS_NAMESPACE=hal IBM_CLOUD_API_KEY={API_KEY}")
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,92 @@
+"""ibm_cloud_functions through ibm-cloud-sdk-core (IAM), against a local OpenWhisk running real actions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("ibm_cloud_sdk_core")
+
+from .emulators import openwhisk  # noqa: E402
+
+PROVIDER = "ibm_cloud_functions"
+
+
+@pytest.fixture(scope="module")
+def whisk():
+    server, world, url = openwhisk.start()
+    yield world, url
+    server.shutdown()
+
+
+@pytest.fixture
+def ow(whisk, monkeypatch):
+    world, url = whisk
+    monkeypatch.setenv("IBM_CLOUD_FUNCTIONS_URL", url)
+    monkeypatch.setenv("IBM_CLOUD_IAM_URL", url)
+    monkeypatch.setenv("IBM_CLOUD_FUNCTIONS_NAMESPACE", "hal")
+    monkeypatch.setenv("IBM_CLOUD_API_KEY", openwhisk.API_KEY)
+    return world
+
+
+async def test_without_settings_it_is_unavailable_and_says_what_to_set(api, monkeypatch):
+    for name in ("IBM_CLOUD_FUNCTIONS_URL", "IBM_CLOUD_FUNCTIONS_NAMESPACE", "IBM_CLOUD_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code, body = await api.get("providers")
+    info = {p["name"]: p for p in body["providers"]}[PROVIDER]
+    assert info["available"] is False and "IBM_CLOUD_API_KEY" in info["reason"]
+    code, body = await api.post("classical/jobs", {"provider": PROVIDER, "code": "def main():\n    return 1\n"})
+    assert code == 503
+
+
+async def test_sum_deployed_once_with_output(api, ow):
+    deploys = len(ow.deploys)
+    code = "def main(n):\n    print('summing', n)\n    return sum(range(n))\n"
+    for _ in range(2):
+        status, record = await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": 10}, "priority": "high"})
+        assert status == 201, record
+        final = await api.wait(record["id"], timeout=60)
+        assert final["status"] == "COMPLETED", final
+        status, result = await api.get(f"jobs/{record['id']}/result")
+        assert result["value"] == 45 and result["stdout"] == "summing 10\n"
+    assert len(ow.deploys) == deploys + 1
+
+
+async def test_an_exception_and_a_timeout_are_failed(api, ow):
+    status, bad = await api.post("classical/jobs", {"provider": PROVIDER, "code": "def main():\n    raise ValueError('bad')\n", "priority": "high"})
+    status, slow = await api.post(
+        "classical/jobs", {"provider": PROVIDER, "code": "import time\ndef main():\n    time.sleep(30)\n", "timeout_s": 2, "priority": "high"}
+    )
+    bad, slow = await api.wait(bad["id"], timeout=60), await api.wait(slow["id"], timeout=60)
+    assert bad["status"] == "FAILED" and bad["error"] == {"type": "ValueError", "message": "bad"}
+    assert slow["status"] == "FAILED" and slow["error"]["type"] == "Timeout"
+
+
+async def test_a_batch_is_one_invocation_and_the_iam_token_is_refreshed(api, ow):
+    code = "def main(n):\n    return n * n\n"
+    invokes, tokens = len(ow.invokes), ow.token_requests
+    ids = []
+    for n in range(3):
+        status, record = await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": n}})
+        ids.append(record["id"])
+    finals = [await api.wait(i, timeout=60) for i in ids]
+    assert len({f["batch_id"] for f in finals}) == 1 and len(ow.invokes) == invokes + 1
+    assert [(await api.get(f"jobs/{i}/result"))[1]["value"] for i in ids] == [0, 1, 4]
+    time.sleep(openwhisk.TOKEN_TTL_S + 0.5)  # the bearer token has expired: the SDK must get a new one
+    status, record = await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": 5}, "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "COMPLETED", final
+    assert ow.token_requests > tokens
+
+
+async def test_function_mode_invokes_an_existing_action(api, ow):
+    ow.actions[("hal", "adder")] = {"exec": {"kind": "python:3", "code": "def main(params):\n    return {'total': params['a'] + params['b']}\n"}}
+    status, record = await api.post("classical/jobs", {"provider": PROVIDER, "function": "adder", "args": {"a": 2, "b": 3}, "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "COMPLETED", final
+    assert (await api.get(f"jobs/{record['id']}/result"))[1]["value"] == {"total": 5}
+    status, record = await api.post("classical/jobs", {"provider": PROVIDER, "function": "missing", "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "FAILED" and final["error"]["type"] == "NotFound"
+

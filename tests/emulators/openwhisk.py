@@ -25,12 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import jwt
-
 from ..server_process import free_port
+from .iam import API_KEY, TOKEN_TTL_S, Iam
 
-API_KEY = "emulator-api-key"
-TOKEN_TTL_S = 3
+__all__ = ["API_KEY", "TOKEN_TTL_S", "OpenWhisk", "start"]
 ACTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/actions/(?P<name>[^?]+)$")
 _RUN = """
 import importlib.util, json, sys, traceback
@@ -50,27 +48,17 @@ sys.__stdout__.write("\\n__OW__" + json.dumps(out))
 class OpenWhisk:
     def __init__(self) -> None:
         self.actions: dict[tuple[str, str], dict[str, Any]] = {}
-        self.tokens: set[str] = set()
         self.deploys: list[str] = []
         self.invokes: list[str] = []
-        self.token_requests = 0
+        self.iam = Iam()
         self.guard = threading.Lock()
 
-    def issue_token(self) -> dict[str, Any]:
-        now = int(time.time())
-        token = jwt.encode({"iat": now, "exp": now + TOKEN_TTL_S, "sub": "hal-tests", "jti": f"{now}-{self.token_requests}"}, "emulator", algorithm="HS256")
-        with self.guard:
-            self.tokens.add(token)
-            self.token_requests += 1
-        return {"access_token": token, "refresh_token": "unused", "token_type": "Bearer", "expires_in": TOKEN_TTL_S, "expiration": now + TOKEN_TTL_S}
+    @property
+    def token_requests(self) -> int:
+        return self.iam.token_requests
 
     def valid(self, header: str | None) -> bool:
-        if not header or not header.startswith("Bearer "):
-            return False
-        token = header[7:]
-        if token not in self.tokens:
-            return False
-        return jwt.decode(token, options={"verify_signature": False})["exp"] >= time.time()
+        return self.iam.valid(header)
 
     def run(self, action: dict[str, Any], params: Any) -> tuple[int, Any]:
         limit_s = action.get("limits", {}).get("timeout", 60000) / 1000
@@ -122,10 +110,7 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             raw = self._body()
             if url.path == "/identity/token":
-                form = parse_qs(raw.decode())
-                if form.get("apikey") != [API_KEY]:
-                    return self._reply(400, {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not be found."})
-                return self._reply(200, world.issue_token())
+                return self._reply(*world.iam.exchange(raw))
             match = ACTION.match(url.path)
             if not match:
                 return self._reply(404, {"error": "The requested resource does not exist."})

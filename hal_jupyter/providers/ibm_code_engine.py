@@ -1,0 +1,183 @@
+"""``ibm_code_engine``: Python functions on IBM Code Engine (the successor of IBM
+Cloud Functions), managed through ``ibm-code-engine-sdk`` and invoked at their
+HTTPS endpoint.
+
+Settings (environment): ``IBM_CODE_ENGINE_PROJECT_ID``, ``IBM_CLOUD_API_KEY``,
+and ``IBM_CODE_ENGINE_URL`` (the API, e.g. ``https://api.us-south.codeengine.cloud.ibm.com/v2``)
+or ``IBM_CODE_ENGINE_REGION``; ``IBM_CLOUD_IAM_URL`` for another IAM.
+
+Code mode creates a function from the cell (a zip with the HAL's handler,
+passed inline as a data URL) named by the hash of code and timeout; function
+mode invokes an existing function's endpoint with ``args`` as its parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from typing import Any
+
+from ..engine.errors import InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate, JobStatus
+from . import serverless
+from .base import Availability, JobSpec, JobUpdate
+
+RUNTIME = "python-3.11"
+API_VERSION = "2025-01-10"
+MAIN = '''\
+from hal_handler import handler
+
+
+def main(params):
+    return {"headers": {"Content-Type": "application/json"}, "statusCode": 200, "body": handler(params)}
+'''
+READY_WAIT_S = 120
+THROTTLE_RETRIES = 5
+
+
+class IbmCodeEngineProvider(serverless.InvokingProvider):
+    name = "ibm_code_engine"
+    description = "IBM Code Engine functions (ibm-code-engine-sdk): code deployed by hash, or a function by name"
+    running_message = "invoking a Code Engine function"
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings)
+        self._service: Any = None
+        self._endpoints: dict[str, str] = {}
+
+    def availability(self) -> Availability:
+        try:
+            import ibm_code_engine_sdk  # noqa: F401
+        except ImportError:
+            return Availability(False, "ibm-code-engine-sdk is not installed: pip install 'hal-jupyter[ibm]'")
+        missing = [n for n in ("IBM_CODE_ENGINE_PROJECT_ID", "IBM_CLOUD_API_KEY") if not os.environ.get(n)]
+        if not (os.environ.get("IBM_CODE_ENGINE_URL") or os.environ.get("IBM_CODE_ENGINE_REGION")):
+            missing.append("IBM_CODE_ENGINE_REGION (or IBM_CODE_ENGINE_URL)")
+        return Availability(False, f"set {', '.join(missing)}") if missing else Availability(True)
+
+    def _api(self) -> Any:
+        if self._service is None:
+            from ibm_cloud_sdk_core.authenticators import IAMAuthenticator
+            from ibm_code_engine_sdk.code_engine_v2 import CodeEngineV2
+
+            authenticator = IAMAuthenticator(os.environ["IBM_CLOUD_API_KEY"], url=os.environ.get("IBM_CLOUD_IAM_URL") or None)
+            service = CodeEngineV2(authenticator=authenticator, version=API_VERSION)
+            url = os.environ.get("IBM_CODE_ENGINE_URL") or f"https://api.{os.environ['IBM_CODE_ENGINE_REGION']}.codeengine.cloud.ibm.com/v2"
+            service.set_service_url(url)
+            self._service = service
+        return self._service
+
+    def backends(self) -> list[BackendInfo]:
+        return [BackendInfo(name=RUNTIME, status="online", simulator=False)]
+
+    def default_backend(self) -> str:
+        return RUNTIME
+
+    def validate(self, job: JobSpec) -> None:
+        if job.backend != RUNTIME:
+            raise InvalidRequest(f"ibm_code_engine runs {RUNTIME} functions; its only backend is {RUNTIME!r}")
+        if job.payload.get("timeout_s", 60) > 120:
+            raise InvalidRequest("timeout_s on ibm_code_engine is at most 120 (the functions' execution limit)")
+
+    def estimate_cost(self, job: JobSpec) -> CostEstimate:
+        # IBM Code Engine price list, checked 2026-11: $0.00003420 per vCPU-second and
+        # $0.00000356 per GB-second; functions run with 1 vCPU / 4 GB at most here.
+        seconds = float(job.payload.get("timeout_s") or 60)
+        amount = (0.00003420 * 1 + 0.00000356 * 4) * seconds
+        return CostEstimate(currency="USD", amount=round(amount, 8), basis="at most: 1 vCPU + 4 GB x timeout (IBM Code Engine price list, 2026-11)")
+
+    # -- invoking -------------------------------------------------------------
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+        endpoint = self._deploy(code, timeout_s)
+        status, body = _post(endpoint, serverless.event_for(jobs), timeout_s)
+        if status == 200 and isinstance(body, dict) and "results" in body:
+            return serverless.updates_from(body["results"])
+        return serverless.failed_all(jobs, *_invoke_error(status, body))
+
+    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+        endpoint = self._endpoint(job.payload["function"])
+        if endpoint is None:
+            return serverless.failed_all([job], "NotFound", f"no Code Engine function named {job.payload['function']!r} in the project")
+        timeout = float(job.payload.get("timeout_s") or 60)
+        status, body = _post(endpoint, job.payload.get("args") or {}, timeout)
+        if status == 200:
+            return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": body, "stdout": "", "stderr": "", "duration_s": 0.0})}
+        return serverless.failed_all([job], *_invoke_error(status, body))
+
+    def _endpoint(self, name: str) -> str | None:
+        from ibm_cloud_sdk_core import ApiException
+
+        if name in self._endpoints:
+            return self._endpoints[name]
+        try:
+            function = self._api().get_function(os.environ["IBM_CODE_ENGINE_PROJECT_ID"], name).get_result()
+        except ApiException as exc:
+            if exc.code == 404:
+                return None
+            raise
+        return self._ready(name, function)
+
+    def _ready(self, name: str, function: dict[str, Any]) -> str:
+        """Wait (bounded) until the function is ready; its endpoint."""
+        deadline = time.monotonic() + READY_WAIT_S
+        while function.get("status") != "ready":
+            if function.get("status") == "failed" or time.monotonic() > deadline:
+                raise RuntimeError(f"the function {name} is {function.get('status')}: {function.get('status_details')}")
+            time.sleep(1.0)
+            function = self._api().get_function(os.environ["IBM_CODE_ENGINE_PROJECT_ID"], name).get_result()
+        self._endpoints[name] = function["endpoint"]
+        return function["endpoint"]
+
+    def _deploy(self, code: str, timeout: int) -> str:
+        from ibm_cloud_sdk_core import ApiException
+
+        name = f"hal-{serverless.code_hash(code + chr(0) + str(timeout))}"
+        endpoint = self._endpoint(name)
+        if endpoint is not None:
+            return endpoint
+        bundle = base64.b64encode(serverless.package(code, main=MAIN)).decode()
+        try:
+            function = self._api().create_function(
+                os.environ["IBM_CODE_ENGINE_PROJECT_ID"],
+                f"data:application/zip;base64,{bundle}",
+                name,
+                RUNTIME,
+                code_binary=True,
+                code_main="main",
+                scale_max_execution_time=timeout,
+            ).get_result()
+        except ApiException as exc:
+            if exc.code != 409:  # 409: created meanwhile by another call, same code
+                raise
+            function = self._api().get_function(os.environ["IBM_CODE_ENGINE_PROJECT_ID"], name).get_result()
+        return self._ready(name, function)
+
+
+def _post(endpoint: str, body: Any, timeout: float) -> tuple[int, Any]:
+    """Invoke a function endpoint; throttling (429) is retried with backoff."""
+    import requests
+
+    for attempt in range(THROTTLE_RETRIES + 1):
+        try:
+            response = requests.post(endpoint, json=body, timeout=timeout + 30)
+        except requests.Timeout:
+            return 504, {"error": f"no answer within {timeout + 30:g} s"}
+        if response.status_code == 429 and attempt < THROTTLE_RETRIES:
+            time.sleep(min(8.0, 0.25 * 2**attempt))
+            continue
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, {"error": response.text[:1000]}
+    raise AssertionError("unreachable")
+
+
+def _invoke_error(status: int, body: Any) -> tuple[str, str]:
+    message = str(body.get("error", body)) if isinstance(body, dict) else str(body)
+    if status in (408, 504) or "execution time" in message:
+        return "Timeout", message
+    return "FunctionError", f"HTTP {status}: {message}"
+
+
+__all__ = ["IbmCodeEngineProvider"]

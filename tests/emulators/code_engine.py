@@ -1,0 +1,163 @@
+"""A local IBM Code Engine (functions part of the v2 API) with IAM, running real functions.
+
+- ``POST /identity/token``: IAM (see :mod:`.iam`);
+- ``POST /v2/projects/{project}/functions``, ``GET .../functions/{name}``: the
+  management API ``ibm-code-engine-sdk`` calls (bearer token checked);
+- ``POST /run/{project}/{name}``: a function's endpoint; runs its ``main(params)``
+  in a Python subprocess within ``scale_max_execution_time`` and answers the
+  returned ``body`` (or 504 past the time limit, 500 on an exception).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlparse
+
+from ..server_process import free_port
+from .iam import API_KEY, Iam
+
+PROJECT = "hal-project"
+FUNCTIONS = re.compile(r"^/v2/projects/(?P<project>[^/]+)/functions(?:/(?P<name>[^/]+))?$")
+RUN = re.compile(r"^/run/(?P<project>[^/]+)/(?P<name>[^/]+)$")
+_RUN = """
+import importlib.util, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+spec = importlib.util.spec_from_file_location("function", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+params = json.loads(sys.stdin.read())
+try:
+    spec.loader.exec_module(module)
+    out = {"ok": True, "value": getattr(module, sys.argv[3])(params)}
+except Exception:
+    out = {"ok": False, "error": traceback.format_exc()}
+sys.__stdout__.write("\\n__CE__" + json.dumps(out))
+"""
+
+
+class CodeEngine:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.functions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.deploys: list[str] = []
+        self.invokes: list[str] = []
+        self.iam = Iam()
+        self.guard = threading.Lock()
+
+    def run(self, function: dict[str, Any], params: Any) -> tuple[int, Any]:
+        limit = float(function.get("scale_max_execution_time", 60))
+        with tempfile.TemporaryDirectory() as folder:
+            header, _, data = function["code_reference"].partition(";base64,")
+            raw = base64.b64decode(data)
+            if function.get("code_binary"):
+                zipfile.ZipFile(io.BytesIO(raw)).extractall(folder)
+                entry = f"{folder}/__main__.py"
+            else:
+                entry = f"{folder}/main.py"
+                with open(entry, "wb") as handle:
+                    handle.write(raw)
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-c", _RUN, folder, entry, function.get("code_main", "main")],
+                    input=json.dumps(params), capture_output=True, text=True, timeout=limit, cwd=folder,
+                )
+            except subprocess.TimeoutExpired:
+                return 504, {"error": f"the function exceeded its maximum execution time of {limit:g} s"}
+        _, _, out = proc.stdout.rpartition("\n__CE__")
+        if not out:
+            return 500, {"error": proc.stderr[-500:]}
+        result = json.loads(out)
+        if not result["ok"]:
+            return 500, {"error": result["error"]}
+        value = result["value"]
+        if isinstance(value, dict) and "body" in value:
+            return int(value.get("statusCode", 200)), value["body"]
+        return 200, value
+
+
+def _handler(world: CodeEngine) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def do_POST(self) -> None:  # noqa: N802
+            path = urlparse(self.path).path
+            raw = self._body()
+            if path == "/identity/token":
+                return self._reply(*world.iam.exchange(raw))
+            run = RUN.match(path)
+            if run:
+                function = world.functions.get((run["project"], run["name"]))
+                if function is None:
+                    return self._reply(404, {"error": "not found"})
+                world.invokes.append(run["name"])
+                return self._reply(*world.run(function, json.loads(raw or b"{}")))
+            match = FUNCTIONS.match(path)
+            if not match or match["name"]:
+                return self._reply(404, {"errors": [{"code": "not_found"}]})
+            if not world.iam.valid(self.headers.get("Authorization")):
+                return self._reply(401, {"errors": [{"code": "unauthorized", "message": "invalid token"}]})
+            spec = json.loads(raw)
+            key = (match["project"], spec["name"])
+            with world.guard:
+                if key in world.functions:
+                    return self._reply(409, {"errors": [{"code": "already_exists", "message": f"function {spec['name']} exists"}]})
+                world.functions[key] = {
+                    **spec,
+                    "status": "ready",
+                    "endpoint": f"{world.base_url}/run/{match['project']}/{spec['name']}",
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+                world.deploys.append(spec["name"])
+            self._reply(201, world.functions[key])
+
+        def do_GET(self) -> None:  # noqa: N802
+            match = FUNCTIONS.match(urlparse(self.path).path)
+            if not match or not match["name"]:
+                return self._reply(404, {"errors": [{"code": "not_found"}]})
+            if not world.iam.valid(self.headers.get("Authorization")):
+                return self._reply(401, {"errors": [{"code": "unauthorized", "message": "invalid token"}]})
+            function = world.functions.get((match["project"], match["name"]))
+            if function is None:
+                return self._reply(404, {"errors": [{"code": "function_not_found", "message": "not found"}]})
+            self._reply(200, function)
+
+    return Handler
+
+
+def start() -> tuple[ThreadingHTTPServer, CodeEngine, str]:
+    port = free_port()
+    world = CodeEngine(f"http://127.0.0.1:{port}")
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(world))
+    threading.Thread(target=server.serve_forever, name="code-engine-emulator", daemon=True).start()
+    return server, world, world.base_url
+
+
+if __name__ == "__main__":  # python -m tests.emulators.code_engine: a Code Engine for offline demos
+    _, _, url = start()
+    print(f"Code Engine + IAM emulator at {url}: export IBM_CODE_ENGINE_URL={url}/v2 IBM_CLOUD_IAM_URL={url} "
+          f"IBM_CODE_ENGINE_PROJECT_ID={PROJECT} IBM_CLOUD_API_KEY={API_KEY}")
+    while True:
+        time.sleep(3600)

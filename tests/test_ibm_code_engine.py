@@ -1,0 +1,86 @@
+"""ibm_code_engine through ibm-code-engine-sdk (IAM), against a local Code Engine running real functions."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+pytest.importorskip("ibm_code_engine_sdk")
+
+from .emulators import code_engine  # noqa: E402
+from .emulators.iam import API_KEY  # noqa: E402
+
+PROVIDER = "ibm_code_engine"
+
+
+@pytest.fixture(scope="module")
+def engine_world():
+    server, world, url = code_engine.start()
+    yield world, url
+    server.shutdown()
+
+
+@pytest.fixture
+def ce(engine_world, monkeypatch):
+    world, url = engine_world
+    monkeypatch.setenv("IBM_CODE_ENGINE_URL", f"{url}/v2")
+    monkeypatch.setenv("IBM_CLOUD_IAM_URL", url)
+    monkeypatch.setenv("IBM_CODE_ENGINE_PROJECT_ID", code_engine.PROJECT)
+    monkeypatch.setenv("IBM_CLOUD_API_KEY", API_KEY)
+    return world
+
+
+async def test_without_settings_it_is_unavailable_and_says_what_to_set(api, monkeypatch):
+    for name in ("IBM_CODE_ENGINE_URL", "IBM_CODE_ENGINE_REGION", "IBM_CODE_ENGINE_PROJECT_ID", "IBM_CLOUD_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code, body = await api.get("providers")
+    info = {p["name"]: p for p in body["providers"]}[PROVIDER]
+    assert info["available"] is False and "IBM_CODE_ENGINE_PROJECT_ID" in info["reason"]
+
+
+async def test_sum_deployed_once_with_output(api, ce):
+    deploys = len(ce.deploys)
+    code = "def main(n):\n    print('summing', n)\n    return sum(range(n))\n"
+    for _ in range(2):
+        status, record = await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": 10}, "priority": "high"})
+        assert status == 201, record
+        final = await api.wait(record["id"], timeout=60)
+        assert final["status"] == "COMPLETED", final
+        status, result = await api.get(f"jobs/{record['id']}/result")
+        assert result["value"] == 45 and result["stdout"] == "summing 10\n"
+    assert len(ce.deploys) == deploys + 1
+
+
+async def test_an_exception_and_a_timeout_are_failed(api, ce):
+    status, bad = await api.post("classical/jobs", {"provider": PROVIDER, "code": "def main():\n    raise ValueError('bad')\n", "priority": "high"})
+    status, slow = await api.post(
+        "classical/jobs", {"provider": PROVIDER, "code": "import time\ndef main():\n    time.sleep(30)\n", "timeout_s": 2, "priority": "high"}
+    )
+    bad, slow = await api.wait(bad["id"], timeout=60), await api.wait(slow["id"], timeout=60)
+    assert bad["status"] == "FAILED" and bad["error"] == {"type": "ValueError", "message": "bad"}
+    assert slow["status"] == "FAILED" and slow["error"]["type"] == "Timeout"
+
+
+async def test_a_batch_is_one_invocation(api, ce):
+    code = "def main(n):\n    return n * n\n"
+    invokes = len(ce.invokes)
+    ids = [(await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": n}}))[1]["id"] for n in range(3)]
+    finals = [await api.wait(i, timeout=60) for i in ids]
+    assert len({f["batch_id"] for f in finals}) == 1 and len(ce.invokes) == invokes + 1
+    assert [(await api.get(f"jobs/{i}/result"))[1]["value"] for i in ids] == [0, 1, 4]
+
+
+async def test_function_mode_invokes_an_existing_function(api, ce):
+    source = base64.b64encode(b"def main(params):\n    return {'body': {'total': params['a'] + params['b']}}\n").decode()
+    ce.functions[(code_engine.PROJECT, "adder")] = {
+        "name": "adder", "code_reference": f"data:text/plain;base64,{source}", "status": "ready",
+        "endpoint": f"{ce.base_url}/run/{code_engine.PROJECT}/adder",
+    }
+    status, record = await api.post("classical/jobs", {"provider": PROVIDER, "function": "adder", "args": {"a": 2, "b": 3}, "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "COMPLETED", final
+    assert (await api.get(f"jobs/{record['id']}/result"))[1]["value"] == {"total": 5}
+    status, record = await api.post("classical/jobs", {"provider": PROVIDER, "function": "missing", "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "FAILED" and final["error"]["type"] == "NotFound"

@@ -55,17 +55,30 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
             browser.close()
 
 
+def _accept_kernel_dialog(page) -> None:
+    """JupyterLab sometimes asks which kernel to start: the notebook's own (Select)."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        select = dialog.first.get_by_role("button", name="Select", exact=True)
+        if select.count():
+            select.first.click()
+
+
 def _run_all_cells(page, expect) -> None:
-    """Run > Run All Cells, again if the kernel was not listening yet (at most 3 times)."""
+    """Run > Run All Cells, again if the kernel was not ready yet (at most 4 times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     first_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
-    for attempt in range(3):
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    for attempt in range(4):
+        _accept_kernel_dialog(page)
         try:
-            expect(first_prompt).not_to_have_text("[ ]:", timeout=20_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=5_000)
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=5_000)
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
             return
-        except AssertionError:
-            if attempt == 2:
+        except (AssertionError, PlaywrightTimeout):
+            page.keyboard.press("Escape")  # close a menu left open
+            if attempt == 3:
                 raise
 
 

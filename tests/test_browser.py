@@ -56,12 +56,13 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
 
 
 def _accept_kernel_dialog(page) -> None:
-    """JupyterLab sometimes asks which kernel to start: the notebook's own (Select)."""
-    dialog = page.locator(".jp-Dialog")
-    if dialog.count() and dialog.first.is_visible():
-        select = dialog.first.get_by_role("button", name="Select", exact=True)
-        if select.count():
-            select.first.click()
+    """JupyterLab sometimes asks which kernel to start: accept its default, the notebook's own."""
+    accept = page.locator("dialog.jp-Dialog button.jp-mod-accept")
+    for index in range(accept.count()):
+        button = accept.nth(index)
+        if button.is_visible():
+            button.click(timeout=5_000)
+            page.wait_for_timeout(500)
 
 
 def _run_all_cells(page, expect) -> None:
@@ -83,6 +84,10 @@ def _run_all_cells(page, expect) -> None:
 
 
 def _check_quickstart(page, lab, expect) -> None:
+    # A session with its kernel made beforehand: JupyterLab attaches to it rather
+    # than asking which kernel to start.
+    status, session = lab.request("POST", "/api/sessions", {"path": "quickstart.ipynb", "type": "notebook", "name": "quickstart.ipynb", "kernel": {"name": "python3"}})
+    assert status == 201, session
     page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)

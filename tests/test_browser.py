@@ -56,13 +56,16 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
 
 
 def _accept_kernel_dialog(page) -> None:
-    """JupyterLab sometimes asks which kernel to start: accept its default, the notebook's own."""
-    accept = page.locator("dialog.jp-Dialog button.jp-mod-accept")
-    for index in range(accept.count()):
-        button = accept.nth(index)
-        if button.is_visible():
-            button.click(timeout=5_000)
-            page.wait_for_timeout(500)
+    """JupyterLab sometimes asks which kernel to start: keep the notebook's own
+    (and tick "always start the preferred kernel", so it does not ask again)."""
+    dialog = page.locator("dialog.jp-Dialog")
+    if not dialog.count() or not dialog.first.is_visible():
+        return
+    always = dialog.first.locator("input[type=checkbox]")
+    if always.count() and not always.first.is_checked():
+        always.first.check(timeout=5_000)
+    dialog.first.locator("button.jp-mod-accept").first.click(timeout=5_000)
+    page.wait_for_timeout(1_000)
 
 
 def _run_all_cells(page, expect) -> None:

@@ -34,7 +34,7 @@ def lab(tmp_path):
 
 
 @needs_browser
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_with_its_histogram(lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -45,40 +45,44 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            _check_quickstart(page, lab, expect)
-        except Exception:
-            if "page" in locals():
-                page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-            raise
+            # JupyterLab on this loaded 2-core machine now and then shows its
+            # "Select Kernel" dialog instead of starting the notebook's kernel;
+            # the whole scenario then runs again in a fresh page (3 tries at most).
+            for attempt in range(3):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                try:
+                    _check_quickstart(page, lab, expect)
+                    break
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / f"failure-{attempt + 1}.png"), full_page=True)
+                    page.close()
+                    if attempt == 2:
+                        raise
         finally:
             browser.close()
 
 
 def _accept_kernel_dialog(page) -> None:
-    """JupyterLab sometimes asks which kernel to start: keep the notebook's own
-    (and tick "always start the preferred kernel", so it does not ask again)."""
+    """If JupyterLab still asks which kernel to start, keep its default (the notebook's)."""
     dialog = page.locator("dialog.jp-Dialog")
-    if not dialog.count() or not dialog.first.is_visible():
-        return
-    always = dialog.first.locator("input[type=checkbox]")
-    if always.count() and not always.first.is_checked():
-        always.first.check(timeout=5_000)
-    dialog.first.locator("button.jp-mod-accept").first.click(timeout=5_000)
-    page.wait_for_timeout(1_000)
+    if dialog.count() and dialog.first.is_visible():
+        dialog.first.locator("button.jp-mod-accept").first.click(timeout=5_000)
+        page.wait_for_timeout(2_000)
 
 
 def _run_all_cells(page, expect) -> None:
-    """Run > Run All Cells, again if the kernel was not ready yet (at most 4 times)."""
+    """Kernel > Restart Kernel and Run All Cells: a fresh kernel runs every cell,
+    whatever state JupyterLab's own kernel start-up left (at most 4 tries)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     first_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
     for attempt in range(4):
         _accept_kernel_dialog(page)
         try:
-            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=5_000)
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=5_000)
-            expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
+            page.get_by_role("menuitem", name="Kernel", exact=True).click(timeout=5_000)
+            page.get_by_role("menuitem", name="Restart Kernel and Run All Cells…").click(timeout=5_000)
+            page.locator("dialog.jp-Dialog button.jp-mod-accept").first.click(timeout=10_000)  # "Restart"
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=20_000)
             return
         except (AssertionError, PlaywrightTimeout):
             page.keyboard.press("Escape")  # close a menu left open
@@ -87,11 +91,12 @@ def _run_all_cells(page, expect) -> None:
 
 
 def _check_quickstart(page, lab, expect) -> None:
-    # A session with its kernel made beforehand: JupyterLab attaches to it rather
-    # than asking which kernel to start.
-    status, session = lab.request("POST", "/api/sessions", {"path": "quickstart.ipynb", "type": "notebook", "name": "quickstart.ipynb", "kernel": {"name": "python3"}})
-    assert status == 201, session
-    page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?token={lab.token}", timeout=60_000)
+    # Open JupyterLab first and the notebook once the kernel specs are known
+    # (the launcher shows them); opened before that, JupyterLab may ask which
+    # kernel to start instead of starting the notebook's own.
+    page.goto(f"{lab.url}/lab?token={lab.token}", timeout=60_000)
+    expect(page.locator(".jp-LauncherCard", has_text="Python 3").first).to_be_visible(timeout=60_000)
+    page.locator(".jp-DirListing-item", has_text="quickstart.ipynb").first.dblclick()
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
     _run_all_cells(page, expect)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 boto3 = pytest.importorskip("boto3")
 
+from . import serverless_checks as checks  # noqa: E402
 from .emulators import aws_lambda as emulator  # noqa: E402
 
 ROLE_NAME = "hal-lambda-role"
@@ -51,40 +51,16 @@ async def test_without_credentials_it_is_unavailable_with_a_reason(api, monkeypa
 
 
 async def test_sum_on_lambda_deployed_once(api, aws):
-    before = len(emulator.DEPLOYS)
-    code = "def main(n):\n    print('summing', n)\n    return sum(range(n))\n"
-    for _ in range(2):
-        status, record = await api.post("classical/jobs", {"provider": "aws_lambda", "code": code, "args": {"n": 10}, "priority": "high"})
-        assert status == 201, record
-        final = await api.wait(record["id"], timeout=60)
-        assert final["status"] == "COMPLETED", final
-        status, result = await api.get(f"jobs/{record['id']}/result")
-        assert result["value"] == 45 and result["stdout"] == "summing 10\n"
-    assert len(emulator.DEPLOYS) == before + 1  # the unchanged cell was deployed once
+    await checks.sum_is_45_and_deployed_once(api, "aws_lambda", emulator.DEPLOYS)
 
 
 async def test_an_exception_and_a_timeout_are_failed(api, aws):
-    status, bad = await api.post("classical/jobs", {"provider": "aws_lambda", "code": "def main():\n    raise ValueError('bad')\n", "priority": "high"})
-    status, slow = await api.post(
-        "classical/jobs", {"provider": "aws_lambda", "code": "import time\ndef main():\n    time.sleep(30)\n", "timeout_s": 2, "priority": "high"}
-    )
-    bad, slow = await api.wait(bad["id"], timeout=60), await api.wait(slow["id"], timeout=60)
-    assert bad["status"] == "FAILED" and bad["error"] == {"type": "ValueError", "message": "bad"}
-    assert slow["status"] == "FAILED" and slow["error"]["type"] == "Timeout" and "timed out" in slow["error"]["message"]
+    slow = await checks.exception_and_timeout_fail(api, "aws_lambda")
+    assert "timed out" in slow["error"]["message"]
 
 
 async def test_a_batch_of_standard_jobs_is_one_invocation_carrying_several_tasks(api, aws):
-    code = "def main(n):\n    return n * n\n"
-    invokes = len(emulator.INVOKES)
-    ids = []
-    for n in range(3):
-        status, record = await api.post("classical/jobs", {"provider": "aws_lambda", "code": code, "args": {"n": n}})
-        ids.append(record["id"])
-    finals = [await api.wait(i, timeout=60) for i in ids]
-    assert len({f["batch_id"] for f in finals}) == 1
-    assert len(emulator.INVOKES) == invokes + 1
-    values = [(await api.get(f"jobs/{i}/result"))[1]["value"] for i in ids]
-    assert values == [0, 1, 4]
+    await checks.batch_is_one_invocation(api, "aws_lambda", emulator.INVOKES)
 
 
 async def test_function_mode_invokes_a_deployed_function(api, aws):

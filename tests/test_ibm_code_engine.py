@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("ibm_code_engine_sdk")
 
+from . import serverless_checks as checks  # noqa: E402
 from .emulators import code_engine  # noqa: E402
 from .emulators.iam import API_KEY  # noqa: E402
 
@@ -40,35 +41,15 @@ async def test_without_settings_it_is_unavailable_and_says_what_to_set(api, monk
 
 
 async def test_sum_deployed_once_with_output(api, ce):
-    deploys = len(ce.deploys)
-    code = "def main(n):\n    print('summing', n)\n    return sum(range(n))\n"
-    for _ in range(2):
-        status, record = await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": 10}, "priority": "high"})
-        assert status == 201, record
-        final = await api.wait(record["id"], timeout=60)
-        assert final["status"] == "COMPLETED", final
-        status, result = await api.get(f"jobs/{record['id']}/result")
-        assert result["value"] == 45 and result["stdout"] == "summing 10\n"
-    assert len(ce.deploys) == deploys + 1
+    await checks.sum_is_45_and_deployed_once(api, PROVIDER, ce.deploys)
 
 
 async def test_an_exception_and_a_timeout_are_failed(api, ce):
-    status, bad = await api.post("classical/jobs", {"provider": PROVIDER, "code": "def main():\n    raise ValueError('bad')\n", "priority": "high"})
-    status, slow = await api.post(
-        "classical/jobs", {"provider": PROVIDER, "code": "import time\ndef main():\n    time.sleep(30)\n", "timeout_s": 2, "priority": "high"}
-    )
-    bad, slow = await api.wait(bad["id"], timeout=60), await api.wait(slow["id"], timeout=60)
-    assert bad["status"] == "FAILED" and bad["error"] == {"type": "ValueError", "message": "bad"}
-    assert slow["status"] == "FAILED" and slow["error"]["type"] == "Timeout"
+    await checks.exception_and_timeout_fail(api, PROVIDER)
 
 
 async def test_a_batch_is_one_invocation(api, ce):
-    code = "def main(n):\n    return n * n\n"
-    invokes = len(ce.invokes)
-    ids = [(await api.post("classical/jobs", {"provider": PROVIDER, "code": code, "args": {"n": n}}))[1]["id"] for n in range(3)]
-    finals = [await api.wait(i, timeout=60) for i in ids]
-    assert len({f["batch_id"] for f in finals}) == 1 and len(ce.invokes) == invokes + 1
-    assert [(await api.get(f"jobs/{i}/result"))[1]["value"] for i in ids] == [0, 1, 4]
+    await checks.batch_is_one_invocation(api, PROVIDER, ce.invokes)
 
 
 async def test_function_mode_invokes_an_existing_function(api, ce):

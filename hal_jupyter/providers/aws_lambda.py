@@ -18,8 +18,8 @@ import json
 import os
 from typing import Any
 
-from ..engine.errors import InvalidRequest, ProviderUnavailable
-from ..engine.models import BackendInfo, CostEstimate, JobStatus
+from ..engine.errors import ProviderUnavailable
+from ..engine.models import CostEstimate, JobStatus
 from . import serverless
 from .base import Availability, JobSpec, JobUpdate
 
@@ -34,6 +34,8 @@ MEMORY_MB = 512
 class AwsLambdaProvider(serverless.InvokingProvider):
     name = "aws_lambda"
     description = "AWS Lambda (boto3): code deployed by hash, or a deployed function by name"
+    runtime = RUNTIME
+    max_timeout_s = 900
     running_message = "invoking on AWS Lambda"
 
     def __init__(self, settings: Any = None) -> None:
@@ -61,17 +63,8 @@ class AwsLambdaProvider(serverless.InvokingProvider):
         config = Config(retries={"mode": "standard", "max_attempts": 6}, read_timeout=960, connect_timeout=10)
         return boto3.client("lambda", config=config, region_name=_region(boto3.Session()))
 
-    def backends(self) -> list[BackendInfo]:
-        return [BackendInfo(name=RUNTIME, status="online", simulator=False)]
-
-    def default_backend(self) -> str:
-        return RUNTIME
-
     def validate(self, job: JobSpec) -> None:
-        if job.backend != RUNTIME:
-            raise InvalidRequest(f"aws_lambda runs code on {RUNTIME}; its only backend is {RUNTIME!r}")
-        if job.payload.get("timeout_s", 60) > 900:
-            raise InvalidRequest("timeout_s on aws_lambda is at most 900 (Lambda's limit)")
+        super().validate(job)
         if job.payload.get("code") is not None and not os.environ.get("HAL_AWS_LAMBDA_ROLE"):
             raise ProviderUnavailable("code mode on aws_lambda needs an execution role: set HAL_AWS_LAMBDA_ROLE to its ARN")
 
@@ -102,7 +95,7 @@ class AwsLambdaProvider(serverless.InvokingProvider):
 
     def _deploy(self, client: Any, code: str, timeout: int) -> str:
         """The function for this code and timeout, created if it does not exist yet."""
-        name = f"hal-{serverless.code_hash(code + chr(0) + str(timeout))}"
+        name = self.deployment_name(code, timeout)
         if name in self._deployed:
             return name
         try:

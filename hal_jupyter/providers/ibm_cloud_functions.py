@@ -24,8 +24,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, JobStatus
+from ..engine.models import CostEstimate, JobStatus
 from . import serverless
 from .base import Availability, JobSpec, JobUpdate
 
@@ -44,6 +43,8 @@ THROTTLE_RETRIES = 5
 class IbmCloudFunctionsProvider(serverless.InvokingProvider):
     name = "ibm_cloud_functions"
     description = "IBM Cloud Functions API (Apache OpenWhisk actions, IBM IAM): code deployed by hash, or an action by name"
+    runtime = KIND
+    max_timeout_s = 600
     running_message = "invoking an OpenWhisk action"
 
     def __init__(self, settings: Any = None) -> None:
@@ -91,18 +92,6 @@ class IbmCloudFunctionsProvider(serverless.InvokingProvider):
                 return exc.code, body
         raise AssertionError("unreachable")
 
-    def backends(self) -> list[BackendInfo]:
-        return [BackendInfo(name=KIND, status="online", simulator=False)]
-
-    def default_backend(self) -> str:
-        return KIND
-
-    def validate(self, job: JobSpec) -> None:
-        if job.backend != KIND:
-            raise InvalidRequest(f"ibm_cloud_functions runs {KIND} actions; its only backend is {KIND!r}")
-        if job.payload.get("timeout_s", 60) > 600:
-            raise InvalidRequest("timeout_s on ibm_cloud_functions is at most 600 (OpenWhisk's action limit)")
-
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         # IBM Cloud Functions' last price list (2023): $0.000017 per GB-second;
         # 256 MB actions. Self-hosted OpenWhisk costs what its host costs.
@@ -125,7 +114,7 @@ class IbmCloudFunctionsProvider(serverless.InvokingProvider):
         return serverless.failed_all([job], *_action_error(status, body))
 
     def _deploy(self, code: str, timeout: int) -> str:
-        name = f"hal-{serverless.code_hash(code + chr(0) + str(timeout))}"
+        name = self.deployment_name(code, timeout)
         if name in self._deployed:
             return name
         status, _ = self._call("GET", f"actions/{name}")

@@ -18,8 +18,7 @@ import os
 import time
 from typing import Any
 
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, JobStatus
+from ..engine.models import CostEstimate, JobStatus
 from . import serverless
 from .base import Availability, JobSpec, JobUpdate
 
@@ -39,6 +38,8 @@ THROTTLE_RETRIES = 5
 class IbmCodeEngineProvider(serverless.InvokingProvider):
     name = "ibm_code_engine"
     description = "IBM Code Engine functions (ibm-code-engine-sdk): code deployed by hash, or a function by name"
+    runtime = RUNTIME
+    max_timeout_s = 120
     running_message = "invoking a Code Engine function"
 
     def __init__(self, settings: Any = None) -> None:
@@ -67,18 +68,6 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
             service.set_service_url(url)
             self._service = service
         return self._service
-
-    def backends(self) -> list[BackendInfo]:
-        return [BackendInfo(name=RUNTIME, status="online", simulator=False)]
-
-    def default_backend(self) -> str:
-        return RUNTIME
-
-    def validate(self, job: JobSpec) -> None:
-        if job.backend != RUNTIME:
-            raise InvalidRequest(f"ibm_code_engine runs {RUNTIME} functions; its only backend is {RUNTIME!r}")
-        if job.payload.get("timeout_s", 60) > 120:
-            raise InvalidRequest("timeout_s on ibm_code_engine is at most 120 (the functions' execution limit)")
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         # IBM Code Engine price list, checked 2026-11: $0.00003420 per vCPU-second and
@@ -132,7 +121,7 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
     def _deploy(self, code: str, timeout: int) -> str:
         from ibm_cloud_sdk_core import ApiException
 
-        name = f"hal-{serverless.code_hash(code + chr(0) + str(timeout))}"
+        name = self.deployment_name(code, timeout)
         endpoint = self._endpoint(name)
         if endpoint is not None:
             return endpoint

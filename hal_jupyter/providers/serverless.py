@@ -19,7 +19,8 @@ from abc import abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..engine.models import ErrorInfo, JobStatus
+from ..engine.errors import InvalidRequest
+from ..engine.models import BackendInfo, ErrorInfo, JobStatus
 from .base import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 HANDLER_MODULE = "hal_handler"
@@ -114,12 +115,32 @@ class InvokingProvider(Provider):
     poll_interval = (1.0, 10.0)
     #: what a RUNNING job's message says
     running_message = "invoking"
+    #: the platform's Python runtime: the provider's one backend
+    runtime: str = "python3"
+    #: the platform's limit on one invocation, in seconds
+    max_timeout_s: int = 900
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
         self._calls: dict[str, list[Future[dict[str, JobUpdate]]]] = {}
         self._guard = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"hal-{self.name}")
+
+    def backends(self) -> list[BackendInfo]:
+        return [BackendInfo(name=self.runtime, status="online", simulator=False)]
+
+    def default_backend(self) -> str:
+        return self.runtime
+
+    def validate(self, job: JobSpec) -> None:
+        if job.backend != self.runtime:
+            raise InvalidRequest(f"{self.name} runs {self.runtime}; its only backend is {self.runtime!r}")
+        if float(job.payload.get("timeout_s") or 60) > self.max_timeout_s:
+            raise InvalidRequest(f"timeout_s on {self.name} is at most {self.max_timeout_s} (the platform's limit)")
+
+    def deployment_name(self, code: str, timeout_s: int) -> str:
+        """Code mode's function name: the same code and timeout, the same deployment."""
+        return f"hal-{code_hash(code + chr(0) + str(timeout_s))}"
 
     @abstractmethod
     def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:

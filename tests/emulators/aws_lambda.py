@@ -9,58 +9,29 @@ the function's timeout, returning what Lambda returns: the handler's value, or
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import sys
-import tempfile
-import zipfile
 from typing import Any
 
 from moto.awslambda import models
 from moto.server import ThreadedMotoServer
 
 from ..server_process import free_port
+from . import runner
 
 DEPLOYS: list[str] = []
 INVOKES: list[str] = []
-_RUN = """
-import importlib, json, sys, traceback
-module_name, func_name = sys.argv[1].rsplit(".", 1)
-sys.path.insert(0, sys.argv[2])
-event = json.loads(sys.stdin.read())
-try:
-    value = getattr(importlib.import_module(module_name), func_name)(event, None)
-    out = {"ok": True, "value": value}
-except Exception as exc:
-    out = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exc().splitlines()}
-sys.__stdout__.write("\\n__HAL_LAMBDA__" + json.dumps(out))
-"""
-
-
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     INVOKES.append(self.function_name)
-    with tempfile.TemporaryDirectory() as folder:
-        zipfile.ZipFile(io.BytesIO(self.code_bytes)).extractall(folder)
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _RUN, self.handler, folder],
-                input=json.dumps(event if event is not None else {}),
-                capture_output=True,
-                text=True,
-                timeout=float(self.timeout),
-                cwd=folder,
-            )
-        except subprocess.TimeoutExpired:
-            message = f"Task timed out after {float(self.timeout):.2f} seconds"
-            return json.dumps({"errorMessage": message}), True, message
-    logs, _, raw = proc.stdout.rpartition("\n__HAL_LAMBDA__")
-    if not raw:
-        return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": proc.stderr[-1000:]}), True, proc.stderr
-    out = json.loads(raw)
-    if out["ok"]:
-        return json.dumps(out["value"]), False, logs + proc.stderr
-    return json.dumps({k: out[k] for k in ("errorType", "errorMessage", "stackTrace")}), True, logs + proc.stderr
+    module, _, function = self.handler.rpartition(".")
+    outcome = runner.run(self.code_bytes, f"{module}.py", function, event, float(self.timeout), style="lambda")
+    if outcome.timed_out:
+        message = f"Task timed out after {float(self.timeout):.2f} seconds"
+        return json.dumps({"errorMessage": message}), True, message
+    if not outcome.ok:
+        error = outcome.error or {}
+        body = {"errorType": error.get("type"), "errorMessage": error.get("message"), "stackTrace": error.get("traceback", "").splitlines()}
+        return json.dumps(body), True, outcome.logs
+    return json.dumps(outcome.value), False, outcome.logs
 
 
 _create = models.LambdaBackend.create_function

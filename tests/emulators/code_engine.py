@@ -10,41 +10,21 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
 from ..server_process import free_port
+from . import runner
 from .iam import API_KEY, Iam
 
 PROJECT = "hal-project"
 FUNCTIONS = re.compile(r"^/v2/projects/(?P<project>[^/]+)/functions(?:/(?P<name>[^/]+))?$")
 RUN = re.compile(r"^/run/(?P<project>[^/]+)/(?P<name>[^/]+)$")
-_RUN = """
-import importlib.util, json, sys, traceback
-sys.path.insert(0, sys.argv[1])
-spec = importlib.util.spec_from_file_location("function", sys.argv[2])
-module = importlib.util.module_from_spec(spec)
-params = json.loads(sys.stdin.read())
-try:
-    spec.loader.exec_module(module)
-    out = {"ok": True, "value": getattr(module, sys.argv[3])(params)}
-except Exception:
-    out = {"ok": False, "error": traceback.format_exc()}
-sys.__stdout__.write("\\n__CE__" + json.dumps(out))
-"""
-
-
 class CodeEngine:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -56,30 +36,17 @@ class CodeEngine:
 
     def run(self, function: dict[str, Any], params: Any) -> tuple[int, Any]:
         limit = float(function.get("scale_max_execution_time", 60))
-        with tempfile.TemporaryDirectory() as folder:
-            header, _, data = function["code_reference"].partition(";base64,")
-            raw = base64.b64decode(data)
-            if function.get("code_binary"):
-                zipfile.ZipFile(io.BytesIO(raw)).extractall(folder)
-                entry = f"{folder}/__main__.py"
-            else:
-                entry = f"{folder}/main.py"
-                with open(entry, "wb") as handle:
-                    handle.write(raw)
-            try:
-                proc = subprocess.run(
-                    [sys.executable, "-c", _RUN, folder, entry, function.get("code_main", "main")],
-                    input=json.dumps(params), capture_output=True, text=True, timeout=limit, cwd=folder,
-                )
-            except subprocess.TimeoutExpired:
-                return 504, {"error": f"the function exceeded its maximum execution time of {limit:g} s"}
-        _, _, out = proc.stdout.rpartition("\n__CE__")
-        if not out:
-            return 500, {"error": proc.stderr[-500:]}
-        result = json.loads(out)
-        if not result["ok"]:
-            return 500, {"error": result["error"]}
-        value = result["value"]
+        code = runner.data_url_bytes(function["code_reference"])
+        main = function.get("code_main", "main")
+        if function.get("code_binary"):
+            outcome = runner.run(code, "__main__.py", main, params, limit)
+        else:
+            outcome = runner.run({"main.py": code}, "main.py", main, params, limit)
+        if outcome.timed_out:
+            return 504, {"error": f"the function exceeded its maximum execution time of {limit:g} s"}
+        if not outcome.ok:
+            return 500, {"error": outcome.error["traceback"] or outcome.error["message"]}
+        value = outcome.value
         if isinstance(value, dict) and "body" in value:
             return int(value.get("statusCode", 200)), value["body"]
         return 200, value

@@ -12,39 +12,20 @@ Every action call checks the bearer token. Deploys, invokes and tokens are count
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ..server_process import free_port
+from . import runner
 from .iam import API_KEY, TOKEN_TTL_S, Iam
 
 __all__ = ["API_KEY", "TOKEN_TTL_S", "OpenWhisk", "start"]
 ACTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/actions/(?P<name>[^?]+)$")
-_RUN = """
-import importlib.util, json, sys, traceback
-sys.path.insert(0, sys.argv[1])
-spec = importlib.util.spec_from_file_location("action", sys.argv[2])
-module = importlib.util.module_from_spec(spec)
-params = json.loads(sys.stdin.read())
-try:
-    spec.loader.exec_module(module)
-    out = {"ok": True, "value": module.main(params)}
-except Exception:
-    out = {"ok": False, "error": traceback.format_exc()}
-sys.__stdout__.write("\\n__OW__" + json.dumps(out))
-"""
-
-
 class OpenWhisk:
     def __init__(self) -> None:
         self.actions: dict[tuple[str, str], dict[str, Any]] = {}
@@ -62,30 +43,18 @@ class OpenWhisk:
 
     def run(self, action: dict[str, Any], params: Any) -> tuple[int, Any]:
         limit_s = action.get("limits", {}).get("timeout", 60000) / 1000
-        with tempfile.TemporaryDirectory() as folder:
-            code = action["exec"]["code"]
-            if action["exec"].get("binary"):
-                zipfile.ZipFile(io.BytesIO(base64.b64decode(code))).extractall(folder)
-                entry = f"{folder}/__main__.py"
-            else:
-                entry = f"{folder}/action.py"
-                with open(entry, "w") as handle:
-                    handle.write(code)
-            try:
-                proc = subprocess.run(
-                    [sys.executable, "-c", _RUN, folder, entry], input=json.dumps(params), capture_output=True, text=True, timeout=limit_s, cwd=folder
-                )
-            except subprocess.TimeoutExpired:
-                return 502, {"error": f"The action exceeded its time limits of {int(limit_s * 1000)} milliseconds."}
-        _, _, raw = proc.stdout.rpartition("\n__OW__")
-        if not raw:
-            return 502, {"error": f"The action did not initialize or run: {proc.stderr[-500:]}"}
-        out = json.loads(raw)
-        if not out["ok"]:
-            return 502, {"error": out["error"]}
-        if not isinstance(out["value"], dict):
+        code = action["exec"]["code"]
+        if action["exec"].get("binary"):
+            outcome = runner.run(base64.b64decode(code), "__main__.py", "main", params, limit_s)
+        else:
+            outcome = runner.run({"action.py": code.encode()}, "action.py", "main", params, limit_s)
+        if outcome.timed_out:
+            return 502, {"error": f"The action exceeded its time limits of {int(limit_s * 1000)} milliseconds."}
+        if not outcome.ok:
+            return 502, {"error": outcome.error["traceback"] or outcome.error["message"]}
+        if not isinstance(outcome.value, dict):
             return 502, {"error": "The action did not return a dictionary."}
-        return 200, out["value"]
+        return 200, outcome.value
 
 
 def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:

@@ -37,7 +37,7 @@ c = measure q;
 @pytest.fixture
 def hal_config() -> dict[str, Any]:
     """HalExtension settings for one test; tests override keys before the server starts."""
-    return {"batch_window_s": 0.2, "batch_max_size": 50}
+    return {"batch_window_s": 0.2, "batch_max_size": 50, "env_file": ""}
 
 
 @pytest.fixture

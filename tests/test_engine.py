@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from hal_jupyter.engine.engine import Engine, EngineConfig
 from hal_jupyter.engine.store import JobStore
@@ -41,3 +42,22 @@ async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up
         assert (await engine.get_result("lost-run"))["value"] == 5
     finally:
         await engine.stop()
+
+
+async def test_a_dotenv_file_fills_in_credentials_without_overriding_or_showing_them(tmp_path, monkeypatch):
+    env = tmp_path / ".env"
+    env.write_text("AZURE_FUNCTIONS_URL=http://127.0.0.1:9\nAZURE_FUNCTIONS_KEY=canary-dotenv-key-123\nHAL_TEST_ALREADY_SET=from-file\n")
+    for name in ("AZURE_FUNCTIONS_URL", "AZURE_FUNCTIONS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HAL_TEST_ALREADY_SET", "from-environment")
+    engine = Engine(EngineConfig(db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", env_file=str(env)))
+    try:
+        await engine.start()
+        providers = {p["name"]: p for p in await engine.providers()}
+        assert providers["azure_functions"]["available"] is True
+        assert "canary-dotenv-key-123" not in repr(providers)
+        assert os.environ["HAL_TEST_ALREADY_SET"] == "from-environment"  # the environment wins
+    finally:
+        await engine.stop()
+        for name in ("AZURE_FUNCTIONS_URL", "AZURE_FUNCTIONS_KEY"):
+            os.environ.pop(name, None)

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,7 +45,25 @@ class EngineConfig:
     batch_max_wait_s: float = 300.0
     allowed_providers: list[str] | None = None
     blocked_providers: list[str] = field(default_factory=list)
+    #: a .env file whose variables (providers' credentials) fill in what the environment lacks
+    env_file: str | None = ".env"
     settings: Settings = field(default_factory=Settings)
+
+
+def load_env_file(path: str) -> list[str]:
+    """Set the variables of a ``.env`` file that the environment does not set
+    already; returns their names (values are never logged)."""
+    from dotenv import dotenv_values
+
+    if not os.path.isfile(path):
+        return []
+    values = {name: value for name, value in dotenv_values(path).items() if value is not None}
+    added = [name for name in values if name not in os.environ]
+    for name in added:
+        os.environ[name] = values[name]
+    if added:
+        log.info("hal_jupyter: %d variable(s) from %s: %s", len(added), os.path.abspath(path), ", ".join(sorted(added)))
+    return added
 
 
 class Engine:
@@ -53,6 +72,8 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.settings = config.settings
+        if config.env_file:
+            load_env_file(config.env_file)
         self.registry = registry or Registry(
             config.settings, allowed=config.allowed_providers, blocked=config.blocked_providers
         )

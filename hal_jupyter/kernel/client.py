@@ -105,8 +105,11 @@ class Hal:
     VS Code, a script), runs the same engine inside this process."""
 
     def __init__(self, url: str | None = None, token: str | None = None, *, embedded: bool | None = None, **engine_config: Any) -> None:
+        global _current
         self.transport: Transport = _connect(url, token, embedded, engine_config)
         self.hub = EventHub(self.transport.subscribe)
+        self.closed = False
+        _current = self
 
     @property
     def embedded(self) -> bool:
@@ -175,7 +178,20 @@ class Hal:
         return JobMonitor(self, jobs)
 
     def close(self) -> None:
+        self.closed = True
         self.transport.close()
+
+
+_current: Hal | None = None
+
+
+def current() -> Hal:
+    """The client the ``%hal`` magics use: the last ``Hal`` made in this kernel
+    (so ``hal = Hal(embedded=True)`` before the magics makes them embedded too),
+    else a new ``Hal()``."""
+    if _current is None or _current.closed:
+        return Hal()
+    return _current
 
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import HTML, display
 
 from ..engine import errors
+from . import client as client_module
 from . import display as html
 from .client import Hal, Job, JobFailed
 
@@ -82,9 +83,9 @@ class HalMagics(Magics):
 
     @property
     def client(self) -> Hal:
-        """One client per kernel, made on first use (finding the server takes a moment)."""
-        if HalMagics._hal is None:
-            HalMagics._hal = Hal()
+        """One client per kernel: the last ``Hal`` made in this kernel, else one
+        made on first use (finding the server takes a moment)."""
+        HalMagics._hal = client_module.current()
         return HalMagics._hal
 
     @no_var_expand  # `--args $var` names a variable; JSON braces stay as written

@@ -32,7 +32,6 @@ def main(params):
     return {"headers": {"Content-Type": "application/json"}, "statusCode": 200, "body": handler(params)}
 '''
 READY_WAIT_S = 120
-THROTTLE_RETRIES = 5
 
 
 class IbmCodeEngineProvider(serverless.InvokingProvider):
@@ -79,20 +78,20 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
     # -- invoking -------------------------------------------------------------
     def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
         endpoint = self._deploy(code, timeout_s)
-        status, body = _post(endpoint, serverless.event_for(jobs), timeout_s)
+        status, body = serverless.post_json(endpoint, serverless.event_for(jobs), timeout_s)
         if status == 200 and isinstance(body, dict) and "results" in body:
             return serverless.updates_from(body["results"])
-        return serverless.failed_all(jobs, *_invoke_error(status, body))
+        return serverless.failed_all(jobs, *serverless.invoke_error(status, body))
 
     def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
         endpoint = self._endpoint(job.payload["function"])
         if endpoint is None:
             return serverless.failed_all([job], "NotFound", f"no Code Engine function named {job.payload['function']!r} in the project")
         timeout = float(job.payload.get("timeout_s") or 60)
-        status, body = _post(endpoint, job.payload.get("args") or {}, timeout)
+        status, body = serverless.post_json(endpoint, job.payload.get("args") or {}, timeout)
         if status == 200:
             return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": body, "stdout": "", "stderr": "", "duration_s": 0.0})}
-        return serverless.failed_all([job], *_invoke_error(status, body))
+        return serverless.failed_all([job], *serverless.invoke_error(status, body))
 
     def _endpoint(self, name: str) -> str | None:
         from ibm_cloud_sdk_core import ApiException
@@ -141,32 +140,6 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
                 raise
             function = self._api().get_function(os.environ["IBM_CODE_ENGINE_PROJECT_ID"], name).get_result()
         return self._ready(name, function)
-
-
-def _post(endpoint: str, body: Any, timeout: float) -> tuple[int, Any]:
-    """Invoke a function endpoint; throttling (429) is retried with backoff."""
-    import requests
-
-    for attempt in range(THROTTLE_RETRIES + 1):
-        try:
-            response = requests.post(endpoint, json=body, timeout=timeout + 30)
-        except requests.Timeout:
-            return 504, {"error": f"no answer within {timeout + 30:g} s"}
-        if response.status_code == 429 and attempt < THROTTLE_RETRIES:
-            time.sleep(min(8.0, 0.25 * 2**attempt))
-            continue
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, {"error": response.text[:1000]}
-    raise AssertionError("unreachable")
-
-
-def _invoke_error(status: int, body: Any) -> tuple[str, str]:
-    message = str(body.get("error", body)) if isinstance(body, dict) else str(body)
-    if status in (408, 504) or "execution time" in message:
-        return "Timeout", message
-    return "FunctionError", f"HTTP {status}: {message}"
 
 
 __all__ = ["IbmCodeEngineProvider"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import random
 import threading
+import time
 import zipfile
 from abc import abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -92,6 +94,38 @@ def updates_from(results: list[dict[str, Any]]) -> dict[str, JobUpdate]:
 def failed_all(jobs: list[JobSpec], error_type: str, message: str) -> dict[str, JobUpdate]:
     info = ErrorInfo(type=error_type, message=message)
     return {j.id: JobUpdate(JobStatus.FAILED, error=info) for j in jobs}
+
+
+THROTTLE_RETRIES = 5
+
+
+def post_json(url: str, body: Any, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST to a function's HTTP endpoint; throttling (429) is retried with
+    exponential backoff. Returns the status and the answer: its JSON, or its
+    text when it is not JSON."""
+    import requests
+
+    for attempt in range(THROTTLE_RETRIES + 1):
+        try:
+            response = requests.post(url, json=body, headers=headers, timeout=timeout + 30)
+        except requests.Timeout:
+            return 504, {"error": f"no answer within {timeout + 30:g} s"}
+        if response.status_code == 429 and attempt < THROTTLE_RETRIES:
+            time.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.0))
+            continue
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, response.text
+    raise AssertionError("unreachable")
+
+
+def invoke_error(status: int, body: Any) -> tuple[str, str]:
+    """The error type and message of a failed HTTP invocation."""
+    message = (str(body.get("error", body)) if isinstance(body, dict) else str(body))[:1000]
+    if status in (408, 504) or "execution time" in message or "Timeout value" in message:
+        return "Timeout", message
+    return "FunctionError", f"HTTP {status}: {message}"
 
 
 Group = tuple[str, ...]

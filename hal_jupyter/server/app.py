@@ -48,6 +48,12 @@ class HalExtension(ExtensionApp):
         300.0, config=True, help="Longest a local_python job may run (s); a job's own timeout_s is capped by it."
     )
     local_python_memory_mb = Int(2048, config=True, help="Memory (address space) a local_python job may use, in MiB.")
+    env_file = Unicode(
+        ".env",
+        config=True,
+        help="Providers' credential variables read from this file (relative to the server's working directory) "
+        "where the environment does not set them; empty: none.",
+    )
 
     @default("allowed_providers")
     def _default_allowed(self) -> None:
@@ -62,6 +68,7 @@ class HalExtension(ExtensionApp):
             batch_max_wait_s=self.batch_max_wait_s,
             allowed_providers=self.allowed_providers,
             blocked_providers=list(self.blocked_providers),
+            env_file=self.env_file or None,
             settings=Settings(
                 max_shots=self.max_shots,
                 max_circuit_bytes=self.max_circuit_bytes,

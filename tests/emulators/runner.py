@@ -22,8 +22,17 @@ module = importlib.util.module_from_spec(spec)
 event = json.loads(sys.stdin.read())
 try:
     spec.loader.exec_module(module)
-    call = getattr(module, function)
-    value = call(event, None) if style == "lambda" else call(event)
+    call = getattr(module, function, None)
+    if style == "lambda":
+        value = call(event, None)
+    elif style == "azure":  # an Azure Functions v2 app: `function` names a function of module.app
+        import azure.functions as func
+        fn = next(f for f in module.app.get_functions() if f.get_function_name() == function)
+        request = func.HttpRequest(event["method"], event["url"], headers=event["headers"], params=event["params"], route_params={}, body=event["body"].encode())
+        response = fn.get_user_function()(request)
+        value = {"status": response.status_code, "mimetype": response.mimetype, "body": response.get_body().decode()}
+    else:
+        value = call(event)
     out = {"ok": True, "value": value}
 except Exception as exc:
     out = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
@@ -44,7 +53,9 @@ class Outcome:
 
 def run(files: dict[str, bytes] | bytes, entry: str, function: str, event: Any, limit_s: float, style: str = "main") -> Outcome:
     """``files`` is a zip (bytes) or a mapping of file names to contents; ``entry``
-    the file holding ``function``; ``style`` "main" calls ``f(params)``, "lambda" ``f(event, context)``."""
+    the file holding ``function``; ``style`` "main" calls ``f(params)``, "lambda"
+    ``f(event, context)``, "azure" the function so named of an Azure Functions
+    app with a ``func.HttpRequest`` made from ``event``."""
     with tempfile.TemporaryDirectory() as folder:
         if isinstance(files, bytes):
             zipfile.ZipFile(io.BytesIO(files)).extractall(folder)

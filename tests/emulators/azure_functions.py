@@ -1,0 +1,138 @@
+"""A local Azure Functions app (Python v2 programming model) running real handlers.
+
+:meth:`FunctionsHost.deploy` takes an app as it would be published (a zip with
+``function_app.py`` and ``host.json``) and counts it. ``POST /api/{route}``
+checks the function key (``x-functions-key`` header or ``?code=``) for
+functions of auth level FUNCTION, builds a real ``azure.functions.HttpRequest``
+and calls the function in a Python subprocess within the app's
+``functionTimeout`` (past it: 500 with Azure's "Timeout value ... exceeded"
+message, as the Functions host answers).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+from ..server_process import free_port
+from . import runner
+
+KEY = "emulator-function-key"
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _timeout_s(value: str) -> float:
+    hours, minutes, seconds = (float(part) for part in value.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+class FunctionsHost:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.routes: dict[str, dict[str, Any]] = {}
+        self.deploys: list[str] = []
+        self.invokes: list[str] = []
+        self.guard = threading.Lock()
+
+    def deploy(self, app_zip: bytes, name: str = "app") -> None:
+        """Publish an app: its functions' routes replace the same routes of earlier apps."""
+        with tempfile.TemporaryDirectory() as folder:
+            zipfile.ZipFile(io.BytesIO(app_zip)).extractall(folder)
+            host = json.loads(Path(folder, "host.json").read_text())
+            spec = importlib.util.spec_from_file_location(f"hal_emulated_app_{len(self.deploys)}", Path(folder, "function_app.py"))
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, folder)
+            try:
+                spec.loader.exec_module(module)  # only to read the routes; calls run in a subprocess
+            finally:
+                sys.path.remove(folder)
+        limit = _timeout_s(host.get("functionTimeout", "00:05:00"))
+        with self.guard:
+            for function in module.app.get_functions():
+                trigger = function.get_trigger()
+                route = trigger.route or function.get_function_name()
+                self.routes[route] = {"app": app_zip, "function": function.get_function_name(), "auth": trigger.auth_level.value, "limit": limit}
+            self.deploys.append(name)
+
+    def call(self, route: str, request: dict[str, Any]) -> tuple[int, str, str]:
+        target = self.routes[route]
+        self.invokes.append(route)
+        outcome = runner.run(target["app"], "function_app.py", target["function"], request, target["limit"], style="azure")
+        if outcome.timed_out:
+            limit = time.strftime("%H:%M:%S", time.gmtime(target["limit"]))
+            return 500, "application/json", json.dumps({"error": f"Timeout value of {limit} was exceeded by function: Functions.{target['function']}"})
+        if not outcome.ok:
+            return 500, "application/json", json.dumps({"error": f"Exception while executing function: Functions.{target['function']}: {outcome.error['message']}"})
+        value = outcome.value
+        return value["status"], value["mimetype"] or "text/plain", value["body"]
+
+
+def _handler(host: FunctionsHost) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, mimetype: str, body: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", mimetype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            route = url.path.removeprefix("/api/")
+            target = host.routes.get(route) if url.path.startswith("/api/") else None
+            if target is None:
+                return self._reply(404, "text/plain", "")
+            params = dict(parse_qsl(url.query))
+            if target["auth"] != "anonymous" and KEY not in (self.headers.get("x-functions-key"), params.get("code")):
+                return self._reply(401, "text/plain", "")
+            request = {"method": "POST", "url": host.base_url + self.path, "headers": dict(self.headers), "params": params, "body": raw.decode()}
+            self._reply(*host.call(route, request))
+
+    return Handler
+
+
+def start() -> tuple[ThreadingHTTPServer, FunctionsHost, str]:
+    port = free_port()
+    host = FunctionsHost(f"http://127.0.0.1:{port}")
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(host))
+    threading.Thread(target=server.serve_forever, name="azure-functions-emulator", daemon=True).start()
+    return server, host, host.base_url
+
+
+def deploy_runner(host: FunctionsHost) -> None:
+    """Publish the HAL runner app, as its owner would once."""
+    from hal_jupyter.providers.azure_functions import write_runner
+
+    with tempfile.TemporaryDirectory() as folder:
+        host.deploy(zip_folder(write_runner(folder)), name="hal-runner")
+
+
+if __name__ == "__main__":  # python -m tests.emulators.azure_functions: a function app for offline demos
+    _, functions_host, url = start()
+    deploy_runner(functions_host)
+    print(f"Azure Functions emulator at {url}: export AZURE_FUNCTIONS_URL={url} AZURE_FUNCTIONS_KEY={KEY} AZURE_FUNCTIONS_RUNNER=hal-runner")
+    while True:
+        time.sleep(3600)

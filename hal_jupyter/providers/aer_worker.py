@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import signal
 import struct
 import sys
 from collections import OrderedDict
@@ -54,6 +55,9 @@ def write_frame(stream: BinaryIO, value: Any) -> None:
 
 def main() -> None:
     """Serve ``(method, sources, shots, seed)`` requests on stdin, answers on stdout."""
+    # Ctrl-C (or a kernel interrupt) reaches the whole process group: the worker
+    # leaves stopping to its parent, which closes the pipe or kills it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests, answers = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the answers
     init_worker(int(sys.argv[1]))

@@ -15,6 +15,7 @@ import jwt
 
 API_KEY = "emulator-api-key"
 TOKEN_TTL_S = 3
+SIGNING_KEY = "hal-jupyter-iam-emulator-signing-key"  # 32+ bytes, as PyJWT wants for HS256
 
 
 class Iam:
@@ -29,7 +30,7 @@ class Iam:
         now = int(time.time())
         with self._guard:
             self.token_requests += 1
-            token = jwt.encode({"iat": now, "exp": now + TOKEN_TTL_S, "sub": "hal-tests", "jti": str(self.token_requests)}, "emulator", algorithm="HS256")
+            token = jwt.encode({"iat": now, "exp": now + TOKEN_TTL_S, "sub": "hal-tests", "jti": str(self.token_requests)}, SIGNING_KEY, algorithm="HS256")
             self.tokens.add(token)
         return 200, {"access_token": token, "refresh_token": "unused", "token_type": "Bearer", "expires_in": TOKEN_TTL_S, "expiration": now + TOKEN_TTL_S}
 

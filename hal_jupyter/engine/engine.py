@@ -138,7 +138,7 @@ class Engine:
             if replay is not None:
                 return replay, bulk, False
         size = sum(len(i.get("circuit") or i.get("code") or "") for i in items if isinstance(i, dict))
-        if size > INLINE_VALIDATION_BYTES:
+        if size > INLINE_VALIDATION_BYTES or not self._validates_inline(items):
             loop = asyncio.get_running_loop()
             rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, items)
         else:
@@ -170,6 +170,17 @@ class Engine:
             )
         rows = await self.ledger.db(self.store.get_jobs, ids)
         return [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+
+    def _validates_inline(self, items: list[Any]) -> bool:
+        """False when a provider of these jobs checks them against its service
+        (backend listings, targets): then validation runs off the event loop."""
+        for name in {i.get("provider") for i in items if isinstance(i, dict)}:
+            try:
+                if isinstance(name, str) and not self.registry.get(name).inline_validation:
+                    return False
+            except errors.HalError:
+                pass
+        return True
 
     def _prepare_all(self, kind: str, items: list[Any]) -> list[Row]:
         if not items:

@@ -100,6 +100,10 @@ class Provider(ABC):
     #: True when remote work outlives the server (a cloud job): after a restart
     #: the engine re-attaches to it by remote id instead of running it again.
     remote_survives_restart: ClassVar[bool] = True
+    #: False when :meth:`validate` or :meth:`default_backend` may call the
+    #: provider's service (or build a transpiler): the engine then runs them in a
+    #: worker thread instead of on the event loop.
+    inline_validation: ClassVar[bool] = True
     #: First and longest wait between two polls of an unfinished batch.
     poll_interval: ClassVar[tuple[float, float]] = (1.0, 30.0)
 

@@ -1,0 +1,381 @@
+"""``aws_braket``: Amazon Braket through amazon-braket-sdk.
+
+Backends: the local simulators ``braket_sv`` and ``braket_dm`` (Braket's
+``LocalSimulator``, free, no account) and devices by ARN (``AwsDevice``), which
+need boto3's credentials, ``AWS_REGION`` and a results bucket
+``AMZN_BRAKET_OUT_S3_BUCKET``; ``BRAKET_ENDPOINT`` points the SDK at another
+Braket endpoint.
+
+A circuit goes through a Braket ``Circuit`` (Braket's own OpenQASM reader takes
+neither ``stdgates.inc`` nor ``cx``); counts come back in Qiskit's bit order.
+A batch is ONE task holding a program set where the device takes program sets
+(one per-task fee instead of one per circuit), else one task per circuit. Every
+``CreateQuantumTask`` carries a ``clientToken`` made from the HAL batch id (and
+the circuit's index), so submitting the batch again after a crash returns the
+same tasks instead of creating, and billing, new ones. ``run_batch`` is not
+used: it retries failed tasks on its own and creates its tasks from copied
+sessions that cannot carry the HAL's tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from ..engine.errors import InvalidRequest, ProviderUnavailable
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from . import quantum
+from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+
+LOCAL = {"braket_sv": 26, "braket_dm": 13}
+PROGRAM_SET = "braket.ir.openqasm.program_set"
+OPENQASM = "braket.ir.openqasm.program"
+S3_PREFIX = "hal-jupyter"
+DEVICES_TTL_S = 60.0
+# Qiskit gate -> Braket gate; circuits are translated to the gates the device takes.
+GATES = {
+    "id": "i", "h": "h", "x": "x", "y": "y", "z": "z", "s": "s", "sdg": "si", "t": "t", "tdg": "ti",
+    "sx": "v", "sxdg": "vi", "rx": "rx", "ry": "ry", "rz": "rz", "p": "phaseshift", "cx": "cnot",
+    "cy": "cy", "cz": "cz", "cp": "cphaseshift", "swap": "swap", "iswap": "iswap", "ccx": "ccnot",
+    "cswap": "cswap", "rxx": "xx", "ryy": "yy", "rzz": "zz",
+}
+# Amazon Braket pricing, checked 2026-11 (https://aws.amazon.com/braket/pricing/):
+# QPUs $0.30 per task plus a price per shot; on-demand simulators per minute,
+# billed per millisecond with a 3-second minimum per task.
+TASK_FEE = 0.30
+PER_SHOT = {"ionq/forte": 0.08, "ionq/aria": 0.03, "iqm/garnet": 0.00145, "rigetti/ankaa": 0.0009, "quera/aquila": 0.01}
+SIMULATOR_PER_MIN = {"amazon/sv1": 0.075, "amazon/dm1": 0.075, "amazon/tn1": 0.275}
+PRICE_SOURCE = "Amazon Braket pricing (aws.amazon.com/braket/pricing, 2026-11)"
+_STATES = {
+    "CREATED": JobStatus.SUBMITTED, "QUEUED": JobStatus.SUBMITTED, "RUNNING": JobStatus.RUNNING,
+    "COMPLETED": JobStatus.COMPLETED, "FAILED": JobStatus.FAILED, "CANCELLING": JobStatus.RUNNING,
+    "CANCELLED": JobStatus.CANCELLED,
+}
+
+
+def _has_account() -> str | None:
+    """None when devices by ARN can be used, else what to set."""
+    import boto3
+
+    session = boto3.Session()
+    missing = []
+    if session.get_credentials() is None:
+        missing.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
+    if not (session.region_name or os.environ.get("AWS_REGION")):
+        missing.append("AWS_REGION")
+    if not os.environ.get("AMZN_BRAKET_OUT_S3_BUCKET"):
+        missing.append("AMZN_BRAKET_OUT_S3_BUCKET")
+    return f"devices by ARN need {', '.join(missing)}" if missing else None
+
+
+def to_braket(circuit: Any, native: set[str]) -> Any:
+    """A Braket ``Circuit`` for a Qiskit circuit whose operations map to ``native``
+    Braket gates, with explicit measurements of the measured qubits."""
+    from braket.circuits import Circuit, gates
+    from qiskit import transpile
+
+    basis = [name for name, braket_name in GATES.items() if braket_name in native]
+    lowered = transpile(circuit, basis_gates=basis + ["measure"], optimization_level=0)
+    out = Circuit()
+    for instruction in lowered.data:
+        name = instruction.operation.name
+        if name in ("barrier", "measure"):
+            continue
+        qubits = [lowered.find_bit(q).index for q in instruction.qubits]
+        gate = getattr(gates, _class_name(GATES[name]))
+        out.add_instruction(_instruction(gate, [float(p) for p in instruction.operation.params], qubits))
+    for qubit in sorted(quantum.final_measurements(lowered)):
+        out.measure(qubit)
+    return out
+
+
+def _class_name(braket_name: str) -> str:
+    special = {"cnot": "CNot", "ccnot": "CCNot", "cswap": "CSwap", "cphaseshift": "CPhaseShift", "phaseshift": "PhaseShift",
+               "iswap": "ISwap", "si": "Si", "ti": "Ti", "vi": "Vi", "cy": "CY", "cz": "CZ", "xx": "XX", "yy": "YY", "zz": "ZZ",
+               "rx": "Rx", "ry": "Ry", "rz": "Rz"}
+    return special.get(braket_name, braket_name.upper())
+
+
+def _instruction(gate_class: Any, params: list[float], qubits: list[int]) -> Any:
+    from braket.circuits import Instruction
+
+    return Instruction(gate_class(*params), qubits)
+
+
+class AwsBraketProvider(Provider):
+    name = "aws_braket"
+    kind = "quantum"
+    description = "Amazon Braket (amazon-braket-sdk): local simulators, devices by ARN; one program-set task per batch"
+    max_concurrency = 4
+    max_batch_size = 100
+    # Creates carry a client token made from the batch id: submitting again returns the same tasks.
+    resubmit_safe = True
+    remote_survives_restart = True
+    poll_interval = (0.5, 30.0)
+    inline_validation = False
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings)
+        self._session: Any = None
+        self._token = threading.local()
+        self._devices: dict[str, Any] = {}
+        self._listing: tuple[float, list[BackendInfo]] | None = None
+        self._local_runs: dict[str, Future[Any]] = {}
+        self._tasks: dict[str, Any] = {}
+        self._guard = threading.Lock()
+        self._local_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hal-braket-local")
+
+    def availability(self) -> Availability:
+        try:
+            import braket.devices  # noqa: F401
+        except ImportError:
+            return Availability(False, "amazon-braket-sdk is not installed: pip install 'hal-jupyter[aws]'")
+        missing = _has_account()
+        return Availability(True, f"local simulators only; {missing}" if missing else None)
+
+    # -- the account ------------------------------------------------------------
+    def _aws(self) -> Any:
+        missing = _has_account()
+        if missing:
+            raise ProviderUnavailable(f"provider 'aws_braket' is unavailable for this device: {missing}")
+        with self._guard:
+            if self._session is None:
+                import boto3
+                from braket.aws import AwsSession
+
+                session = AwsSession(boto_session=boto3.Session(region_name=os.environ.get("AWS_REGION")))
+                session.braket_client.meta.events.register("before-parameter-build.braket.CreateQuantumTask", self._client_token)
+                self._session = session
+            return self._session
+
+    def _client_token(self, params: dict[str, Any], **_: Any) -> None:
+        token = getattr(self._token, "value", None)
+        if token is not None:
+            params["clientToken"] = token
+
+    def _device(self, arn: str) -> Any:
+        if arn not in self._devices:
+            from braket.aws import AwsDevice
+
+            self._devices[arn] = AwsDevice(arn, aws_session=self._aws())
+        return self._devices[arn]
+
+    def backends(self) -> list[BackendInfo]:
+        infos = [BackendInfo(name=name, num_qubits=qubits, status="online", queue_depth=0, simulator=True) for name, qubits in LOCAL.items()]
+        if _has_account():
+            return infos
+        if self._listing is None or time.monotonic() - self._listing[0] > DEVICES_TTL_S:
+            from braket.aws import AwsDevice
+
+            remote = []
+            for device in AwsDevice.get_devices(aws_session=self._aws()):
+                self._devices.setdefault(device.arn, device)
+                queue = device.queue_depth().quantum_tasks if device.status == "ONLINE" else None
+                remote.append(
+                    BackendInfo(
+                        name=device.arn, num_qubits=_qubits(device), status=device.status.lower(),
+                        queue_depth=int(queue.get(_normal(), 0)) if queue else None, simulator=device.type.value == "SIMULATOR",
+                    )
+                )
+            self._listing = (time.monotonic(), remote)
+        return infos + self._listing[1]
+
+    def default_backend(self) -> str:
+        return "braket_sv"
+
+    def _native(self, backend: str) -> tuple[set[str], int | None, bool]:
+        """The device's Braket gates, qubit count and whether it takes program sets."""
+        if backend in LOCAL:
+            from braket.devices import LocalSimulator
+
+            properties = LocalSimulator(backend).properties
+        else:
+            properties = self._device(backend).properties
+        action = properties.action.get(OPENQASM) or properties.action.get(_action_type(OPENQASM))
+        ops = {op.lower() if op not in ("U", "GPhase") else op for op in action.supportedOperations}
+        keys = {getattr(k, "value", k) for k in properties.action}
+        return ops, _qubits_of(properties), PROGRAM_SET in keys
+
+    def validate(self, job: JobSpec) -> None:
+        if job.backend not in LOCAL and not job.backend.startswith("arn:aws:braket:"):
+            raise InvalidRequest(f"aws_braket runs on {', '.join(LOCAL)} or a device ARN (arn:aws:braket:...), not {job.backend!r}")
+        if job.payload.get("options"):
+            raise InvalidRequest("aws_braket takes no options")
+        try:
+            native, qubits, _ = self._native(job.backend)
+        except ProviderUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the service's answer, as a 400
+            raise InvalidRequest(f"aws_braket: no device {job.backend!r}: {exc}") from None
+        qiskit_native = {name for name, braket_name in GATES.items() if braket_name in native}
+        quantum.check_circuit(job, job.backend, qubits, qiskit_native, reset=False, mid_circuit_measurement=False)
+
+    # -- cost -------------------------------------------------------------------
+    def _prices(self, backend: str, shots: int) -> tuple[float, float]:
+        """(cost of one circuit sent alone, the per-task part a batch pays once)."""
+        if backend in LOCAL:
+            return 0.0, 0.0
+        for key, per_shot in PER_SHOT.items():
+            if key in backend:
+                return TASK_FEE + per_shot * shots, TASK_FEE
+        for key, per_min in SIMULATOR_PER_MIN.items():
+            if key in backend:
+                minimum = per_min * 3 / 60
+                return minimum, minimum
+        return TASK_FEE, TASK_FEE
+
+    def estimate_cost(self, job: JobSpec) -> CostEstimate:
+        if job.backend in LOCAL:
+            return CostEstimate(currency="USD", amount=0.0, basis="free: Braket LocalSimulator")
+        alone, _ = self._prices(job.backend, job.shots or 0)
+        return CostEstimate(currency="USD", amount=round(alone, 6), basis=PRICE_SOURCE)
+
+    # -- running ------------------------------------------------------------------
+    def submit(self, batch: BatchSpec) -> Submission:
+        from braket.program_sets import ProgramSet
+
+        native, _, program_sets = self._native(batch.backend)
+        circuits = [to_braket(quantum.circuit_of(job), native) for job in batch.jobs]
+        shots = batch.shots or 1
+        if batch.backend in LOCAL:
+            future = self._local_pool.submit(self._run_local, batch.backend, circuits, shots)
+            future.add_done_callback(lambda _: self._notify(batch.id))
+            with self._guard:
+                self._local_runs[batch.id] = future
+            return Submission(remote_ids={job.id: f"local:{batch.id}#{i}" for i, job in enumerate(batch.jobs)})
+        device, folder = self._device(batch.backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
+        alone, fixed = self._prices(batch.backend, shots)
+        if program_sets and len(circuits) > 1:
+            self._token.value = f"hal-{batch.id}"
+            try:
+                task = device.run(ProgramSet(circuits, shots_per_executable=shots), folder, shots=shots * len(circuits))
+            finally:
+                self._token.value = None
+            self._tasks[task.id] = task
+            remote = {job.id: f"{task.id}#{i}" for i, job in enumerate(batch.jobs)}
+            cost = quantum.batch_costs(list(remote), alone, fixed, "USD", PRICE_SOURCE)
+            return Submission(remote_ids=remote, cost=cost)
+        remote = {}
+        for i, (job, circuit) in enumerate(zip(batch.jobs, circuits)):
+            self._token.value = f"hal-{batch.id}-{i}"
+            try:
+                task = device.run(circuit, folder, shots=shots)
+            finally:
+                self._token.value = None
+            self._tasks[task.id] = task
+            remote[job.id] = task.id
+        return Submission(remote_ids=remote)
+
+    def _run_local(self, backend: str, circuits: list[Any], shots: int) -> list[tuple[dict[str, int], list[int]]]:
+        from braket.devices import LocalSimulator
+        from braket.program_sets import ProgramSet
+
+        result = LocalSimulator(backend).run(ProgramSet(circuits, shots_per_executable=shots), shots=shots * len(circuits)).result()
+        return [(dict(entry.entries[0].counts), list(entry.entries[0].measured_qubits)) for entry in result]
+
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        if batch.backend in LOCAL:
+            return self._poll_local(batch)
+        by_task: dict[str, list[JobSpec]] = {}
+        for job in batch.jobs:
+            by_task.setdefault(remote_ids[job.id].partition("#")[0], []).append(job)
+        updates: dict[str, JobUpdate] = {}
+        for arn, jobs in by_task.items():
+            updates.update(self._poll_task(arn, jobs, remote_ids, batch))
+        return updates
+
+    def _poll_local(self, batch: BatchSpec) -> dict[str, JobUpdate]:
+        with self._guard:
+            future = self._local_runs.get(batch.id)
+        if future is None:  # the run died with an earlier server process: free, so run it again
+            self.submit(batch)
+            return {job.id: JobUpdate(JobStatus.RUNNING, message="simulating again after a restart") for job in batch.jobs}
+        if not future.done():
+            return {job.id: JobUpdate(JobStatus.RUNNING, message=f"LocalSimulator {batch.backend}") for job in batch.jobs}
+        with self._guard:
+            self._local_runs.pop(batch.id, None)
+        if future.exception() is not None:
+            info = ErrorInfo(type="ProviderError", message=f"Braket LocalSimulator: {future.exception()}")
+            return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in batch.jobs}
+        return {job.id: self._completed(job, counts, measured, batch, {"device": batch.backend}) for job, (counts, measured) in zip(batch.jobs, future.result())}
+
+    def _completed(self, job: JobSpec, counts: dict[str, int], measured: list[int], batch: BatchSpec, metadata: dict[str, Any]) -> JobUpdate:
+        circuit = quantum.circuit_of(job)
+        qiskit_counts = quantum.qiskit_counts(counts, measured, quantum.final_measurements(circuit), circuit.num_clbits)
+        return JobUpdate(JobStatus.COMPLETED, result={"counts": qiskit_counts, "shots": batch.shots, "backend": batch.backend, "metadata": metadata})
+
+    def _task(self, arn: str) -> Any:
+        if arn not in self._tasks:
+            from braket.aws import AwsQuantumTask
+
+            self._tasks[arn] = AwsQuantumTask(arn, aws_session=self._aws())
+        return self._tasks[arn]
+
+    def _poll_task(self, arn: str, jobs: list[JobSpec], remote_ids: dict[str, str], batch: BatchSpec) -> dict[str, JobUpdate]:
+        task = self._task(arn)
+        state = task.state()
+        status = _STATES.get(state, JobStatus.SUBMITTED)
+        if status == JobStatus.COMPLETED:
+            result = task.result()
+            self._tasks.pop(arn, None)
+            updates = {}
+            for job in jobs:
+                index = remote_ids[job.id].partition("#")[2]
+                entry = result.entries[int(index)].entries[0] if index else result
+                counts = entry.counts if index else result.measurement_counts
+                updates[job.id] = self._completed(job, dict(counts), list(entry.measured_qubits), batch, {"task": arn})
+            return updates
+        if status == JobStatus.FAILED:
+            self._tasks.pop(arn, None)
+            reason = task.metadata(use_cached_value=False).get("failureReason") or "the task failed"
+            return {job.id: JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Amazon Braket: {reason}")) for job in jobs}
+        if status == JobStatus.CANCELLED:
+            self._tasks.pop(arn, None)
+            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in jobs}
+        return {job.id: JobUpdate(status, message=f"Braket task {state.lower()}") for job in jobs}
+
+    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
+        """A task is cancelled when every job it carries is."""
+        if batch.backend in LOCAL:
+            if {job.id for job in batch.jobs} <= set(job_ids):
+                with self._guard:
+                    future = self._local_runs.pop(batch.id, None)
+                if future is not None:
+                    future.cancel()
+            return
+        carried: dict[str, set[str]] = {}
+        for job_id, remote in remote_ids.items():
+            carried.setdefault(remote.partition("#")[0], set()).add(job_id)
+        for arn, jobs in carried.items():
+            if jobs <= set(job_ids):
+                self._task(arn).cancel()
+
+    def close(self) -> None:
+        self._local_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _qubits_of(properties: Any) -> int | None:
+    paradigm = getattr(properties, "paradigm", None)
+    return getattr(paradigm, "qubitCount", None)
+
+
+def _qubits(device: Any) -> int | None:
+    return _qubits_of(device.properties)
+
+
+def _normal() -> Any:
+    from braket.aws.queue_information import QueueType
+
+    return QueueType.NORMAL
+
+
+def _action_type(name: str) -> Any:
+    from braket.device_schema import DeviceActionType
+
+    return DeviceActionType(name)
+
+
+__all__ = ["AwsBraketProvider", "to_braket"]

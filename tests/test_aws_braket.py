@@ -50,3 +50,83 @@ async def test_what_braket_cannot_run_is_a_400(api):
     assert status == 400 and "mid-circuit measurement" in error["message"]
     status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "braket_dm", "circuit": checks.flip(0, width=14)})
     assert status == 400 and "14 qubits" in error["message"]
+
+
+# -- devices by ARN, through the real AwsDevice against the Braket emulator -----------
+from .emulators import aws_lambda as moto_emulator  # noqa: E402
+from .emulators import braket as braket_emulator  # noqa: E402
+
+BUCKET = "amazon-braket-hal-tests"
+
+
+@pytest.fixture(scope="module")
+def braket_world():
+    import boto3
+
+    moto, s3_url = moto_emulator.start()
+    boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+    server, world, url = braket_emulator.start(s3_url)
+    yield world, url, s3_url
+    server.shutdown()
+    moto.stop()
+
+
+@pytest.fixture
+def braket(braket_world, monkeypatch):
+    world, url, s3_url = braket_world
+    for name, value in {
+        "AWS_ENDPOINT_URL": s3_url, "BRAKET_ENDPOINT": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1", "AMZN_BRAKET_OUT_S3_BUCKET": BUCKET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    world.hold.set()
+    return world
+
+
+async def test_devices_are_listed_with_qubits_and_queue(api, braket):
+    code, body = await api.get(f"providers/{PROVIDER}/backends")
+    backends = {b["name"]: b for b in body["backends"]}
+    assert backends[braket_emulator.SV1]["num_qubits"] == 26 and backends[braket_emulator.SV1]["queue_depth"] == 0
+
+
+@pytest.mark.parametrize("device", [braket_emulator.SV1, braket_emulator.DM1])
+async def test_bell_and_ghz_through_aws_device_in_qiskit_bit_order(api, braket, device):
+    await checks.bell_ghz_and_bit_order(api, PROVIDER, device, noisy=False)
+
+
+async def test_ten_jobs_are_one_program_set_task_where_the_device_takes_them(api, braket):
+    before = len(braket.creates)
+    finals = await checks.ten_jobs_one_call(api, PROVIDER, braket_emulator.SV1)
+    assert len(braket.creates) == before + 1 and len({f["remote_id"].partition("#")[0] for f in finals}) == 1
+    estimate = finals[0]["cost_estimate"]
+    assert estimate["amount"] > 0 and "aws.amazon.com/braket/pricing" in estimate["basis"]
+
+
+async def test_without_program_sets_a_batch_is_one_task_per_circuit_under_one_batch(api, braket):
+    before = len(braket.creates)
+    finals = await checks.ten_jobs_one_call(api, PROVIDER, braket_emulator.DM1, priced=False)
+    assert len(braket.creates) == before + 10 and len({f["remote_id"] for f in finals}) == 10
+
+
+async def test_a_task_that_fails_at_braket_is_failed_with_its_reason(api, braket):
+    braket.fail_next = "Device is retired"
+    status, record = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": checks.BELL, "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "FAILED" and "Device is retired" in final["error"]["message"], final
+
+
+async def test_cancel_reaches_braket(api, braket):
+    braket.hold.clear()
+    status, record = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": checks.BELL, "priority": "high"})
+    for _ in range(200):
+        status, current = await api.get(f"jobs/{record['id']}")
+        if current["remote_id"]:
+            break
+        import asyncio
+
+        await asyncio.sleep(0.05)
+    status, cancelled = await api.post(f"jobs/{record['id']}/cancel")
+    assert status == 200, cancelled
+    final = await api.wait(record["id"], timeout=30)
+    braket.hold.set()
+    assert final["status"] == "CANCELLED" and current["remote_id"] in braket.cancels

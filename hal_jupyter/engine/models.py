@@ -144,6 +144,8 @@ class BackendInfo(BaseModel):
     status: str = "online"
     queue_depth: int | None = None
     simulator: bool = False
+    #: the provider's average queue time, where it publishes one instead of a depth (Azure Quantum)
+    queue_time_s: float | None = None
 
 
 class JobList(BaseModel):

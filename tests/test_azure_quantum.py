@@ -1,0 +1,139 @@
+"""azure_quantum through azure-quantum's real Workspace / Target / Job code, against a
+local Azure Quantum data plane and blob store that simulate the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("azure.quantum")
+
+from . import quantum_checks as checks  # noqa: E402
+from .emulators import azure_quantum as emulator  # noqa: E402
+
+PROVIDER = "azure_quantum"
+SETTINGS = ("AZURE_QUANTUM_CONNECTION_STRING", "AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")
+
+
+def workspace_env(url: str) -> dict[str, str]:
+    return {
+        "AZURE_QUANTUM_SUBSCRIPTION_ID": emulator.SUBSCRIPTION, "AZURE_QUANTUM_WORKSPACE_RG": emulator.GROUP,
+        "AZURE_QUANTUM_WORKSPACE_NAME": emulator.WORKSPACE, "AZURE_QUANTUM_WORKSPACE_LOCATION": emulator.LOCATION,
+        "AZURE_QUANTUM_API_KEY": emulator.API_KEY, "HAL_AZURE_QUANTUM_ENDPOINT": url,
+    }
+
+
+@pytest.fixture(scope="module")
+def azure_world():
+    server, world, url = emulator.start()
+    yield world, url
+    server.shutdown()
+
+
+@pytest.fixture
+def azure(azure_world, monkeypatch):
+    world, url = azure_world
+    monkeypatch.delenv("AZURE_QUANTUM_CONNECTION_STRING", raising=False)
+    for name, value in workspace_env(url).items():
+        monkeypatch.setenv(name, value)
+    world.hold.set()
+    return world
+
+
+async def test_without_settings_it_is_unavailable_and_says_what_to_set(api, monkeypatch):
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    code, body = await api.get("providers")
+    info = {p["name"]: p for p in body["providers"]}[PROVIDER]
+    assert info["available"] is False and "AZURE_QUANTUM_CONNECTION_STRING" in info["reason"]
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "circuit": checks.BELL})
+    assert status == 503 and "AZURE_QUANTUM_WORKSPACE_NAME" in error["message"]
+
+
+async def test_targets_are_listed_with_availability_and_queue_time(api, azure):
+    code, body = await api.get(f"providers/{PROVIDER}/backends")
+    targets = {b["name"]: b for b in body["backends"]}
+    assert targets["ionq.qpu.aria-1"]["queue_time_s"] == 3600 and targets["quantinuum.qpu.h2-1"]["status"] == "degraded"
+    assert targets["ionq.simulator"]["simulator"] is True and targets["ionq.simulator"]["num_qubits"] == 29
+
+
+@pytest.mark.parametrize("target", ["ionq.simulator", "quantinuum.sim.h2-1e"])
+async def test_bell_and_ghz_in_each_targets_format_in_qiskit_bit_order(api, azure, target):
+    await checks.bell_ghz_and_bit_order(api, PROVIDER, target, noisy=False)
+
+
+async def test_ten_standard_jobs_are_one_session_and_keep_their_own_results(api, azure):
+    before = len(azure.creates)
+    finals = await checks.ten_jobs_one_call(api, PROVIDER, "ionq.simulator", priced=False)
+    created = azure.creates[before:]
+    assert len(created) == 10 and len({azure.jobs[j]["sessionId"] for j in created}) == 1
+    assert {f["remote_id"] for f in finals} == set(created)
+
+
+async def test_what_a_target_cannot_take_is_a_400(api, azure):
+    reset = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nreset q[0];\nmeasure q -> c;\n'
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "ionq.simulator", "circuit": reset})
+    assert status == 400 and "does not take reset" in error["message"]
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "ionq.simulator", "circuit": checks.flip(0, width=30)})
+    assert status == 400 and "30 qubits" in error["message"]
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "rigetti.sim.qvm", "circuit": checks.BELL})
+    assert status == 400 and "QIR" in error["message"]
+
+
+async def test_a_job_that_fails_at_azure_is_failed_with_its_message(api, azure):
+    azure.fail_next = "Target quantinuum.sim.h2-1e is offline for calibration"
+    status, record = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "quantinuum.sim.h2-1e", "circuit": checks.BELL, "priority": "high"})
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "FAILED" and "offline for calibration" in final["error"]["message"], final
+
+
+async def test_cancel_reaches_azure(api, azure):
+    azure.hold.clear()
+    status, record = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "ionq.simulator", "circuit": checks.BELL, "priority": "high"})
+    for _ in range(200):
+        current = (await api.get(f"jobs/{record['id']}"))[1]
+        if current["remote_id"]:
+            break
+        await asyncio.sleep(0.05)
+    status, _ = await api.post(f"jobs/{record['id']}/cancel")
+    final = await api.wait(record["id"], timeout=30)
+    azure.hold.set()
+    assert final["status"] == "CANCELLED" and current["remote_id"] in azure.cancels
+
+
+def test_a_restart_reattaches_and_a_resubmitted_batch_creates_nothing_again(azure, tmp_path):
+    from hal_jupyter.providers.azure_quantum import AzureQuantumProvider
+    from hal_jupyter.providers.base import BatchSpec, JobSpec
+
+    from .server_process import ServerProcess
+
+    azure.hold.clear()
+    server = ServerProcess(tmp_path, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.2)
+    try:
+        server.start()
+        jobs = [{"provider": PROVIDER, "backend": "ionq.simulator", "circuit": checks.flip(k), "shots": 100} for k in range(3)]
+        status, body = server.request("POST", "/hal/api/quantum/jobs", {"jobs": jobs})
+        ids = [r["id"] for r in body["jobs"]]
+        import time
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(server.request("GET", f"/hal/api/jobs/{i}")[1]["status"] == "SUBMITTED" for i in ids):
+            time.sleep(0.2)
+        creates = len(azure.creates)
+        server.kill()
+        server.start()
+        azure.hold.set()
+        records = server.wait_all(ids, timeout=90)
+        assert {r["status"] for r in records.values()} == {"COMPLETED"} and len(azure.creates) == creates
+        for k, job_id in enumerate(ids):
+            counts = server.request("GET", f"/hal/api/jobs/{job_id}/result")[1]["counts"]
+            assert max(counts, key=counts.get) == ["001", "010", "100"][k]
+    finally:
+        azure.hold.set()
+        server.stop()
+    # a crash in SUBMITTING: the batch is submitted again with the same ids, and nothing new is created
+    provider = AzureQuantumProvider()
+    batch = BatchSpec("b-again", PROVIDER, "ionq.simulator", 50, {}, [JobSpec(f"j{k}", "quantum", "ionq.simulator", 50, {"circuit": checks.flip(k)}) for k in range(2)])
+    before = len(azure.creates)
+    assert provider.submit(batch).remote_ids == provider.submit(batch).remote_ids and len(azure.creates) == before + 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from . import serverless_checks as checks
+from .quantum_checks import BELL
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSICAL = ["aws_lambda", "azure_functions", "ibm_cloud_functions", "ibm_code_engine", "local_python"]
@@ -33,7 +34,11 @@ async def test_one_command_starts_them_all_and_a_dotenv_points_the_providers_at_
             monkeypatch.setenv(name, value)
         code, body = await api.get("providers")
         available = {p["name"] for p in body["providers"] if p["available"]}
-        assert set(CLASSICAL) <= available, body
+        assert set(CLASSICAL) | {"ibm_quantum", "aws_braket", "azure_quantum"} <= available, body
+        for provider, backend in (("aws_braket", "arn:aws:braket:::device/quantum-simulator/amazon/sv1"), ("azure_quantum", "ionq.simulator")):
+            status, record = await api.post("quantum/jobs", {"provider": provider, "backend": backend, "circuit": BELL, "priority": "high"})
+            assert status == 201, record
+            assert (await api.wait(record["id"], timeout=60))["status"] == "COMPLETED"
         for provider in CLASSICAL:
             status, record = await api.post("classical/jobs", {"provider": provider, "code": checks.SUM, "args": {"n": 10}, "priority": "high"})
             assert status == 201, record

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from typing import Any
 
 from ..engine.errors import InvalidRequest
@@ -120,7 +121,10 @@ class IbmQuantumProvider(Provider):
             return self._listing[1]
         local = _channel() == "local"
         infos = []
-        for backend in self._api().backends():
+        with warnings.catch_warnings():  # some fake backends warn that their error values are not typical
+            warnings.simplefilter("ignore", UserWarning)
+            listed = self._api().backends()
+        for backend in listed:
             self._backend_objects.setdefault(backend.name, backend)
             status = backend.status()
             infos.append(

@@ -1,4 +1,5 @@
-"""Every cloud emulator at once, for offline demos and the provider notebooks.
+"""Every cloud emulator at once, for offline demos and the provider notebooks
+(Qiskit Runtime's local mode stands in for IBM Quantum).
 
 ``start_all()`` starts them on 127.0.0.1 (in this process, on daemon threads)
 and returns the environment variables that point the HAL's providers at them,
@@ -11,9 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import aws_lambda, azure_functions, code_engine, openwhisk
+from . import aws_lambda, azure_functions, azure_quantum, braket, code_engine, openwhisk
 from .iam import API_KEY
 
+BRAKET_BUCKET = "amazon-braket-hal-offline"
 _started: dict[str, str] | None = None
 _servers: list[Any] = []
 
@@ -44,6 +46,23 @@ def start_all() -> dict[str, str]:
     _servers.append(server)
     engine.iam = whisk.iam  # one IBM Cloud IAM for both IBM services
     env.update(IBM_CODE_ENGINE_URL=f"{url}/v2", IBM_CODE_ENGINE_PROJECT_ID=code_engine.PROJECT)
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=BRAKET_BUCKET)
+    server, _, url = braket.start(env["AWS_ENDPOINT_URL"])
+    _servers.append(server)
+    env.update(BRAKET_ENDPOINT=url, AMZN_BRAKET_OUT_S3_BUCKET=BRAKET_BUCKET)
+
+    server, _, url = azure_quantum.start()
+    _servers.append(server)
+    env.update(
+        AZURE_QUANTUM_SUBSCRIPTION_ID=azure_quantum.SUBSCRIPTION, AZURE_QUANTUM_WORKSPACE_RG=azure_quantum.GROUP,
+        AZURE_QUANTUM_WORKSPACE_NAME=azure_quantum.WORKSPACE, AZURE_QUANTUM_WORKSPACE_LOCATION=azure_quantum.LOCATION,
+        AZURE_QUANTUM_API_KEY=azure_quantum.API_KEY, HAL_AZURE_QUANTUM_ENDPOINT=url,
+    )
+    env["QISKIT_IBM_CHANNEL"] = "local"  # Qiskit Runtime's local mode: the fake backends
 
     _started = env
     return dict(env)

@@ -35,12 +35,12 @@ PROGRAM_SET = "braket.ir.openqasm.program_set"
 OPENQASM = "braket.ir.openqasm.program"
 S3_PREFIX = "hal-jupyter"
 DEVICES_TTL_S = 60.0
-# Qiskit gate -> Braket gate; circuits are translated to the gates the device takes.
+# Qiskit gate -> Braket gate class; the device's operation names are these names in lower case.
 GATES = {
-    "id": "i", "h": "h", "x": "x", "y": "y", "z": "z", "s": "s", "sdg": "si", "t": "t", "tdg": "ti",
-    "sx": "v", "sxdg": "vi", "rx": "rx", "ry": "ry", "rz": "rz", "p": "phaseshift", "cx": "cnot",
-    "cy": "cy", "cz": "cz", "cp": "cphaseshift", "swap": "swap", "iswap": "iswap", "ccx": "ccnot",
-    "cswap": "cswap", "rxx": "xx", "ryy": "yy", "rzz": "zz",
+    "id": "I", "h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "Si", "t": "T", "tdg": "Ti",
+    "sx": "V", "sxdg": "Vi", "rx": "Rx", "ry": "Ry", "rz": "Rz", "p": "PhaseShift", "cx": "CNot",
+    "cy": "CY", "cz": "CZ", "cp": "CPhaseShift", "swap": "Swap", "iswap": "ISwap", "ccx": "CCNot",
+    "cswap": "CSwap", "rxx": "XX", "ryy": "YY", "rzz": "ZZ",
 }
 # Amazon Braket pricing, checked 2026-11 (https://aws.amazon.com/braket/pricing/):
 # QPUs $0.30 per task plus a price per shot; on-demand simulators per minute,
@@ -74,35 +74,21 @@ def _has_account() -> str | None:
 def to_braket(circuit: Any, native: set[str]) -> Any:
     """A Braket ``Circuit`` for a Qiskit circuit whose operations map to ``native``
     Braket gates, with explicit measurements of the measured qubits."""
-    from braket.circuits import Circuit, gates
+    from braket.circuits import Circuit, Instruction, gates
     from qiskit import transpile
 
-    basis = [name for name, braket_name in GATES.items() if braket_name in native]
+    basis = [name for name, gate in GATES.items() if gate.lower() in native]
     lowered = transpile(circuit, basis_gates=basis + ["measure"], optimization_level=0)
     out = Circuit()
     for instruction in lowered.data:
         name = instruction.operation.name
         if name in ("barrier", "measure"):
             continue
-        qubits = [lowered.find_bit(q).index for q in instruction.qubits]
-        gate = getattr(gates, _class_name(GATES[name]))
-        out.add_instruction(_instruction(gate, [float(p) for p in instruction.operation.params], qubits))
+        gate = getattr(gates, GATES[name])(*(float(p) for p in instruction.operation.params))
+        out.add_instruction(Instruction(gate, [lowered.find_bit(q).index for q in instruction.qubits]))
     for qubit in sorted(quantum.final_measurements(lowered)):
         out.measure(qubit)
     return out
-
-
-def _class_name(braket_name: str) -> str:
-    special = {"cnot": "CNot", "ccnot": "CCNot", "cswap": "CSwap", "cphaseshift": "CPhaseShift", "phaseshift": "PhaseShift",
-               "iswap": "ISwap", "si": "Si", "ti": "Ti", "vi": "Vi", "cy": "CY", "cz": "CZ", "xx": "XX", "yy": "YY", "zz": "ZZ",
-               "rx": "Rx", "ry": "Ry", "rz": "Rz"}
-    return special.get(braket_name, braket_name.upper())
-
-
-def _instruction(gate_class: Any, params: list[float], qubits: list[int]) -> Any:
-    from braket.circuits import Instruction
-
-    return Instruction(gate_class(*params), qubits)
 
 
 class AwsBraketProvider(Provider):
@@ -122,6 +108,7 @@ class AwsBraketProvider(Provider):
         self._session: Any = None
         self._token = threading.local()
         self._devices: dict[str, Any] = {}
+        self._capabilities: dict[str, tuple[set[str], int | None, bool]] = {}
         self._listing: tuple[float, list[BackendInfo]] | None = None
         self._local_runs: dict[str, Future[Any]] = {}
         self._tasks: dict[str, Any] = {}
@@ -187,7 +174,12 @@ class AwsBraketProvider(Provider):
         return "braket_sv"
 
     def _native(self, backend: str) -> tuple[set[str], int | None, bool]:
-        """The device's Braket gates, qubit count and whether it takes program sets."""
+        """The device's Braket gates, qubit count and whether it takes program sets (read once per device)."""
+        if backend not in self._capabilities:
+            self._capabilities[backend] = self._read_capabilities(backend)
+        return self._capabilities[backend]
+
+    def _read_capabilities(self, backend: str) -> tuple[set[str], int | None, bool]:
         if backend in LOCAL:
             from braket.devices import LocalSimulator
 
@@ -210,7 +202,7 @@ class AwsBraketProvider(Provider):
             raise
         except Exception as exc:  # noqa: BLE001 - the service's answer, as a 400
             raise InvalidRequest(f"aws_braket: no device {job.backend!r}: {exc}") from None
-        qiskit_native = {name for name, braket_name in GATES.items() if braket_name in native}
+        qiskit_native = {name for name, gate in GATES.items() if gate.lower() in native}
         quantum.check_circuit(job, job.backend, qubits, qiskit_native, reset=False, mid_circuit_measurement=False)
 
     # -- cost -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlparse
 
 from ..server_process import free_port
 from . import runner
+from .http import JsonHandler, serve
 
 KEY = "emulator-function-key"
 
@@ -86,30 +87,20 @@ class FunctionsHost:
 
 
 def _handler(host: FunctionsHost) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, mimetype: str, body: str) -> None:
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", mimetype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:  # noqa: N802
             url = urlparse(self.path)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            raw = self._body()
             route = url.path.removeprefix("/api/")
             target = host.routes.get(route) if url.path.startswith("/api/") else None
             if target is None:
-                return self._reply(404, "text/plain", "")
+                return self._reply(404, "", "text/plain")
             params = dict(parse_qsl(url.query))
             if target["auth"] != "anonymous" and KEY not in (self.headers.get("x-functions-key"), params.get("code")):
-                return self._reply(401, "text/plain", "")
+                return self._reply(401, "", "text/plain")
             request = {"method": "POST", "url": host.base_url + self.path, "headers": dict(self.headers), "params": params, "body": raw.decode()}
-            self._reply(*host.call(route, request))
+            status, mimetype, body = host.call(route, request)
+            self._reply(status, body, mimetype)
 
     return Handler
 
@@ -117,8 +108,7 @@ def _handler(host: FunctionsHost) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, FunctionsHost, str]:
     port = free_port()
     host = FunctionsHost(f"http://127.0.0.1:{port}")
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(host))
-    threading.Thread(target=server.serve_forever, name="azure-functions-emulator", daemon=True).start()
+    server, _ = serve(_handler(host), "azure-functions-emulator", port)
     return server, host, host.base_url
 
 

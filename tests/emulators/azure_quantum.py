@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ..server_process import free_port
+from .http import JsonHandler, serve
 
 API_KEY = "emulator-quantum-api-key"
 SUBSCRIPTION, GROUP, WORKSPACE, LOCATION = "00000000-0000-0000-0000-000000000000", "hal-rg", "hal-ws", "eastus"
@@ -172,25 +173,8 @@ class AzureQuantum:
 
 
 def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any = None, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
-            data = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _route(self) -> None:
             url = urlparse(self.path)
@@ -270,8 +254,7 @@ def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, AzureQuantum, str]:
     port = free_port()
     world = AzureQuantum(f"http://127.0.0.1:{port}")
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(world))
-    threading.Thread(target=server.serve_forever, name="azure-quantum-emulator", daemon=True).start()
+    server, _ = serve(_handler(world), "azure-quantum-emulator", port)
     return server, world, world.base_url
 
 

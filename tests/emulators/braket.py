@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ..server_process import free_port
+from .http import JsonHandler, serve
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
@@ -144,26 +144,12 @@ class Braket:
 
 
 def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if status >= 400:
-                self.send_header("x-amzn-ErrorType", body.get("__type", "ResourceNotFoundException"))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}")
+    class Handler(JsonHandler):
+        def _error(self, status: int, kind: str, message: str) -> None:
+            self._reply(status, {"__type": kind, "message": message}, headers={"x-amzn-ErrorType": kind})
 
         def _missing(self, what: str) -> None:
-            self._reply(404, {"__type": "ResourceNotFoundException", "message": f"{what} not found"})
+            self._error(404, "ResourceNotFoundException", f"{what} not found")
 
         def do_GET(self) -> None:  # noqa: N802
             url = urlparse(self.path)
@@ -179,10 +165,10 @@ def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             path = unquote(urlparse(self.path).path)
-            body = self._body()
+            body = json.loads(self._body() or b"{}")
             if path == "/quantum-task":
                 if body.get("deviceArn") not in world.devices:
-                    return self._reply(400, {"__type": "ValidationException", "message": f"device {body.get('deviceArn')} does not exist"})
+                    return self._error(400, "ValidationException", f"device {body.get('deviceArn')} does not exist")
                 return self._reply(201, world.create(body))
             if path == "/devices":
                 devices = [{k: world.device(arn)[k] for k in ("deviceArn", "deviceName", "providerName", "deviceType", "deviceStatus")} for arn in world.devices]
@@ -202,6 +188,5 @@ def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
 
 def start(s3_endpoint: str) -> tuple[ThreadingHTTPServer, Braket, str]:
     world = Braket(s3_endpoint)
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(world))
-    threading.Thread(target=server.serve_forever, name="braket-emulator", daemon=True).start()
-    return server, world, f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve(_handler(world), "braket-emulator")
+    return server, world, url

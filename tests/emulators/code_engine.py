@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from ..server_process import free_port
 from . import runner
+from .http import JsonHandler, serve
 from .iam import API_KEY, Iam
 
 PROJECT = "hal-project"
@@ -53,22 +54,7 @@ class CodeEngine:
 
 
 def _handler(world: CodeEngine) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:  # noqa: N802
             path = urlparse(self.path).path
             raw = self._body()
@@ -117,8 +103,7 @@ def _handler(world: CodeEngine) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, CodeEngine, str]:
     port = free_port()
     world = CodeEngine(f"http://127.0.0.1:{port}")
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(world))
-    threading.Thread(target=server.serve_forever, name="code-engine-emulator", daemon=True).start()
+    server, _ = serve(_handler(world), "code-engine-emulator", port)
     return server, world, world.base_url
 
 

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ..server_process import free_port
 from . import runner
+from .http import JsonHandler, serve
 from .iam import API_KEY, TOKEN_TTL_S, Iam
 
 __all__ = ["API_KEY", "TOKEN_TTL_S", "OpenWhisk", "start"]
@@ -58,33 +58,26 @@ class OpenWhisk:
 
 
 def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            return raw
+    class Handler(JsonHandler):
+        def _action(self, path: str) -> re.Match[str] | None:
+            """The action's path match once the caller is authorised; else answered (404/401)."""
+            match = ACTION.match(path)
+            if not match:
+                self._reply(404, {"error": "The requested resource does not exist."})
+            elif not world.valid(self.headers.get("Authorization")):
+                self._reply(401, {"error": "The supplied authentication is invalid"})
+            else:
+                return match
+            return None
 
         def do_POST(self) -> None:  # noqa: N802
             url = urlparse(self.path)
             raw = self._body()
             if url.path == "/identity/token":
                 return self._reply(*world.iam.exchange(raw))
-            match = ACTION.match(url.path)
-            if not match:
-                return self._reply(404, {"error": "The requested resource does not exist."})
-            if not world.valid(self.headers.get("Authorization")):
-                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            match = self._action(url.path)
+            if match is None:
+                return
             action = world.actions.get((match["ns"], match["name"]))
             if action is None:
                 return self._reply(404, {"error": "The requested resource does not exist."})
@@ -93,11 +86,9 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:  # noqa: N802
             url = urlparse(self.path)
-            match = ACTION.match(url.path)
-            if not match:
-                return self._reply(404, {"error": "The requested resource does not exist."})
-            if not world.valid(self.headers.get("Authorization")):
-                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            match = self._action(url.path)
+            if match is None:
+                return
             key = (match["ns"], match["name"])
             overwrite = parse_qs(url.query).get("overwrite", ["false"]) == ["true"]
             with world.guard:
@@ -108,11 +99,9 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
             self._reply(200, {"name": match["name"], "namespace": match["ns"]})
 
         def do_GET(self) -> None:  # noqa: N802
-            match = ACTION.match(urlparse(self.path).path)
-            if not match:
-                return self._reply(404, {"error": "The requested resource does not exist."})
-            if not world.valid(self.headers.get("Authorization")):
-                return self._reply(401, {"error": "The supplied authentication is invalid"})
+            match = self._action(urlparse(self.path).path)
+            if match is None:
+                return
             action = world.actions.get((match["ns"], match["name"]))
             if action is None:
                 return self._reply(404, {"error": "The requested resource does not exist."})
@@ -123,9 +112,8 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
 
 def start() -> tuple[ThreadingHTTPServer, OpenWhisk, str]:
     world = OpenWhisk()
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(world))
-    threading.Thread(target=server.serve_forever, name="openwhisk-emulator", daemon=True).start()
-    return server, world, f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve(_handler(world), "openwhisk-emulator")
+    return server, world, url
 
 
 if __name__ == "__main__":  # python -m tests.emulators.openwhisk: an OpenWhisk for offline demos

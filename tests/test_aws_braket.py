@@ -55,6 +55,7 @@ async def test_what_braket_cannot_run_is_a_400(api):
 # -- devices by ARN, through the real AwsDevice against the Braket emulator -----------
 from .emulators import aws_lambda as moto_emulator  # noqa: E402
 from .emulators import braket as braket_emulator  # noqa: E402
+from .emulators import credentials  # noqa: E402
 
 BUCKET = "amazon-braket-hal-tests"
 
@@ -64,7 +65,7 @@ def braket_world():
     import boto3
 
     moto, s3_url = moto_emulator.start()
-    boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY).create_bucket(Bucket=BUCKET)
     server, world, url = braket_emulator.start(s3_url)
     yield world, url, s3_url
     server.shutdown()
@@ -75,7 +76,7 @@ def braket_world():
 def braket(braket_world, monkeypatch):
     world, url, s3_url = braket_world
     for name, value in {
-        "AWS_ENDPOINT_URL": s3_url, "BRAKET_ENDPOINT": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": s3_url, "BRAKET_ENDPOINT": url, "AWS_ACCESS_KEY_ID": credentials.AWS_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": credentials.AWS_SECRET_ACCESS_KEY,
         "AWS_REGION": "us-east-1", "AMZN_BRAKET_OUT_S3_BUCKET": BUCKET,
     }.items():
         monkeypatch.setenv(name, value)

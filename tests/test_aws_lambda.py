@@ -9,6 +9,7 @@ boto3 = pytest.importorskip("boto3")
 
 from . import serverless_checks as checks  # noqa: E402
 from .emulators import aws_lambda as emulator  # noqa: E402
+from .emulators import credentials  # noqa: E402
 
 ROLE_NAME = "hal-lambda-role"
 
@@ -24,8 +25,8 @@ def lambda_endpoint():
 def aws(lambda_endpoint, monkeypatch):
     for name, value in {
         "AWS_ENDPOINT_URL": lambda_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": credentials.AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": credentials.AWS_SECRET_ACCESS_KEY,
         "AWS_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)

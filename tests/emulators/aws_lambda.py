@@ -16,7 +16,7 @@ from moto.awslambda import models
 from moto.server import ThreadedMotoServer
 
 from ..server_process import free_port
-from . import runner
+from . import credentials, runner
 
 DEPLOYS: list[str] = []
 INVOKES: list[str] = []
@@ -56,6 +56,6 @@ if __name__ == "__main__":  # python -m tests.emulators.aws_lambda: a Lambda for
     import time
 
     _, url = start()
-    print(f"AWS Lambda emulator at {url}: export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1")
+    print(f"AWS Lambda emulator at {url}: export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID={credentials.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={credentials.AWS_SECRET_ACCESS_KEY} AWS_REGION=us-east-1")
     while True:
         time.sleep(3600)

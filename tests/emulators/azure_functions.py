@@ -25,10 +25,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from ..server_process import free_port
-from . import runner
+from . import credentials, runner
 from .http import JsonHandler, serve
 
-KEY = "emulator-function-key"
+KEY = credentials.AZURE_FUNCTIONS_KEY
 
 
 def zip_folder(folder: str | Path) -> bytes:

@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ..server_process import free_port
+from . import credentials
 from .http import JsonHandler, serve
 
-API_KEY = "emulator-quantum-api-key"
+API_KEY = credentials.AZURE_QUANTUM_API_KEY
 SUBSCRIPTION, GROUP, WORKSPACE, LOCATION = "00000000-0000-0000-0000-000000000000", "hal-rg", "hal-ws", "eastus"
 PREFIX = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.Quantum/workspaces/{WORKSPACE}"
 TARGETS = {

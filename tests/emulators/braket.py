@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from . import credentials
 from .http import JsonHandler, serve
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -88,7 +89,7 @@ class Braket:
             body = self._simulate(task)
             import boto3
 
-            s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+            s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=self.region, aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)
             s3.put_object(Bucket=task["outputS3Bucket"], Key=f"{task['outputS3Directory']}/results.json", Body=body.encode())
             outcome = {"status": "COMPLETED"}
         except Exception as exc:  # noqa: BLE001 - the task fails with the reason, as Braket reports it

@@ -13,7 +13,9 @@ from urllib.parse import parse_qs
 
 import jwt
 
-API_KEY = "emulator-api-key"
+from . import credentials
+
+API_KEY = credentials.IBM_CLOUD_API_KEY
 TOKEN_TTL_S = 3
 SIGNING_KEY = "hal-jupyter-iam-emulator-signing-key"  # 32+ bytes, as PyJWT wants for HS256
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import aws_lambda, azure_functions, azure_quantum, braket, code_engine, openwhisk
+from . import aws_lambda, azure_functions, azure_quantum, braket, code_engine, credentials, openwhisk
 from .iam import API_KEY
 
 BRAKET_BUCKET = "amazon-braket-hal-offline"
@@ -30,7 +30,7 @@ def start_all() -> dict[str, str]:
 
     server, url = aws_lambda.start()
     _servers.append(server)
-    env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+    env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID=credentials.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=credentials.AWS_SECRET_ACCESS_KEY, AWS_REGION="us-east-1")
     env["HAL_AWS_LAMBDA_ROLE"] = _lambda_role(url)
 
     server, host, url = azure_functions.start()
@@ -49,7 +49,7 @@ def start_all() -> dict[str, str]:
 
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)
     s3.create_bucket(Bucket=BRAKET_BUCKET)
     server, _, url = braket.start(env["AWS_ENDPOINT_URL"])
     _servers.append(server)
@@ -71,5 +71,5 @@ def start_all() -> dict[str, str]:
 def _lambda_role(endpoint: str) -> str:
     import boto3
 
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)
     return iam.create_role(RoleName="hal-lambda-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]

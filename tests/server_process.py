@@ -37,9 +37,10 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0, **traits: Any) -> ServerProcess:
+    def start(self, timeout: float = 60.0, env: dict[str, str] | None = None, **traits: Any) -> ServerProcess:
+        """Start (again); ``env`` adds variables for this start only."""
         self.traits.update(traits)
-        env = {**os.environ}
+        env = {**os.environ, **(env or {})}
         for name in ("config", "data", "runtime"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         env.update(

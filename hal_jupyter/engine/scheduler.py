@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ..providers.base import BatchSpec, JobSpec, Provider
 from .errors import HalError, JobAlreadyFinished
+from .faults import crash_point
 from .ledger import Ledger, Row, now_iso
 from .models import JobStatus
 from .policy import BatchPolicy, Flush, GroupKey, Trigger
@@ -154,6 +155,7 @@ class Scheduler:
         message = f"submitting a batch of {len(ids)} ({flush.trigger} trigger)"
         await self.ledger.start_batch(batch, {"batch_id": batch_id, "status_message": message})
         self.batches_flushed += 1
+        crash_point("after_intent", provider.name)
         await self._submit(provider, spec)
 
     def _spec(self, batch_id: str, rows: list[Row]) -> BatchSpec:
@@ -179,6 +181,8 @@ class Scheduler:
             error = {"type": getattr(exc, "type", "ProviderError"), "message": _message(exc)}
             await self.ledger.apply_all([j.id for j in spec.jobs], {"status": "FAILED", "error": error})
             return
+        log.info("hal_jupyter: %s accepted batch %s (%d job(s))", provider.name, spec.id, len(spec.jobs))
+        crash_point("after_accept", provider.name)
         stamp = now_iso()
         changes = [
             (
@@ -195,6 +199,7 @@ class Scheduler:
             for job in spec.jobs
         ]
         await self.ledger.apply(changes)
+        crash_point("after_remote_id", provider.name)
         self._track(spec, submission.remote_ids, provider)
         late = [j.id for j in spec.jobs if j.id in self._cancel_after_submit]
         if late:

@@ -18,6 +18,7 @@ from tornado import web, websocket
 
 from ..engine import errors
 from ..engine.engine import Engine
+from ..engine.faults import crash_point
 from ..engine.models import JobStatus
 from .openapi import openapi_document
 
@@ -97,6 +98,7 @@ class JobsHandler(HalHandler):
         if key is not None and not 0 < len(key) <= 255:
             raise errors.InvalidRequest("Idempotency-Key must be 1 to 255 characters")
         records, bulk, created = await self.engine.submit(kind, self.json_body(), key)
+        crash_point("before_reply", records[0]["provider"])
         if not bulk:
             self.set_header("Location", self.base_url.rstrip("/") + f"/hal/api/jobs/{records[0]['id']}")
         self.reply({"jobs": records} if bulk else records[0], 201 if created else 200)

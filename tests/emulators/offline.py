@@ -18,6 +18,8 @@ from .iam import API_KEY
 BRAKET_BUCKET = "amazon-braket-hal-offline"
 _started: dict[str, str] | None = None
 _servers: list[Any] = []
+#: the emulators' state (what they were asked to create, cancel, ...), by provider name
+worlds: dict[str, Any] = {}
 
 
 def start_all() -> dict[str, str]:
@@ -51,11 +53,11 @@ def start_all() -> dict[str, str]:
 
     s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)
     s3.create_bucket(Bucket=BRAKET_BUCKET)
-    server, _, url = braket.start(env["AWS_ENDPOINT_URL"])
+    server, worlds["aws_braket"], url = braket.start(env["AWS_ENDPOINT_URL"])
     _servers.append(server)
     env.update(BRAKET_ENDPOINT=url, AMZN_BRAKET_OUT_S3_BUCKET=BRAKET_BUCKET)
 
-    server, _, url = azure_quantum.start()
+    server, worlds["azure_quantum"], url = azure_quantum.start()
     _servers.append(server)
     env.update(
         AZURE_QUANTUM_SUBSCRIPTION_ID=azure_quantum.SUBSCRIPTION, AZURE_QUANTUM_WORKSPACE_RG=azure_quantum.GROUP,

@@ -26,6 +26,7 @@ from .models import ClassicalJobRequest, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
 from .registry import Registry
+from .retry import classify
 from .scheduler import Scheduler, new_id
 from .store import JobStore, default_db_url
 
@@ -218,8 +219,15 @@ class Engine:
         job_id = new_id()
         parsed = summary.circuit if summary is not None else None
         spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
-        provider.validate(spec)
-        cost = provider.estimate_cost(spec)
+        try:
+            provider.validate(spec)
+            cost = provider.estimate_cost(spec)
+        except errors.HalError:
+            raise
+        except Exception as exc:  # a provider's service failed while checking the job: never a 500
+            if classify(exc) is not None:
+                raise errors.ProviderUnavailable(f"provider {provider.name!r} is not answering (try again): {exc}") from None
+            raise errors.ProviderError(f"provider {provider.name!r} could not check the job: {exc}") from None
         stamp = now_iso()
         return {
             "id": job_id,
@@ -308,6 +316,10 @@ class Engine:
     async def providers(self) -> list[dict[str, Any]]:
         await self.start()
         infos = await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.info)
+        for info in infos:
+            degraded = self.scheduler.health.degraded(info.name) if info.available else None
+            if degraded is not None:
+                info.status, info.reason = "degraded", degraded
         return [i.model_dump() for i in infos]
 
     async def backends(self, name: str) -> list[dict[str, Any]]:

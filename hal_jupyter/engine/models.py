@@ -136,6 +136,8 @@ class ProviderInfo(BaseModel):
     available: bool
     reason: str | None = None
     description: str = ""
+    #: ``degraded``: available, but its recent calls keep failing (they are retried)
+    status: Literal["available", "degraded", "unavailable"] = "available"
 
 
 class BackendInfo(BaseModel):

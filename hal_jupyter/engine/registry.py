@@ -100,6 +100,7 @@ class Registry:
                     available=availability.available,
                     reason=availability.reason,
                     description=description,
+                    status="available" if availability.available else "unavailable",
                 )
             )
         return out

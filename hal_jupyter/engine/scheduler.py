@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..providers.base import BatchSpec, JobSpec, Provider
+from ..providers.base import BatchSpec, JobSpec, Provider, Submission
 from .errors import HalError, JobAlreadyFinished
 from .faults import crash_point
+from .retry import Fault, backoff, classify
 from .ledger import Ledger, Row, now_iso
 from .models import JobStatus
 from .policy import BatchPolicy, Flush, GroupKey, Trigger
@@ -45,6 +46,30 @@ class _Tracked:
     delay: float
     polling: bool = False
     poked: bool = False
+    failures: int = 0
+
+
+class Health:
+    """Failed calls in a row per provider: after ``degraded_after`` of them the
+    provider is listed as degraded (its work is still retried), until a call succeeds."""
+
+    def __init__(self, degraded_after: int) -> None:
+        self.degraded_after = degraded_after
+        self._streaks: dict[str, tuple[int, str]] = {}
+
+    def succeeded(self, provider: str) -> None:
+        self._streaks.pop(provider, None)
+
+    def failed(self, provider: str, reason: str) -> None:
+        count, _ = self._streaks.get(provider, (0, ""))
+        self._streaks[provider] = (count + 1, reason)
+
+    def degraded(self, provider: str) -> str | None:
+        """Why the provider is degraded, or None."""
+        count, reason = self._streaks.get(provider, (0, ""))
+        if count < self.degraded_after:
+            return None
+        return f"degraded: its last {count} calls failed (retried with backoff); the last: {reason}"
 
 
 class Scheduler:
@@ -60,6 +85,8 @@ class Scheduler:
         self.policy = policy
         self.clock = clock
         self.batches_flushed = 0
+        self.settings = registry.settings
+        self.health = Health(self.settings.degraded_after)
         self._tracked: dict[str, _Tracked] = {}
         self._early_pokes: set[str] = set()
         self._cancel_after_submit: set[str] = set()
@@ -175,12 +202,61 @@ class Scheduler:
         return BatchSpec(batch_id, first["provider"], first["backend"], first["shots"], options, jobs)
 
     async def _submit(self, provider: Provider, spec: BatchSpec) -> None:
-        try:
-            submission = await self.call(provider, provider.submit, spec)
-        except Exception as exc:  # noqa: BLE001 - a provider failure fails the batch's jobs
-            error = {"type": getattr(exc, "type", "ProviderError"), "message": _message(exc)}
-            await self.ledger.apply_all([j.id for j in spec.jobs], {"status": "FAILED", "error": error})
+        """Hand a batch to its provider; transient faults are retried with backoff.
+
+        A retry sends the same batch (the same id: the provider's idempotency
+        token) where the provider takes a batch twice as once, or where the fault
+        shows the first call was not taken (throttled, refused). Otherwise the
+        provider is asked whether it has the batch; if it cannot tell, the jobs
+        are UNKNOWN, never sent again on a guess.
+        """
+        ids = [j.id for j in spec.jobs]
+        attempts = max(1, self.settings.submit_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                submission = await self.call(provider, provider.submit, spec)
+            except Exception as exc:  # noqa: BLE001 - a provider failure is retried or fails the batch's jobs
+                fault = classify(exc)
+                error = {"type": getattr(exc, "type", "ProviderError"), "message": _message(exc)}
+                if fault is None:  # permanent: the provider refused these jobs
+                    await self.ledger.apply_all(ids, {"status": "FAILED", "error": error})
+                    return
+                self.health.failed(provider.name, f"{fault.reason}: {error['message']}")
+                if fault.received is not False and not provider.resubmit_safe:
+                    found = await self._find_remote(provider, spec)  # it may have the batch: ask, never guess
+                    if found:
+                        await self._accepted(provider, spec, Submission(remote_ids=found))
+                        return
+                    if found is None:
+                        message = f"{fault.reason} while submitting and {provider.name} cannot say whether it took the jobs; not resubmitted"
+                        await self.ledger.apply_all(ids, {"status": "UNKNOWN", "status_message": message, "error": error})
+                        return
+                if attempt == attempts:
+                    await self._give_up(spec, fault, error, attempts)
+                    return
+                delay = backoff(attempt, self.settings.retry_base_s, self.settings.retry_max_s)
+                message = f"{fault.reason} at {provider.name}; attempt {attempt + 1} of {attempts} in {delay:.1f} s"
+                log.warning("hal_jupyter: batch %s: %s: %s", spec.id, message, error["message"])
+                await self.ledger.apply_all(ids, {"status_message": message})
+                await asyncio.sleep(delay)
+                if all(self.ledger.status(j) is None for j in ids):
+                    return  # every job was cancelled meanwhile
+                continue
+            self.health.succeeded(provider.name)
+            await self._accepted(provider, spec, submission)
             return
+
+    async def _give_up(self, spec: BatchSpec, fault: Fault, error: dict[str, str], attempts: int) -> None:
+        """The last attempt failed too: FAILED if no attempt can have been taken, else UNKNOWN."""
+        ids = [j.id for j in spec.jobs]
+        if fault.received is False:
+            error = {**error, "message": f"gave up after {attempts} attempts: {error['message']}"}
+            await self.ledger.apply_all(ids, {"status": "FAILED", "error": error})
+            return
+        message = f"gave up after {attempts} attempts; the provider may have taken the last one: {error['message']}"
+        await self.ledger.apply_all(ids, {"status": "UNKNOWN", "status_message": message})
+
+    async def _accepted(self, provider: Provider, spec: BatchSpec, submission: Submission) -> None:
         log.info("hal_jupyter: %s accepted batch %s (%d job(s))", provider.name, spec.id, len(spec.jobs))
         crash_point("after_accept", provider.name)
         stamp = now_iso()
@@ -205,6 +281,14 @@ class Scheduler:
         if late:
             self._cancel_after_submit.difference_update(late)
             await self._cancel_remote(provider, spec, submission.remote_ids, late)
+
+    async def _find_remote(self, provider: Provider, spec: BatchSpec) -> dict[str, str] | None:
+        """The provider's remote ids for a batch it may have; ``{}`` if surely not, None if it cannot tell."""
+        try:
+            return await self.call(provider, provider.find_remote, spec)
+        except Exception as exc:  # noqa: BLE001 - not knowing is an answer too
+            log.warning("hal_jupyter: looking up batch %s at %s failed: %s", spec.id, provider.name, _message(exc))
+            return None
 
     # -- polling -----------------------------------------------------------
     def _track(self, spec: BatchSpec, remote_ids: dict[str, str], provider: Provider) -> None:
@@ -252,9 +336,20 @@ class Scheduler:
         provider = self.registry.get(tracked.spec.provider)
         try:
             updates = await self.call(provider, provider.poll, tracked.spec, tracked.remote_ids)
-        except Exception as exc:  # noqa: BLE001 - a failed poll is retried with backoff
+        except Exception as exc:  # noqa: BLE001 - a failed poll is retried with backoff, a bounded number of times
             log.warning("hal_jupyter: polling batch %s at %s failed: %s", batch_id, provider.name, _message(exc))
+            self.health.failed(provider.name, _message(exc))
+            tracked.failures += 1
             updates = {}
+            if tracked.failures >= self.settings.max_poll_failures:
+                message = (
+                    f"lost contact: {tracked.failures} status checks at {provider.name} failed in a row "
+                    f"(the last: {_message(exc)}); the remote job may still run"
+                )
+                await self.ledger.apply_all([j.id for j in tracked.spec.jobs], {"status": "UNKNOWN", "status_message": message})
+        else:
+            tracked.failures = 0
+            self.health.succeeded(provider.name)
         changes = []
         for job_id, update in updates.items():
             row = self.ledger.active.get(job_id)
@@ -266,7 +361,7 @@ class Scheduler:
             changes.append((job_id, fields, update.result))
         await self.ledger.apply(changes)
         tracked.polling = False
-        if all(self.ledger.status(j.id) is None for j in tracked.spec.jobs):
+        if all(self.ledger.status(j.id) in (None, "UNKNOWN") for j in tracked.spec.jobs):
             self._tracked.pop(batch_id, None)
             return
         _, longest = provider.poll_interval
@@ -341,11 +436,7 @@ class Scheduler:
         if provider.resubmit_safe:
             await self._submit(provider, spec)  # same batch id: the provider's idempotency token
             return []
-        try:
-            found = await self.call(provider, provider.find_remote, spec)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("hal_jupyter: looking up batch %s at %s failed: %s", batch_id, provider.name, _message(exc))
-            found = None
+        found = await self._find_remote(provider, spec)
         if found:
             self._track(spec, {**remote_ids, **found}, provider)
             return []

@@ -26,9 +26,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..engine.errors import InvalidRequest, ProviderUnavailable
+from ..engine.retry import classify
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
 
 LOCAL = {"braket_sv": 26, "braket_dm": 13}
 PROGRAM_SET = "braket.ir.openqasm.program_set"
@@ -131,9 +132,14 @@ class AwsBraketProvider(Provider):
         with self._guard:
             if self._session is None:
                 import boto3
+                from botocore.config import Config
                 from braket.aws import AwsSession
 
-                session = AwsSession(boto_session=boto3.Session(region_name=os.environ.get("AWS_REGION")))
+                # botocore retries throttling, 5xx and timeouts itself (standard mode: backoff
+                # with jitter); CreateQuantumTask is safe to retry because of the client token.
+                timeout = self.settings.provider_timeout_s
+                config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"mode": "standard", "max_attempts": 3})
+                session = AwsSession(boto_session=boto3.Session(region_name=os.environ.get("AWS_REGION")), config=config)
                 session.braket_client.meta.events.register("before-parameter-build.braket.CreateQuantumTask", self._client_token)
                 self._session = session
             return self._session
@@ -200,7 +206,9 @@ class AwsBraketProvider(Provider):
             native, qubits, _ = self._native(job.backend)
         except ProviderUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001 - the service's answer, as a 400
+        except Exception as exc:  # noqa: BLE001 - the service's answer, as a 400 (503 when it is flaky)
+            if classify(exc) is not None:
+                raise ProviderUnavailable(f"aws_braket is not answering (try again): {exc}") from None
             raise InvalidRequest(f"aws_braket: no device {job.backend!r}: {exc}") from None
         qiskit_native = {name for name, gate in GATES.items() if gate.lower() in native}
         quantum.check_circuit(job, job.backend, qubits, qiskit_native, reset=False, mid_circuit_measurement=False)
@@ -274,10 +282,7 @@ class AwsBraketProvider(Provider):
         by_task: dict[str, list[JobSpec]] = {}
         for job in batch.jobs:
             by_task.setdefault(remote_ids[job.id].partition("#")[0], []).append(job)
-        updates: dict[str, JobUpdate] = {}
-        for arn, jobs in by_task.items():
-            updates.update(self._poll_task(arn, jobs, remote_ids, batch))
-        return updates
+        return poll_each(by_task.items(), lambda task: self._poll_task(task[0], task[1], remote_ids, batch))
 
     def _poll_local(self, batch: BatchSpec) -> dict[str, JobUpdate]:
         with self._guard:

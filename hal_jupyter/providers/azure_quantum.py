@@ -26,7 +26,7 @@ from typing import Any
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
 
 TARGETS_TTL_S = 60.0
 #: qubits per target family (Azure's provider status does not say)
@@ -195,36 +195,44 @@ class AzureQuantumProvider(Provider):
             try:
                 workspace.get_job(job_id)  # created before a crash: never again
             except ResourceNotFoundError:
-                circuit = quantum.circuit_of(job)
-                if _family(batch.backend) == "ionq":
-                    target.submit(ionq_program(circuit), name=f"hal-{job.id}", shots=batch.shots, job_id=job_id)
-                else:
-                    from qiskit import qasm2
-
-                    target.submit(qasm2.dumps(circuit), name=f"hal-{job.id}", shots=batch.shots, job_id=job_id)
+                self._create(target, job, job_id, batch)
             remote[job.id] = job_id
         return Submission(remote_ids=remote)
 
+    def _create(self, target: Any, job: JobSpec, job_id: str, batch: BatchSpec) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        circuit = quantum.circuit_of(job)
+        if _family(batch.backend) == "ionq":
+            program: Any = ionq_program(circuit)
+        else:
+            from qiskit import qasm2
+
+            program = qasm2.dumps(circuit)
+        try:
+            target.submit(program, name=f"hal-{job.id}", shots=batch.shots, job_id=job_id)
+        except ResourceExistsError:
+            pass  # an earlier attempt created it and its answer was lost (the SDK's retry of our PUT): it is ours
+
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
         workspace = self._ws()
-        updates = {}
-        for job in batch.jobs:
-            azure_job = workspace.get_job(remote_ids[job.id])
-            status = getattr(azure_job.details.status, "value", str(azure_job.details.status))
-            state = _STATES.get(status, JobStatus.SUBMITTED)
-            if state == JobStatus.COMPLETED:
-                counts = self._counts(job, azure_job.get_results(), batch)
-                updates[job.id] = JobUpdate(JobStatus.COMPLETED, result={
-                    "counts": counts, "shots": batch.shots, "backend": batch.backend,
-                    "metadata": {"azure_job": azure_job.id, "session": azure_job.details.session_id},
-                })
-            elif state == JobStatus.FAILED:
-                error = azure_job.details.error_data
-                message = getattr(error, "message", None) or "the job failed"
-                updates[job.id] = JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Azure Quantum: {message}"))
-            else:
-                updates[job.id] = JobUpdate(state, message=f"Azure Quantum job {status}")
-        return updates
+        return poll_each(batch.jobs, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
+
+    def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> JobUpdate:
+        azure_job = workspace.get_job(remote_id)
+        status = getattr(azure_job.details.status, "value", str(azure_job.details.status))
+        state = _STATES.get(status, JobStatus.SUBMITTED)
+        if state == JobStatus.COMPLETED:
+            counts = self._counts(job, azure_job.get_results(), batch)
+            return JobUpdate(JobStatus.COMPLETED, result={
+                "counts": counts, "shots": batch.shots, "backend": batch.backend,
+                "metadata": {"azure_job": azure_job.id, "session": azure_job.details.session_id},
+            })
+        if state == JobStatus.FAILED:
+            error = azure_job.details.error_data
+            message = getattr(error, "message", None) or "the job failed"
+            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Azure Quantum: {message}"))
+        return JobUpdate(state, message=f"Azure Quantum job {status}")
 
     def _counts(self, job: JobSpec, results: dict[str, Any], batch: BatchSpec) -> dict[str, int]:
         circuit = quantum.circuit_of(job)

@@ -9,14 +9,15 @@ Import SDKs inside methods, so listing providers stays cheap.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from ..engine.qasm import CircuitSummary
 
 Notifier = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,6 +29,16 @@ class Settings:
     max_local_qubits: int = 28
     local_python_timeout_s: float = 300.0
     local_python_memory_mb: int = 2048
+    #: how long a provider call may wait for an answer (where the SDK lets us set it)
+    provider_timeout_s: float = 60.0
+    #: transient faults: how many submission attempts, and the backoff between them
+    submit_attempts: int = 5
+    retry_base_s: float = 1.0
+    retry_max_s: float = 60.0
+    #: failed status checks in a row after which a job is UNKNOWN (its provider lost)
+    max_poll_failures: int = 30
+    #: failed calls in a row after which a provider is listed as degraded
+    degraded_after: int = 3
 
 
 @dataclass
@@ -156,3 +167,21 @@ class Provider(ABC):
 
     def close(self) -> None:
         """Release threads, processes and clients (server shutdown)."""
+
+
+def poll_each(items: Iterable[T], poll_one: Callable[[T], dict[str, JobUpdate]]) -> dict[str, JobUpdate]:
+    """Poll a batch's remote tasks one by one. A task whose status check fails is
+    left for the next poll; only when every check failed does the poll fail (and
+    the scheduler backs off), so one flaky answer does not hold up the rest."""
+    updates: dict[str, JobUpdate] = {}
+    first_error: Exception | None = None
+    answered = False
+    for item in items:
+        try:
+            updates.update(poll_one(item))
+            answered = True
+        except Exception as exc:  # noqa: BLE001 - retried at the next poll
+            first_error = first_error or exc
+    if first_error is not None and not answered:
+        raise first_error
+    return updates

@@ -48,6 +48,12 @@ class HalExtension(ExtensionApp):
         300.0, config=True, help="Longest a local_python job may run (s); a job's own timeout_s is capped by it."
     )
     local_python_memory_mb = Int(2048, config=True, help="Memory (address space) a local_python job may use, in MiB.")
+    provider_timeout_s = Float(60.0, config=True, help="How long a call to a cloud provider may wait for its answer, in seconds.")
+    submit_attempts = Int(5, config=True, help="Attempts at a submission that meets transient faults (5xx, throttling, timeouts).")
+    retry_base_s = Float(1.0, config=True, help="First backoff between submission attempts, in seconds; it doubles each time, with jitter.")
+    retry_max_s = Float(60.0, config=True, help="Longest backoff between submission attempts, in seconds.")
+    max_poll_failures = Int(30, config=True, help="Failed status checks in a row after which a job is UNKNOWN.")
+    degraded_after = Int(3, config=True, help="Failed calls in a row after which a provider is listed as degraded.")
     env_file = Unicode(
         ".env",
         config=True,
@@ -75,6 +81,12 @@ class HalExtension(ExtensionApp):
                 max_local_qubits=self.max_local_qubits,
                 local_python_timeout_s=self.local_python_timeout_s,
                 local_python_memory_mb=self.local_python_memory_mb,
+                provider_timeout_s=self.provider_timeout_s,
+                submit_attempts=self.submit_attempts,
+                retry_base_s=self.retry_base_s,
+                retry_max_s=self.retry_max_s,
+                max_poll_failures=self.max_poll_failures,
+                degraded_after=self.degraded_after,
             ),
         )
 

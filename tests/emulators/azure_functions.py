@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlparse
 
 from ..server_process import free_port
 from . import credentials, runner
-from .http import JsonHandler, serve
+from .http import Faults, JsonHandler, serve
 
 KEY = credentials.AZURE_FUNCTIONS_KEY
 
@@ -47,6 +47,7 @@ def _timeout_s(value: str) -> float:
 
 class FunctionsHost:
     def __init__(self, base_url: str) -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
         self.base_url = base_url
         self.routes: dict[str, dict[str, Any]] = {}
         self.deploys: list[str] = []
@@ -108,7 +109,7 @@ def _handler(host: FunctionsHost) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, FunctionsHost, str]:
     port = free_port()
     host = FunctionsHost(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(host), "azure-functions-emulator", port)
+    server, _ = serve(_handler(host), "azure-functions-emulator", port, host.faults)
     return server, host, host.base_url
 
 

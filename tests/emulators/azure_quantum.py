@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..server_process import free_port
 from . import credentials
-from .http import JsonHandler, serve
+from .http import Faults, JsonHandler, serve
 
 API_KEY = credentials.AZURE_QUANTUM_API_KEY
 SUBSCRIPTION, GROUP, WORKSPACE, LOCATION = "00000000-0000-0000-0000-000000000000", "hal-rg", "hal-ws", "eastus"
@@ -70,6 +70,7 @@ def ionq_circuit(program: dict[str, Any]) -> Any:
 
 class AzureQuantum:
     def __init__(self, base_url: str) -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
         self.base_url = base_url
         self.blobs: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.containers: set[str] = set()
@@ -177,6 +178,9 @@ def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
     class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
 
+        def faulty(self) -> bool:
+            return not self.path.startswith("/blob/")  # the Azure Quantum API is flaky, its storage is not
+
         def _route(self) -> None:
             url = urlparse(self.path)
             path, query = unquote(url.path), parse_qs(url.query)
@@ -255,7 +259,7 @@ def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, AzureQuantum, str]:
     port = free_port()
     world = AzureQuantum(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(world), "azure-quantum-emulator", port)
+    server, _ = serve(_handler(world), "azure-quantum-emulator", port, world.faults)
     return server, world, world.base_url
 
 

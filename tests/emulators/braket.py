@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from . import credentials
-from .http import JsonHandler, serve
+from .http import Faults, JsonHandler, serve
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
@@ -40,6 +40,7 @@ def _capabilities(local_name: str, program_sets: bool) -> str:
 
 class Braket:
     def __init__(self, s3_endpoint: str, region: str = "us-east-1") -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
         self.s3_endpoint = s3_endpoint
         self.region = region
         self.devices = {
@@ -146,6 +147,10 @@ class Braket:
 
 def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
     class Handler(JsonHandler):
+        def fault_body(self, status: int, message: str) -> tuple[Any, dict[str, str]]:
+            kind = {429: "ThrottlingException", 503: "ServiceUnavailableException"}.get(status, "InternalServiceException")
+            return {"__type": kind, "message": message}, {"x-amzn-ErrorType": kind}
+
         def _error(self, status: int, kind: str, message: str) -> None:
             self._reply(status, {"__type": kind, "message": message}, headers={"x-amzn-ErrorType": kind})
 
@@ -189,5 +194,5 @@ def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
 
 def start(s3_endpoint: str) -> tuple[ThreadingHTTPServer, Braket, str]:
     world = Braket(s3_endpoint)
-    server, url = serve(_handler(world), "braket-emulator")
+    server, url = serve(_handler(world), "braket-emulator", faults=world.faults)
     return server, world, url

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from ..server_process import free_port
 from . import runner
-from .http import JsonHandler, serve
+from .http import Faults, JsonHandler, serve
 from .iam import API_KEY, Iam
 
 PROJECT = "hal-project"
@@ -28,6 +28,7 @@ FUNCTIONS = re.compile(r"^/v2/projects/(?P<project>[^/]+)/functions(?:/(?P<name>
 RUN = re.compile(r"^/run/(?P<project>[^/]+)/(?P<name>[^/]+)$")
 class CodeEngine:
     def __init__(self, base_url: str) -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
         self.base_url = base_url
         self.functions: dict[tuple[str, str], dict[str, Any]] = {}
         self.deploys: list[str] = []
@@ -103,7 +104,7 @@ def _handler(world: CodeEngine) -> type[BaseHTTPRequestHandler]:
 def start() -> tuple[ThreadingHTTPServer, CodeEngine, str]:
     port = free_port()
     world = CodeEngine(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(world), "code-engine-emulator", port)
+    server, _ = serve(_handler(world), "code-engine-emulator", port, world.faults)
     return server, world, world.base_url
 
 

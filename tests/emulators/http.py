@@ -1,19 +1,100 @@
 """What every HTTP emulator here shares: a quiet handler that reads bodies and
-answers JSON (or raw bytes), and serving it on 127.0.0.1 from a daemon thread."""
+answers JSON (or raw bytes), serving it on 127.0.0.1 from a daemon thread, and
+faults injected into a share of its answers (:class:`Faults`)."""
 
 from __future__ import annotations
 
 import json
+import random
+import sys
 import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..server_process import free_port
 
 
+@dataclass
+class Faults:
+    """Faults an emulator injects into a share (``rate``) of the requests it gets, as a
+    flaky cloud does:
+
+    ``throttle`` / ``unavailable``
+        429 / 503 before the request is carried out (a client may send it again);
+    ``server_error``
+        500 *after* the request was carried out (the answer is lost, the work is not);
+    ``timeout``
+        the answer after ``timeout_s``, longer than the client waits: carried out, answer lost;
+    ``slow``
+        the right answer after ``slow_s``.
+
+    Draws are seeded, so a run injects the same faults in the same order.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("throttle", "unavailable", "server_error", "timeout", "slow")
+    timeout_s: float = 3.0
+    slow_s: float = 0.3
+    seed: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def set(self, rate: float, **changes: Any) -> None:
+        """Inject from now on at ``rate`` (0 stops), with other settings changed."""
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self, name, value)
+            self.rate = rate
+
+    def draw(self) -> str | None:
+        with self._lock:
+            if self.rate <= 0 or self._random.random() >= self.rate:
+                return None
+            kind = self._random.choice(self.kinds)
+            self.injected[kind] += 1
+            return kind
+
+
+FAULT_STATUS = {"throttle": 429, "unavailable": 503, "server_error": 500}
+
+
 class JsonHandler(BaseHTTPRequestHandler):
+    _fault: str | None = None
+
     def log_message(self, *args: Any) -> None:
         pass
+
+    def fault_body(self, status: int, message: str) -> tuple[Any, dict[str, str]]:
+        """The error body and headers of an injected fault, in the emulated service's format."""
+        return {"error": {"code": {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(status, "InternalServerError"), "message": message}}, {}
+
+    def faulty(self) -> bool:
+        """Whether this request may get an injected fault (all, unless an emulator says)."""
+        return True
+
+    def parse_request(self) -> bool:
+        """Draw this request's fault; throttling and unavailability answer before any work."""
+        if not super().parse_request():
+            return False
+        faults: Faults | None = getattr(self.server, "faults", None)
+        self._fault = faults.draw() if faults is not None and self.faulty() else None
+        if self._fault in ("throttle", "unavailable"):
+            self._body()
+            self._fault_reply()
+            return False
+        return True
+
+    def _fault_reply(self) -> None:
+        status = FAULT_STATUS[self._fault or "server_error"]
+        self._fault = None
+        body, headers = self.fault_body(status, "injected fault")
+        self._reply(status, body, headers={"Retry-After": "0", **headers} if status != 500 else headers)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -21,6 +102,13 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: Any = None, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
         """``body``: bytes or text as they are, anything else as JSON."""
+        fault, self._fault = self._fault, None
+        if fault == "server_error":
+            self._fault = fault
+            return self._fault_reply()
+        if fault in ("timeout", "slow"):
+            faults = getattr(self.server, "faults")
+            time.sleep(faults.timeout_s if fault == "timeout" else faults.slow_s)
         if isinstance(body, bytes):
             data = body
         elif isinstance(body, str):
@@ -37,8 +125,19 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
-def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None) -> tuple[ThreadingHTTPServer, str]:
-    """Serve ``handler`` on 127.0.0.1 (a free port unless given); the server and its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), handler)
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that stopped waiting (an injected timeout) is expected; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None, faults: Faults | None = None) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port unless given), injecting ``faults``;
+    the server and its base URL."""
+    server = _Server(("127.0.0.1", port or free_port()), handler)
+    server.faults = faults  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

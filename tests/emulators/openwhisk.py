@@ -21,13 +21,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from . import runner
-from .http import JsonHandler, serve
+from .http import Faults, JsonHandler, serve
 from .iam import API_KEY, TOKEN_TTL_S, Iam
 
 __all__ = ["API_KEY", "TOKEN_TTL_S", "OpenWhisk", "start"]
 ACTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/actions/(?P<name>[^?]+)$")
 class OpenWhisk:
     def __init__(self) -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
         self.actions: dict[tuple[str, str], dict[str, Any]] = {}
         self.deploys: list[str] = []
         self.invokes: list[str] = []
@@ -112,7 +113,7 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
 
 def start() -> tuple[ThreadingHTTPServer, OpenWhisk, str]:
     world = OpenWhisk()
-    server, url = serve(_handler(world), "openwhisk-emulator")
+    server, url = serve(_handler(world), "openwhisk-emulator", faults=world.faults)
     return server, world, url
 
 

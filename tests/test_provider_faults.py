@@ -1,0 +1,213 @@
+"""Flaky providers: transient faults are retried with backoff and jitter, permanent
+ones are not, a provider that keeps failing is listed as degraded while the others
+keep serving, and no job is left stuck.
+
+The cloud tests inject faults into the Braket and Azure Quantum emulators
+(``tests/emulators/http.py``: throttling, 503, 500 after the work was done,
+answers later than the client waits, slow answers) and run the real SDKs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from hal_jupyter.engine.engine import Engine, EngineConfig
+from hal_jupyter.engine.registry import Registry
+from hal_jupyter.providers.base import Settings
+from hal_jupyter.providers.local_simulator import LocalSimulatorProvider
+
+from . import quantum_checks as checks
+from .emulators import offline
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
+
+
+def client_error(status: int, code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateQuantumTask")
+
+
+class Scripted(LocalSimulatorProvider):
+    """The local simulator behind a scripted series of failed submissions."""
+
+    name = "scripted"
+    script: list[Exception] = []
+    calls: list[float] = []
+    found: dict[str, str] | None = None
+
+    def submit(self, batch: Any) -> Any:
+        type(self).calls.append(time.monotonic())
+        if type(self).script:
+            raise type(self).script.pop(0)
+        return super().submit(batch)
+
+    def find_remote(self, batch: Any) -> dict[str, str] | None:
+        return type(self).found
+
+
+class NoIdempotency(Scripted):
+    name = "no_idempotency"
+    resubmit_safe = False
+
+
+async def _run(tmp_path: Any, provider: type[Scripted], script: list[Exception], found: dict[str, str] | None = None) -> dict[str, Any]:
+    """One job through a scripted provider; its final record and the provider's calls."""
+    provider.script, provider.calls, provider.found = list(script), [], found
+    settings = Settings(submit_attempts=4, retry_base_s=0.2, retry_max_s=5.0)
+    registry = Registry(settings, allowed=[provider.name], extra={provider.name: provider})
+    engine = Engine(EngineConfig(db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", env_file=None, settings=settings), registry=registry)
+    try:
+        [record], _, _ = await engine.submit("quantum", {"provider": provider.name, "circuit": checks.BELL, "priority": "high"})
+        for _ in range(400):
+            record = await engine.get_job(record["id"])
+            if record["status"] in ("COMPLETED", "FAILED", "UNKNOWN"):
+                break
+            await asyncio.sleep(0.05)
+        return record
+    finally:
+        await engine.stop()
+
+
+async def test_transient_faults_are_retried_with_growing_jittered_backoff(tmp_path):
+    faults = [client_error(503, "ServiceUnavailableException"), client_error(429, "ThrottlingException"), ReadTimeoutError(endpoint_url="http://x")]
+    record = await _run(tmp_path, Scripted, faults)
+    assert record["status"] == "COMPLETED", record
+    gaps = [b - a for a, b in zip(Scripted.calls, Scripted.calls[1:])]
+    assert len(gaps) == 3  # three faults, three retries
+    for attempt, gap in enumerate(gaps, start=1):  # about 0.2 * 2**(attempt-1), jittered down to half of it
+        assert 0.1 * 2 ** (attempt - 1) * 0.95 <= gap <= 0.2 * 2 ** (attempt - 1) + 0.5, gaps
+
+
+async def test_a_permanent_fault_is_not_retried(tmp_path):
+    record = await _run(tmp_path, Scripted, [client_error(400, "ValidationException")])
+    assert record["status"] == "FAILED" and len(Scripted.calls) == 1 and "ValidationException" in record["error"]["message"], record
+
+
+async def test_when_retries_run_out_the_job_fails_or_is_unknown_never_stuck(tmp_path):
+    record = await _run(tmp_path, Scripted, [client_error(429, "ThrottlingException")] * 4)
+    assert record["status"] == "FAILED" and len(Scripted.calls) == 4 and "gave up after 4 attempts" in record["error"]["message"]
+    # a 500 may have been carried out: after the last attempt nobody knows, so UNKNOWN rather than FAILED
+    record = await _run(tmp_path / "again", Scripted, [client_error(500, "InternalServerException")] * 4)
+    assert record["status"] == "UNKNOWN" and len(Scripted.calls) == 4, record
+
+
+async def test_without_idempotency_a_maybe_taken_submission_is_looked_up_not_repeated(tmp_path):
+    record = await _run(tmp_path, NoIdempotency, [client_error(500, "InternalServerException")])
+    assert record["status"] == "UNKNOWN" and len(NoIdempotency.calls) == 1, record
+    # the provider says it surely has nothing: sending it again is safe
+    record = await _run(tmp_path / "absent", NoIdempotency, [client_error(500, "InternalServerException")], found={})
+    assert record["status"] == "COMPLETED" and len(NoIdempotency.calls) == 2, record
+    # a throttled call was not taken: sent again without asking
+    record = await _run(tmp_path / "throttled", NoIdempotency, [client_error(429, "ThrottlingException")])
+    assert record["status"] == "COMPLETED" and len(NoIdempotency.calls) == 2, record
+
+
+# -- the cloud emulators, flaky ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clouds():
+    return offline.start_all()
+
+
+@pytest.fixture
+def hal_config():
+    # botocore waits 1 s for an answer (the emulator's "timeout" answers after 1.5 s); quick backoff
+    return {
+        "batch_window_s": 0.3, "batch_max_size": 50, "env_file": "", "provider_timeout_s": 1.0,
+        "submit_attempts": 6, "retry_base_s": 0.1, "retry_max_s": 2.0, "degraded_after": 3,
+    }
+
+
+@pytest.fixture
+def flaky(clouds, monkeypatch):
+    for name, value in clouds.items():
+        monkeypatch.setenv(name, value)
+    worlds = offline.worlds["aws_braket"], offline.worlds["azure_quantum"]
+    yield worlds
+    for world in worlds:
+        world.faults.set(0)
+
+
+async def _wait_tag(api: Any, tag: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    """Every job with ``tag``, once all ``count`` are terminal (fails after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            status, page = await api.get("jobs", tag=tag, limit=500, **({"cursor": cursor} if cursor else {}))
+            jobs += page["jobs"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        done = [j for j in jobs if j["status"] in ("COMPLETED", "FAILED", "CANCELLED", "UNKNOWN")]
+        if len(done) == count:
+            return jobs
+        assert time.monotonic() < deadline, f"{count - len(done)} of {count} jobs not finished: {Counter(j['status'] for j in jobs)}"
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.timeout(600)
+async def test_500_jobs_with_30_percent_faults_all_complete_each_created_once(api, flaky):
+    braket, azure = flaky
+    braket.faults.set(0.3, timeout_s=1.5, seed=1)
+    azure.faults.set(0.3, timeout_s=0.3, seed=2)  # azure-quantum's client waits minutes: a "timeout" is just slow
+    before = len(braket.creates), len(azure.creates)
+    plan = [("aws_braket", SV1, 300), ("aws_braket", DM1, 100), ("azure_quantum", "ionq.simulator", 100)]
+    for provider, backend, count in plan:
+        jobs = [{"provider": provider, "backend": backend, "circuit": checks.flip(i % 3), "shots": 100, "tags": ["flaky", f"k{i % 3}"]} for i in range(count)]
+        status, body = await api.post("quantum/jobs", {"jobs": jobs})
+        assert status == 201, body
+    # meanwhile another provider keeps being served
+    status, local = await api.post("quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
+    assert (await api.wait(local["id"], timeout=60))["status"] == "COMPLETED"
+
+    jobs = await _wait_tag(api, "flaky", 500, timeout=400)
+    assert Counter(j["status"] for j in jobs) == {"COMPLETED": 500}, Counter((j["status"], str(j["error"])) for j in jobs)
+    # each job reached its provider exactly once: 6 program sets of 50 + 100 tasks at Braket, 100 jobs at Azure
+    assert len(braket.creates) - before[0] == 6 + 100 and len(azure.creates) - before[1] == 100
+    assert len({j["remote_id"] for j in jobs}) == 500
+    for world in flaky:  # every kind of fault was injected, many times
+        assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) > 100, world.faults.injected
+    for job in [j for j in jobs if "k1" in j["tags"]][:20]:
+        status, result = await api.get(f"jobs/{job['id']}/result")
+        assert max(result["counts"], key=result["counts"].get) == "010"
+
+
+async def test_a_provider_that_keeps_failing_is_degraded_and_the_others_keep_serving(api, flaky):
+    braket, _ = flaky
+    bell = {"provider": "aws_braket", "backend": DM1, "circuit": checks.BELL, "priority": "high"}
+    status, job = await api.post("quantum/jobs", bell)  # reads the device, which the provider keeps
+    assert (await api.wait(job["id"], timeout=60))["status"] == "COMPLETED"
+    braket.faults.set(1.0, kinds=("unavailable",))
+    status, job = await api.post("quantum/jobs", bell)
+    assert status == 201, job
+    degraded = None
+    for _ in range(600):
+        status, body = await api.get("providers")
+        info = {p["name"]: p for p in body["providers"]}
+        if info["aws_braket"]["status"] == "degraded":
+            degraded = info
+            break
+        await asyncio.sleep(0.1)
+    assert degraded is not None, "aws_braket was never listed as degraded"
+    assert "503" in degraded["aws_braket"]["reason"] and degraded["aws_braket"]["available"] is True
+    assert degraded["local_simulator"]["status"] == "available"
+    status, local = await api.post("quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
+    assert (await api.wait(local["id"], timeout=60))["status"] == "COMPLETED"
+
+    final = await api.wait(job["id"], timeout=120)  # not stuck: it gives up
+    assert final["status"] == "FAILED" and "gave up after 6 attempts" in final["error"]["message"], final
+
+    braket.faults.set(0)  # the provider recovers: the next job completes and it is listed as available again
+    status, job = await api.post("quantum/jobs", bell)
+    assert (await api.wait(job["id"], timeout=60))["status"] == "COMPLETED"
+    status, body = await api.get("providers")
+    assert {p["name"]: p for p in body["providers"]}["aws_braket"]["status"] == "available"

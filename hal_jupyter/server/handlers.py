@@ -26,6 +26,45 @@ AUTH_RESOURCE = "hal"
 PREFIX = r"/hal/api"
 JOB_ID = r"(?P<job_id>[^/]+)"
 COALESCE_S = 0.1  # at most ~10 event messages per second per connection
+MAX_JSON_DEPTH = 64
+TOO_DEEP = f"the request body is nested more than {MAX_JSON_DEPTH} levels deep"
+#: ``type`` of the errors Tornado and Jupyter raise themselves (a HalError brings its own).
+ERROR_TYPES = {400: "InvalidRequest", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+
+
+def _check_plain_json(value: Any) -> None:
+    """Refuse, as 400, JSON that ``json.loads`` accepts but the rest of the server must never see.
+
+    Nesting deeper than :data:`MAX_JSON_DEPTH` would make recursive code further
+    on (validation, re-serialising, the job runner) hit Python's recursion limit,
+    and an unpaired UTF-16 surrogate escape (``"\\udcff"``, forbidden by I-JSON,
+    RFC 7493) makes a string that cannot be encoded to store or send it.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_unicode(item)
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise errors.InvalidRequest(TOO_DEEP)
+            children = item if isinstance(item, list) else [*item, *item.values()]
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _check_unicode(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end].encode("unicode_escape").decode()
+        raise errors.InvalidRequest(f"the request body holds an unpaired surrogate ({bad}); JSON text must be valid Unicode") from None
+
+
+def _limit_argument(text: str) -> int:
+    """``limit`` as an int from 1 to 500; only ASCII digits (``"²".isdigit()`` is True, ``int("²")`` fails)."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 500):
+        raise errors.InvalidRequest("limit must be an integer from 1 to 500")
+    return int(text)
 
 
 class HalHandler(ExtensionHandlerMixin, APIHandler):
@@ -42,11 +81,13 @@ class HalHandler(ExtensionHandlerMixin, APIHandler):
                 f"the request body is {len(body)} bytes; the limit is {self.settings['hal_max_request_bytes']}"
             )
         try:
-            return json.loads(body or b"null")
+            value = json.loads(body or b"null")
         except RecursionError:
-            raise errors.InvalidRequest("the request body is nested too deeply") from None
+            raise errors.InvalidRequest(TOO_DEEP) from None
         except ValueError as exc:
             raise errors.InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+        _check_plain_json(value)
+        return value
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -69,7 +110,7 @@ class HalHandler(ExtensionHandlerMixin, APIHandler):
             message = self._reason
         else:
             message = "internal error in hal_jupyter; the server log has the details"
-        kind = {403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}.get(status_code, "HTTPError")
+        kind = ERROR_TYPES.get(status_code, "HTTPError")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"type": kind, "message": message}))
 
@@ -114,15 +155,13 @@ class JobListHandler(HalHandler):
         kind = self.get_query_argument("kind", None)
         if kind not in (None, "quantum", "classical"):
             raise errors.InvalidRequest("kind must be 'quantum' or 'classical'")
-        limit = self.get_query_argument("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= 500:
-            raise errors.InvalidRequest("limit must be an integer from 1 to 500")
+        limit = _limit_argument(self.get_query_argument("limit", "100"))
         listing = await self.engine.list_jobs(
             status=status,
             provider=self.get_query_argument("provider", None),
             kind=kind,
             tag=self.get_query_argument("tag", None),
-            limit=int(limit),
+            limit=limit,
             cursor=self.get_query_argument("cursor", None),
         )
         self.reply(listing)

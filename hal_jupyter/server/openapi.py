@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of the REST API, built from the pydantic models."""
+"""The OpenAPI 3.1 document of the REST API, built from the pydantic models.
+
+The response schemas are tightened to API.md (every field of a record or result
+is always present; a job record has no other fields) because clients and the
+schemathesis run in tests/test_fuzz.py validate answers against this document.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from ..engine.models import (
     BackendInfo,
     ClassicalJobRequest,
     ClassicalResult,
-    ErrorBody,
     JobList,
     JobRecord,
     ProviderInfo,
@@ -20,6 +24,42 @@ from ..engine.models import (
 )
 
 REF = "#/components/schemas/{model}"
+#: Answers whose every field is always sent (API.md), although the models give some a default.
+ALWAYS_COMPLETE = ("JobRecord", "JobList", "QuantumResult", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate", "ErrorInfo")
+ERROR_BODY = {
+    "type": "object",
+    "description": "Every error: 'type' is stable (for programs), 'message' is for people.",
+    "required": ["type", "message"],
+    "properties": {
+        "type": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {
+            "type": "array",
+            "description": "Where the input is wrong: line and column for a circuit, the field for a request.",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "line": {"type": "integer"},
+                    "column": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
+EXAMPLES = {
+    "QuantumJobRequest": {"provider": "local_simulator", "circuit": BELL, "shots": 1024, "tags": ["exp-1"]},
+    "ClassicalJobRequest": {"provider": "local_python", "code": "def main(x, y):\n    return x + y\n", "args": {"x": 1, "y": 2}},
+}
+#: Where a job's id, once known, leads: stateful clients (and schemathesis) follow these.
+JOB_LINKS = {
+    "GetJob": {"operationId": "get_job", "parameters": {"job_id": "$response.body#/id"}},
+    "GetResult": {"operationId": "get_result", "parameters": {"job_id": "$response.body#/id"}},
+    "CancelJob": {"operationId": "cancel_job", "parameters": {"job_id": "$response.body#/id"}},
+}
 ERRORS = {
     "400": "Invalid input (a circuit error carries details with line and column)",
     "403": "Not authenticated",
@@ -34,8 +74,11 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF.format(model=name)}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str = "OK", links: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if links:
+        response["links"] = links
+    return response
 
 
 def _errors(*codes: str) -> dict[str, Any]:
@@ -47,6 +90,7 @@ def _obj(**props: Any) -> dict[str, Any]:
 
 
 def _path_param(name: str) -> dict[str, Any]:
+    """A path segment; one that is not valid UTF-8 once %-decoded is answered 400 (hence the 400s below)."""
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -68,23 +112,41 @@ def _submit(kind: str, request: str) -> dict[str, Any]:
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"oneOf": [_ref(request), bulk]}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [_ref(request), bulk]},
+                        "examples": {
+                            "one": {"value": EXAMPLES[request]},
+                            "bulk": {"value": {"jobs": [EXAMPLES[request], {**EXAMPLES[request], "priority": "high"}]}},
+                        },
+                    }
+                },
             },
             "responses": {
-                "201": _json(records, "Created"),
-                "200": _json(records, "Replayed by Idempotency-Key"),
+                "201": _json(records, "Created", JOB_LINKS),
+                "200": _json(records, "Replayed by Idempotency-Key", JOB_LINKS),
                 **_errors("400", "404", "409", "413", "503"),
             },
         }
     }
 
 
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    models = [QuantumJobRequest, ClassicalJobRequest, JobRecord, QuantumResult, ClassicalResult, ProviderInfo, BackendInfo, JobList, ErrorBody]
+def _schemas() -> dict[str, Any]:
+    """Request schemas as validated; response schemas as API.md promises them."""
+    models = [QuantumJobRequest, ClassicalJobRequest, JobRecord, QuantumResult, ClassicalResult, ProviderInfo, BackendInfo, JobList]
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith("Request") else "serialization") for m in models], ref_template=REF
     )
+    defs: dict[str, Any] = schemas["$defs"]
+    for name in ALWAYS_COMPLETE:
+        defs[name]["required"] = list(defs[name]["properties"])
+    defs["JobRecord"]["additionalProperties"] = False
+    defs["ErrorBody"] = ERROR_BODY
+    return defs
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
     job = _path_param("job_id")
     jobs_query = [
         {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": [s.value for s in JobRecord.model_fields["status"].annotation]}},  # type: ignore[union-attr]
@@ -114,7 +176,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_path_param("name")],
                     "responses": {
                         "200": _json(_obj(backends={"type": "array", "items": _ref("BackendInfo")})),
-                        **_errors("404", "503"),
+                        **_errors("400", "404", "503"),
                     },
                 }
             },
@@ -133,7 +195,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One job's record",
                     "operationId": "get_job",
                     "parameters": [job],
-                    "responses": {"200": _json(_ref("JobRecord")), **_errors("404")},
+                    "responses": {"200": _json(_ref("JobRecord"), links=JOB_LINKS), **_errors("400", "404")},
                 }
             },
             "/hal/api/jobs/{job_id}/result": {
@@ -143,7 +205,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [job],
                     "responses": {
                         "200": _json({"oneOf": [_ref("QuantumResult"), _ref("ClassicalResult")]}),
-                        **_errors("404", "409"),
+                        **_errors("400", "404", "409"),
                     },
                 }
             },
@@ -152,7 +214,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Cancel a job (also at the provider)",
                     "operationId": "cancel_job",
                     "parameters": [job],
-                    "responses": {"200": _json(_ref("JobRecord")), **_errors("404", "409")},
+                    "responses": {"200": _json(_ref("JobRecord"), links=JOB_LINKS), **_errors("400", "404", "409")},
                 }
             },
             "/hal/api/scheduler": {
@@ -171,7 +233,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": schemas["$defs"],
+            "schemas": _schemas(),
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "'token <Jupyter token>'"}
             },

@@ -138,7 +138,7 @@ class Engine:
             replay = await self._replay(idempotency_key, body_hash)
             if replay is not None:
                 return replay, bulk, False
-        size = sum(len(i.get("circuit") or i.get("code") or "") for i in items if isinstance(i, dict))
+        size = sum(len(v) for i in items if isinstance(i, dict) for v in (i.get("circuit"), i.get("code")) if isinstance(v, str))
         if size > INLINE_VALIDATION_BYTES or not self._validates_inline(items):
             loop = asyncio.get_running_loop()
             rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, items)
@@ -371,7 +371,7 @@ def _check_json_size(value: Any, limit: int) -> None:
 def _decode_cursor(cursor: str | None) -> int | None:
     if cursor in (None, ""):
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
         raise errors.InvalidRequest("cursor must be a value returned as next_cursor")
     return int(cursor)
 

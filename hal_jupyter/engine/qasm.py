@@ -4,6 +4,9 @@
   built-in ``qelib1.inc`` and OpenQASM 3 only ``stdgates.inc``.
 - Errors become :class:`InvalidCircuit` with ``line`` and ``column`` details.
 - Messages never echo file contents.
+- Sizes are checked before any parser runs: Qiskit's parsers expand registers
+  bit by bit (``measure q -> c`` on a billion-bit register allocates tens of
+  GB) and its Rust lexer panics on integers above 2**64.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ _INCLUDE = re.compile(r'^[ \t]*include\s+"([^"]*)"\s*;', re.M)
 _ALLOWED_INCLUDES = {2: {"qelib1.inc"}, 3: {"stdgates.inc"}}
 _LOCATION = re.compile(r"^<input>:(\d+),(\d+):\s*(.*)$", re.S)
 _LOCATION3 = re.compile(r"^(\d+),(\d+):\s*(.*)$", re.S)
+#: more qubits and bits than any device or simulator has; a larger declaration is refused before parsing
+MAX_DECLARED_BITS = 10_000
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_DECLARATION = re.compile(r"\b(?:qreg|creg)\s+\w+\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]")
+_HUGE_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
 
 
 def qasm_version(source: str) -> int:
@@ -47,6 +55,7 @@ class CircuitSummary:
 
 def inspect_circuit(source: str) -> CircuitSummary:
     """Validate OpenQASM 2 or 3 text and summarise it, or raise :class:`InvalidCircuit`."""
+    _check_sizes(source)
     version = qasm_version(source)
     if version == 2:
         summary = _summarise_qasm2(source)
@@ -85,11 +94,32 @@ def _summarise_qasm2(source: str) -> CircuitSummary | None:
 
 def parse_circuit(source: str) -> QuantumCircuit:
     """Parse OpenQASM 2 or 3 text into a ``QuantumCircuit`` or raise :class:`InvalidCircuit`."""
+    _check_sizes(source)
     version = qasm_version(source)
     if version not in (2, 3):
         raise InvalidCircuit(f"unsupported OpenQASM version {version}; use OpenQASM 2 or 3")
     _check_includes(source, version)
     return _parse_qasm2(source) if version == 2 else _parse_qasm3(source)
+
+
+def _check_sizes(source: str) -> None:
+    """Refuse integer literals of 19 digits or more and register declarations
+    that add up to more than :data:`MAX_DECLARED_BITS`, before any parser runs."""
+    text = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)  # keep lines and columns
+    huge = _HUGE_INTEGER.search(text)
+    if huge is not None:
+        raise _at(text, huge.start(), f"the number {huge.group()[:12]}... is too large")
+    total = 0
+    for match in _DECLARATION.finditer(text):
+        total += int(match.group(1) or match.group(2))
+        if total > MAX_DECLARED_BITS:
+            raise _at(text, match.start(), f"the circuit declares more than {MAX_DECLARED_BITS} qubits and bits")
+
+
+def _at(source: str, offset: int, message: str) -> InvalidCircuit:
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1)
+    return InvalidCircuit(f"invalid circuit at line {line}, column {column}: {message}", details=[{"line": line, "column": column, "message": message}])
 
 
 def _check_includes(source: str, version: int) -> None:
@@ -119,6 +149,8 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
 
     try:
         return qasm3.loads(source)
+    except (OverflowError, RecursionError) as exc:
+        raise InvalidCircuit(f"invalid OpenQASM 3: the circuit is too large or nested too deeply ({type(exc).__name__})") from None
     except QASM3ParsingError as exc:
         if str(exc):
             raise InvalidCircuit(f"invalid OpenQASM 3: {exc}") from None
@@ -130,7 +162,7 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
 
 
 def _located(text: str, pattern: re.Pattern[str]) -> InvalidCircuit:
-    text = text.strip().strip('"')
+    text = text.strip().strip("'\"")
     match = pattern.match(text)
     if not match:
         return InvalidCircuit(f"invalid circuit: {text}")

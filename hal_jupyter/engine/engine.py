@@ -225,9 +225,7 @@ class Engine:
         except errors.HalError:
             raise
         except Exception as exc:  # a provider's service failed while checking the job: never a 500
-            if classify(exc) is not None:
-                raise errors.ProviderUnavailable(f"provider {provider.name!r} is not answering (try again): {exc}") from None
-            raise errors.ProviderError(f"provider {provider.name!r} could not check the job: {exc}") from None
+            raise _unavailable(provider, "check the job", exc) from None
         stamp = now_iso()
         return {
             "id": job_id,
@@ -325,7 +323,12 @@ class Engine:
     async def backends(self, name: str) -> list[dict[str, Any]]:
         await self.start()
         provider = self.registry.require(name)
-        backends = await self.scheduler.call(provider, provider.backends)
+        try:
+            backends = await self.scheduler.call(provider, provider.backends)
+        except errors.HalError:
+            raise
+        except Exception as exc:  # the provider's service failed: a 503 that says so, never a 500
+            raise _unavailable(provider, "list its backends", exc) from None
         return [b.model_dump() for b in backends]
 
     def scheduler_info(self) -> dict[str, Any]:
@@ -333,6 +336,13 @@ class Engine:
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         return self.events.subscribe(listener)
+
+
+def _unavailable(provider: Provider, doing: str, exc: Exception) -> errors.ProviderUnavailable:
+    """A provider's service failed while answering a request (503, as API.md has it)."""
+    if classify(exc) is not None:
+        return errors.ProviderUnavailable(f"provider {provider.name!r} is not answering (try again): {exc}")
+    return errors.ProviderUnavailable(f"provider {provider.name!r} could not {doing}: {type(exc).__name__}: {exc}")
 
 
 def _items(body: Any) -> list[Any]:

@@ -8,12 +8,16 @@ import time
 from typing import Any
 
 import pytest
+from tornado.httpclient import HTTPClientError
+
+pytest.register_assert_rewrite("tests.canaries")  # a plugin (below) this file also imports
+from . import canaries  # noqa: E402
 
 # Embedded engines (kernel-side tests, notebooks under nbval) keep their job
 # store in the Jupyter data directory: a fresh one for this test session.
 os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="hal-test-data-")
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.canaries"]
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -49,6 +53,41 @@ def jp_server_config(tmp_path, hal_config):
         },
         "HalExtension": {"db_url": f"sqlite:///{tmp_path / 'jobs.sqlite'}", **hal_config},
     }
+
+
+@pytest.fixture
+def jp_fetch(jp_fetch):
+    """pytest-jupyter's ``jp_fetch``, keeping every response body for the secrets sweep."""
+
+    async def fetch(*parts: str, **kwargs: Any) -> Any:
+        try:
+            response = await jp_fetch(*parts, **kwargs)
+        except HTTPClientError as error:
+            canaries.record(canaries.HTTP, error.response and error.response.body)
+            raise
+        canaries.record(canaries.HTTP, response.body)
+        return response
+
+    return fetch
+
+
+@pytest.fixture
+def jp_ws_fetch(jp_ws_fetch):
+    """pytest-jupyter's ``jp_ws_fetch``, keeping every message received for the secrets sweep."""
+
+    async def connect(*parts: str, **kwargs: Any) -> Any:
+        connection = await jp_ws_fetch(*parts, **kwargs)
+        read = connection.read_message
+
+        async def read_message() -> Any:
+            message = await read()
+            canaries.record(canaries.HTTP, message)
+            return message
+
+        connection.read_message = read_message
+        return connection
+
+    return connect
 
 
 class Api:

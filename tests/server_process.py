@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from . import canaries
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -61,6 +63,7 @@ class ServerProcess:
             args.append("--allow-root")
         args += [f"--HalExtension.{k}={v}" for k, v in self.traits.items()]
         log = open(self.log_path, "ab")
+        canaries.EVIDENCE.add_server_log(self.log_path)
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=self.root)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -82,9 +85,11 @@ class ServerProcess:
             req.add_header(key, value)
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
+                status, raw = response.status, response.read()
         except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
+            status, raw = err.code, err.read()
+        canaries.record(canaries.HTTP, raw)
+        return status, json.loads(raw or b"null")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, as in a crash."""

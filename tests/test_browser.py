@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from . import canaries
 from .server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ def lab(tmp_path):
 
 @needs_browser
 @pytest.mark.timeout(900)
+@pytest.mark.shows(canaries.BROWSER_PAGE)
 def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_with_its_histogram(lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -94,7 +96,9 @@ def _check_quickstart(page, lab, expect) -> None:
     # Open JupyterLab first and the notebook once the kernel specs are known
     # (the launcher shows them); opened before that, JupyterLab may ask which
     # kernel to start instead of starting the notebook's own.
-    page.goto(f"{lab.url}/lab?token={lab.token}", timeout=60_000)
+    # ``reset``: a fresh workspace on every try, with the launcher (JupyterLab
+    # otherwise restores the notebook a failed try left open).
+    page.goto(f"{lab.url}/lab?reset&token={lab.token}", timeout=60_000)
     expect(page.locator(".jp-LauncherCard", has_text="Python 3").first).to_be_visible(timeout=60_000)
     page.locator(".jp-DirListing-item", has_text="quickstart.ipynb").first.dblclick()
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
@@ -117,3 +121,4 @@ def _check_quickstart(page, lab, expect) -> None:
     expect(jobs_table).to_contain_text("COMPLETED")
     # JupyterLab's own page config holds the token; our outputs and widgets never do
     assert lab.token not in page.locator(".jp-NotebookPanel").first.inner_html()
+    canaries.record(canaries.BROWSER_PAGE, page.content())  # the rendered outputs and widgets, for the secrets sweep

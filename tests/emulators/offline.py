@@ -74,4 +74,7 @@ def _lambda_role(endpoint: str) -> str:
     import boto3
 
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)
-    return iam.create_role(RoleName="hal-lambda-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    try:
+        return iam.create_role(RoleName="hal-lambda-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:  # moto's state is per process: another test made it
+        return iam.get_role(RoleName="hal-lambda-role")["Role"]["Arn"]

@@ -1,0 +1,248 @@
+"""The secrets sweep: canary credentials in, everything the session shows out.
+
+A pytest plugin (registered from ``tests/conftest.py``). For the whole test
+session it
+
+- puts canary values in the environment for secret variables that no test sets
+  (``ENVIRONMENT``); the emulators' own credentials (``credentials.SECRETS``)
+  are canaries too, handed to the providers by the tests and notebooks;
+- keeps what the session shows to the outside world, by source (``EVIDENCE``):
+  every log record, HTTP response bodies (``jp_fetch``/``jp_ws_fetch`` in
+  ``conftest.py``, ``ServerProcess.request``), the logs of every ``jupyter
+  server`` process, the outputs of the notebooks run by nbval, and widget
+  state (the comm messages of every ipywidget, in this process and in the
+  notebooks' kernels; the rendered page of the browser test);
+- runs the test marked ``sweep`` (``tests/test_secrets.py``) last, after the
+  notebooks, so it searches all of that for the canaries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import comm
+import pytest
+from nbval.plugin import IPyNbCell
+
+from .emulators import credentials
+
+#: Canaries for secret variables that providers (or the SDKs under them) read
+#: from the environment but that no test sets. Each is chosen so that it changes
+#: nothing: which providers are available, and how, stays the same.
+ENVIRONMENT = {
+    # azure-identity's EnvironmentCredential (azure_quantum without an API key);
+    # unused without AZURE_TENANT_ID and AZURE_CLIENT_ID.
+    "AZURE_CLIENT_SECRET": "hal-canary-azure-client-secret-0d5e7b",
+    # the kernel client's JupyterHub discovery; unused without JUPYTERHUB_SERVICE_URL.
+    "JUPYTERHUB_API_TOKEN": "hal-canary-jupyterhub-token-8f2a61",
+}
+# Not AWS_SESSION_TOKEN: boto3 would send it with the tests' AWS keys, and
+# botocore itself writes it to its DEBUG log (the canonical request it signs),
+# which this sweep reads.
+
+#: Credentials that fail: the emulators refuse them, and IBM Quantum cannot be
+#: reached offline. The sweep's own run (``tests/test_secrets.py``) hands them
+#: to the providers, so their error paths carry a canary too.
+FAILING = {
+    "AZURE_FUNCTIONS_KEY": "hal-canary-refused-azfunc-key-47d1",
+    "IBM_CLOUD_API_KEY": "hal-canary-refused-ibm-apikey-c93e",
+    "AZURE_QUANTUM_API_KEY": "hal-canary-refused-azq-apikey-2b88",
+    "QISKIT_IBM_TOKEN": "hal-canary-qiskit-ibm-token-e615",
+}
+
+#: every canary, by the variable that carries it
+CANARIES = {
+    "AWS_SECRET_ACCESS_KEY": credentials.AWS_SECRET_ACCESS_KEY,
+    "IBM_CLOUD_API_KEY": credentials.IBM_CLOUD_API_KEY,
+    "AZURE_FUNCTIONS_KEY": credentials.AZURE_FUNCTIONS_KEY,
+    "AZURE_QUANTUM_API_KEY": credentials.AZURE_QUANTUM_API_KEY,
+    **ENVIRONMENT,
+    **{f"{name} (failing)": value for name, value in FAILING.items()},
+}
+assert set(credentials.SECRETS) <= set(CANARIES.values()), "a secret of tests/emulators/credentials.py is not a canary"
+
+LOGS, HTTP, SERVER_LOGS, NOTEBOOK_OUTPUTS, WIDGET_STATE, BROWSER_PAGE = (
+    "logs", "HTTP bodies", "server logs", "notebook outputs", "widget state", "browser page",
+)
+
+
+def as_text(value: Any) -> str:
+    """Bytes, text or JSON-like data as the text a reader would search."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+class Evidence:
+    """What the session has shown, by source; records only while a session runs
+    (``ServerProcess`` also serves the benchmarks, outside pytest)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.texts: dict[str, list[str]] = defaultdict(list)
+        self.server_logs: set[Path] = set()
+        #: sources a passed test promised to have shown (``@pytest.mark.shows``; nbval cells)
+        self.expected: set[str] = set()
+        #: what the sweep searched, for the session's terminal summary
+        self.summary = ""
+
+    def record(self, source: str, value: Any) -> None:
+        if self.active and value:
+            self.texts[source].append(as_text(value))
+
+    def add_server_log(self, path: Path) -> None:
+        """A server's log, read by the sweep (it keeps growing until then)."""
+        if self.active:
+            self.server_logs.add(path)
+
+    def read_server_logs(self) -> None:
+        """Read the logs of every server started (they stay in the session's tmp_path)."""
+        for path in sorted(self.server_logs):
+            self.record(SERVER_LOGS, path.read_bytes())
+        self.server_logs.clear()
+
+    def counts(self) -> Counter[str]:
+        return Counter({source: len(texts) for source, texts in self.texts.items()})
+
+    def size(self) -> int:
+        """Characters kept, all sources."""
+        return sum(len(text) for texts in self.texts.values() for text in texts)
+
+    def leaks(self) -> Iterator[str]:
+        """One line per canary found: where, and the text around it."""
+        for source, texts in self.texts.items():
+            yield from find_canaries(source, texts)
+
+
+def find_canaries(where: str, texts: Iterable[Any]) -> Iterator[str]:
+    """One line per canary found in ``texts`` (see ``as_text``)."""
+    joined = "\n\0".join(map(as_text, texts))
+    for name, canary in CANARIES.items():
+        at = joined.find(canary)
+        if at >= 0:
+            context = joined[max(0, at - 200): at + len(canary) + 100].replace("\0", "")
+            yield f"{name} ({canary}) in {where}: ...{context}..."
+
+
+EVIDENCE = Evidence()
+record = EVIDENCE.record
+
+
+class _RecordingComm(comm.DummyComm):
+    """The comm ipywidgets gets outside a kernel (no front end), keeping every
+    message a widget sends: its whole state when opened, then each update."""
+
+    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any) -> None:
+        record(WIDGET_STATE, data)
+
+
+def _record_log(factory: Any) -> Any:
+    """A log record factory that keeps every record's text. A factory, not a
+    handler: ``hal_jupyter``'s logger stops propagating once a server extension
+    configured it, so a handler on the root logger would miss it."""
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        log_record = factory(*args, **kwargs)
+        try:
+            text = log_record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is the logger's problem, not ours
+            text = f"{log_record.msg!r} % {log_record.args!r}"
+        if log_record.exc_info:
+            text += "\n" + logging.Formatter().formatException(log_record.exc_info)
+        record(LOGS, f"{log_record.name} {log_record.levelname}: {text}")
+        return log_record
+
+    return make
+
+
+def _record_kernel_comms(notebook: Any) -> None:
+    """Widget state in a notebook's kernel travels as comm messages on iopub,
+    which nbval reads (through this method) and drops; keep them."""
+    read = notebook.get_kernel_message
+
+    def get_kernel_message(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        message = read(*args, **kwargs)
+        if message["msg_type"].startswith("comm"):
+            record(WIDGET_STATE, message["content"].get("data"))
+        return message
+
+    notebook.get_kernel_message = get_kernel_message
+
+
+_undo: list[Callable[[], Any]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sweep: the secrets sweep; runs after every other test and notebook")
+    config.addinivalue_line("markers", "shows(source): once passed, the test has shown this source to the secrets sweep")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for name, value in ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    root, ibm_sdk, factory = logging.getLogger(), logging.getLogger("ibm-cloud-sdk-core"), logging.getLogRecordFactory()
+    _undo.extend([
+        partial(root.setLevel, root.level), partial(ibm_sdk.setLevel, ibm_sdk.level),
+        partial(logging.setLogRecordFactory, factory), partial(setattr, comm, "create_comm", comm.create_comm),
+    ])
+    _keep_pytest_log_capture_as_it_was(session.config, root.level)
+    root.setLevel(logging.DEBUG)  # every record is made, whatever the handlers keep
+    # ...but ibm-cloud-sdk-core's: at DEBUG it turns on http.client's debug
+    # output for the whole process, through a print replacement that fails on
+    # http.client's own arguments (then every other HTTP client breaks).
+    ibm_sdk.setLevel(logging.INFO)
+    logging.setLogRecordFactory(_record_log(factory))
+    comm.create_comm = _RecordingComm  # comm's documented hook (ipykernel sets its own)
+    EVIDENCE.active = True
+
+
+def _keep_pytest_log_capture_as_it_was(config: pytest.Config, level: int) -> None:
+    """pytest's log handlers without a level of their own (no ``--log-level``)
+    relied on the root logger's: keep them there, so a failing test's report and
+    the live log don't fill with the DEBUG records made for the sweep."""
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler"):
+        handler = getattr(plugin, name, None)
+        if isinstance(handler, logging.Handler) and handler.level == logging.NOTSET:
+            handler.setLevel(level)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    EVIDENCE.active = False
+    while _undo:
+        _undo.pop()()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    sweeps = [item for item in items if item.get_closest_marker("sweep")]
+    items[:] = [item for item in items if item not in sweeps] + sweeps
+    for notebook in {item.parent for item in items if isinstance(item, IPyNbCell)}:
+        _record_kernel_comms(notebook)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if call.when == "call" and isinstance(item, IPyNbCell):
+        record(NOTEBOOK_OUTPUTS, item.test_outputs)
+    if call.when == "call" and report.passed:
+        if isinstance(item, IPyNbCell):
+            EVIDENCE.expected.add(NOTEBOOK_OUTPUTS)
+        for mark in item.iter_markers("shows"):
+            EVIDENCE.expected.update(mark.args)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if EVIDENCE.summary:
+        terminalreporter.write_line(f"secrets sweep: {EVIDENCE.summary}")

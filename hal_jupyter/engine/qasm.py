@@ -27,6 +27,9 @@ _LOCATION = re.compile(r"^<input>:(\d+),(\d+):\s*(.*)$", re.S)
 _LOCATION3 = re.compile(r"^(\d+),(\d+):\s*(.*)$", re.S)
 #: more qubits and bits than any device or simulator has; a larger declaration is refused before parsing
 MAX_DECLARED_BITS = 10_000
+#: deeper nesting of brackets is refused before parsing (the parsers recurse per level)
+MAX_NESTING = 64
+_BRACKETS = re.compile(r"[()\[\]{}]")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _DECLARATION = re.compile(r"\b(?:qreg|creg)\s+\w+\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]")
 _HUGE_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
@@ -103,12 +106,18 @@ def parse_circuit(source: str) -> QuantumCircuit:
 
 
 def _check_sizes(source: str) -> None:
-    """Refuse integer literals of 19 digits or more and register declarations
-    that add up to more than :data:`MAX_DECLARED_BITS`, before any parser runs."""
+    """Refuse integer literals of 19 digits or more, brackets nested deeper than
+    :data:`MAX_NESTING` and register declarations that add up to more than
+    :data:`MAX_DECLARED_BITS`, before any parser runs."""
     text = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)  # keep lines and columns
     huge = _HUGE_INTEGER.search(text)
     if huge is not None:
         raise _at(text, huge.start(), f"the number {huge.group()[:12]}... is too large")
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "([{" else -1
+        if depth > MAX_NESTING:
+            raise _at(text, match.start(), f"brackets are nested more than {MAX_NESTING} levels deep")
     total = 0
     for match in _DECLARATION.finditer(text):
         total += int(match.group(1) or match.group(2))

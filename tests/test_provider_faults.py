@@ -24,6 +24,7 @@ from hal_jupyter.providers.local_simulator import LocalSimulatorProvider
 
 from . import quantum_checks as checks
 from .emulators import offline
+from .server_process import ServerProcess
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
@@ -116,13 +117,16 @@ def clouds():
     return offline.start_all()
 
 
+#: botocore waits 1 s for an answer (the emulator's "timeout" answers after 1.5 s); quick backoff
+FAST_RETRIES = {
+    "batch_window_s": 0.3, "batch_max_size": 50, "env_file": "", "provider_timeout_s": 1.0,
+    "submit_attempts": 6, "retry_base_s": 0.1, "retry_max_s": 2.0, "degraded_after": 3,
+}
+
+
 @pytest.fixture
 def hal_config():
-    # botocore waits 1 s for an answer (the emulator's "timeout" answers after 1.5 s); quick backoff
-    return {
-        "batch_window_s": 0.3, "batch_max_size": 50, "env_file": "", "provider_timeout_s": 1.0,
-        "submit_attempts": 6, "retry_base_s": 0.1, "retry_max_s": 2.0, "degraded_after": 3,
-    }
+    return dict(FAST_RETRIES)
 
 
 @pytest.fixture
@@ -135,50 +139,50 @@ def flaky(clouds, monkeypatch):
         world.faults.set(0)
 
 
-async def _wait_tag(api: Any, tag: str, count: int, timeout: float) -> list[dict[str, Any]]:
+def _finished_with_tag(server: ServerProcess, tag: str, count: int, timeout: float) -> list[dict[str, Any]]:
     """Every job with ``tag``, once all ``count`` are terminal (fails after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
     while True:
-        jobs: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            status, page = await api.get("jobs", tag=tag, limit=500, **({"cursor": cursor} if cursor else {}))
-            jobs += page["jobs"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
+        status, page = server.request("GET", f"/hal/api/jobs?tag={tag}&limit=500")
+        jobs = page["jobs"]
         done = [j for j in jobs if j["status"] in ("COMPLETED", "FAILED", "CANCELLED", "UNKNOWN")]
         if len(done) == count:
             return jobs
         assert time.monotonic() < deadline, f"{count - len(done)} of {count} jobs not finished: {Counter(j['status'] for j in jobs)}"
-        await asyncio.sleep(0.5)
+        time.sleep(0.5)
 
 
 @pytest.mark.timeout(600)
-async def test_500_jobs_with_30_percent_faults_all_complete_each_created_once(api, flaky):
+def test_500_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tmp_path):
+    """A real server (its own process) against the flaky emulators in this one."""
     braket, azure = flaky
+    server = ServerProcess(tmp_path, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", **{k: v for k, v in FAST_RETRIES.items() if k != "env_file"})
     braket.faults.set(0.3, timeout_s=1.5, seed=1)
     azure.faults.set(0.3, timeout_s=0.3, seed=2)  # azure-quantum's client waits minutes: a "timeout" is just slow
     before = len(braket.creates), len(azure.creates)
     plan = [("aws_braket", SV1, 300), ("aws_braket", DM1, 100), ("azure_quantum", "ionq.simulator", 100)]
-    for provider, backend, count in plan:
-        jobs = [{"provider": provider, "backend": backend, "circuit": checks.flip(i % 3), "shots": 100, "tags": ["flaky", f"k{i % 3}"]} for i in range(count)]
-        status, body = await api.post("quantum/jobs", {"jobs": jobs})
-        assert status == 201, body
-    # meanwhile another provider keeps being served
-    status, local = await api.post("quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
-    assert (await api.wait(local["id"], timeout=60))["status"] == "COMPLETED"
+    try:
+        server.start()
+        for provider, backend, count in plan:
+            jobs = [{"provider": provider, "backend": backend, "circuit": checks.flip(i % 3), "shots": 100, "tags": ["flaky", f"k{i % 3}"]} for i in range(count)]
+            status, body = server.request("POST", "/hal/api/quantum/jobs", {"jobs": jobs})
+            assert status == 201, body
+        # meanwhile another provider keeps being served
+        status, local = server.request("POST", "/hal/api/quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
+        assert server.wait_all([local["id"]], timeout=60)[local["id"]]["status"] == "COMPLETED"
 
-    jobs = await _wait_tag(api, "flaky", 500, timeout=400)
-    assert Counter(j["status"] for j in jobs) == {"COMPLETED": 500}, Counter((j["status"], str(j["error"])) for j in jobs)
+        jobs = _finished_with_tag(server, "flaky", 500, timeout=400)
+        assert Counter(j["status"] for j in jobs) == {"COMPLETED": 500}, Counter((j["status"], str(j["error"])) for j in jobs)
+        for job in [j for j in jobs if "k1" in j["tags"]][:20]:
+            status, result = server.request("GET", f"/hal/api/jobs/{job['id']}/result")
+            assert max(result["counts"], key=result["counts"].get) == "010"
+    finally:
+        server.stop()
     # each job reached its provider exactly once: 6 program sets of 50 + 100 tasks at Braket, 100 jobs at Azure
     assert len(braket.creates) - before[0] == 6 + 100 and len(azure.creates) - before[1] == 100
     assert len({j["remote_id"] for j in jobs}) == 500
     for world in flaky:  # every kind of fault was injected, many times
         assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) > 100, world.faults.injected
-    for job in [j for j in jobs if "k1" in j["tags"]][:20]:
-        status, result = await api.get(f"jobs/{job['id']}/result")
-        assert max(result["counts"], key=result["counts"].get) == "010"
 
 
 async def test_a_provider_that_keeps_failing_is_degraded_and_the_others_keep_serving(api, flaky):

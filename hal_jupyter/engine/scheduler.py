@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 from ..providers.base import BatchSpec, JobSpec, Provider, Submission
 from .errors import HalError, JobAlreadyFinished
 from .faults import crash_point
-from .retry import Fault, backoff, classify
 from .ledger import Ledger, Row, now_iso
 from .models import JobStatus
 from .policy import BatchPolicy, Flush, GroupKey, Trigger
 from .registry import Registry
+from .retry import Fault, backoff, classify
 
 log = logging.getLogger("hal_jupyter")
 T = TypeVar("T")
@@ -240,7 +240,8 @@ class Scheduler:
                 await self.ledger.apply_all(ids, {"status_message": message})
                 await asyncio.sleep(delay)
                 if all(self.ledger.status(j) is None for j in ids):
-                    return  # every job was cancelled meanwhile
+                    self._cancel_after_submit.difference_update(ids)
+                    return  # every job was cancelled meanwhile: nothing to send
                 continue
             self.health.succeeded(provider.name)
             await self._accepted(provider, spec, submission)
@@ -253,8 +254,8 @@ class Scheduler:
             error = {**error, "message": f"gave up after {attempts} attempts: {error['message']}"}
             await self.ledger.apply_all(ids, {"status": "FAILED", "error": error})
             return
-        message = f"gave up after {attempts} attempts; the provider may have taken the last one: {error['message']}"
-        await self.ledger.apply_all(ids, {"status": "UNKNOWN", "status_message": message})
+        message = f"gave up after {attempts} attempts; the provider may have taken the last one"
+        await self.ledger.apply_all(ids, {"status": "UNKNOWN", "status_message": message, "error": error})
 
     async def _accepted(self, provider: Provider, spec: BatchSpec, submission: Submission) -> None:
         log.info("hal_jupyter: %s accepted batch %s (%d job(s))", provider.name, spec.id, len(spec.jobs))

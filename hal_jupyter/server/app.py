@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -75,19 +76,8 @@ class HalExtension(ExtensionApp):
             allowed_providers=self.allowed_providers,
             blocked_providers=list(self.blocked_providers),
             env_file=self.env_file or None,
-            settings=Settings(
-                max_shots=self.max_shots,
-                max_circuit_bytes=self.max_circuit_bytes,
-                max_local_qubits=self.max_local_qubits,
-                local_python_timeout_s=self.local_python_timeout_s,
-                local_python_memory_mb=self.local_python_memory_mb,
-                provider_timeout_s=self.provider_timeout_s,
-                submit_attempts=self.submit_attempts,
-                retry_base_s=self.retry_base_s,
-                retry_max_s=self.retry_max_s,
-                max_poll_failures=self.max_poll_failures,
-                degraded_after=self.degraded_after,
-            ),
+            # every Settings field is a trait of the same name
+            settings=Settings(**{f.name: getattr(self, f.name) for f in fields(Settings)}),
         )
 
     def initialize_settings(self) -> None:

@@ -49,9 +49,8 @@ def functions_host():
 @pytest.fixture
 def host(functions_host, monkeypatch):
     host, url = functions_host
-    monkeypatch.setenv("AZURE_FUNCTIONS_URL", url)
-    monkeypatch.setenv("AZURE_FUNCTIONS_KEY", emulator.KEY)
-    monkeypatch.setenv("AZURE_FUNCTIONS_RUNNER", "hal-runner")
+    for name, value in emulator.env(url).items():
+        monkeypatch.setenv(name, value)
     return host
 
 

@@ -16,14 +16,6 @@ PROVIDER = "azure_quantum"
 SETTINGS = ("AZURE_QUANTUM_CONNECTION_STRING", "AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")
 
 
-def workspace_env(url: str) -> dict[str, str]:
-    return {
-        "AZURE_QUANTUM_SUBSCRIPTION_ID": emulator.SUBSCRIPTION, "AZURE_QUANTUM_WORKSPACE_RG": emulator.GROUP,
-        "AZURE_QUANTUM_WORKSPACE_NAME": emulator.WORKSPACE, "AZURE_QUANTUM_WORKSPACE_LOCATION": emulator.LOCATION,
-        "AZURE_QUANTUM_API_KEY": emulator.API_KEY, "HAL_AZURE_QUANTUM_ENDPOINT": url,
-    }
-
-
 @pytest.fixture(scope="module")
 def azure_world():
     server, world, url = emulator.start()
@@ -35,7 +27,7 @@ def azure_world():
 def azure(azure_world, monkeypatch):
     world, url = azure_world
     monkeypatch.delenv("AZURE_QUANTUM_CONNECTION_STRING", raising=False)
-    for name, value in workspace_env(url).items():
+    for name, value in emulator.env(url).items():
         monkeypatch.setenv(name, value)
     world.hold.set()
     return world

@@ -24,10 +24,8 @@ def whisk():
 @pytest.fixture
 def ow(whisk, monkeypatch):
     world, url = whisk
-    monkeypatch.setenv("IBM_CLOUD_FUNCTIONS_URL", url)
-    monkeypatch.setenv("IBM_CLOUD_IAM_URL", url)
-    monkeypatch.setenv("IBM_CLOUD_FUNCTIONS_NAMESPACE", "hal")
-    monkeypatch.setenv("IBM_CLOUD_API_KEY", openwhisk.API_KEY)
+    for name, value in openwhisk.env(url).items():
+        monkeypatch.setenv(name, value)
     return world
 
 

@@ -10,7 +10,6 @@ pytest.importorskip("ibm_code_engine_sdk")
 
 from . import serverless_checks as checks  # noqa: E402
 from .emulators import code_engine  # noqa: E402
-from .emulators.iam import API_KEY  # noqa: E402
 
 PROVIDER = "ibm_code_engine"
 
@@ -25,10 +24,8 @@ def engine_world():
 @pytest.fixture
 def ce(engine_world, monkeypatch):
     world, url = engine_world
-    monkeypatch.setenv("IBM_CODE_ENGINE_URL", f"{url}/v2")
-    monkeypatch.setenv("IBM_CLOUD_IAM_URL", url)
-    monkeypatch.setenv("IBM_CODE_ENGINE_PROJECT_ID", code_engine.PROJECT)
-    monkeypatch.setenv("IBM_CLOUD_API_KEY", API_KEY)
+    for name, value in code_engine.env(url).items():
+        monkeypatch.setenv(name, value)
     return world
 
 

@@ -106,6 +106,11 @@ def _handler(host: FunctionsHost) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def env(url: str) -> dict[str, str]:
+    """The provider variables that point azure_functions (and its HAL runner) at this emulator."""
+    return {"AZURE_FUNCTIONS_URL": url, "AZURE_FUNCTIONS_KEY": KEY, "AZURE_FUNCTIONS_RUNNER": "hal-runner"}
+
+
 def start() -> tuple[ThreadingHTTPServer, FunctionsHost, str]:
     port = free_port()
     host = FunctionsHost(f"http://127.0.0.1:{port}")

@@ -256,6 +256,15 @@ def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def env(url: str) -> dict[str, str]:
+    """The provider variables that point azure_quantum at this emulator's workspace."""
+    return {
+        "AZURE_QUANTUM_SUBSCRIPTION_ID": SUBSCRIPTION, "AZURE_QUANTUM_WORKSPACE_RG": GROUP,
+        "AZURE_QUANTUM_WORKSPACE_NAME": WORKSPACE, "AZURE_QUANTUM_WORKSPACE_LOCATION": LOCATION,
+        "AZURE_QUANTUM_API_KEY": API_KEY, "HAL_AZURE_QUANTUM_ENDPOINT": url,
+    }
+
+
 def start() -> tuple[ThreadingHTTPServer, AzureQuantum, str]:
     port = free_port()
     world = AzureQuantum(f"http://127.0.0.1:{port}")

@@ -101,6 +101,11 @@ def _handler(world: CodeEngine) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def env(url: str) -> dict[str, str]:
+    """The provider variables that point ibm_code_engine at this emulator (and its IAM)."""
+    return {"IBM_CODE_ENGINE_URL": f"{url}/v2", "IBM_CLOUD_IAM_URL": url, "IBM_CODE_ENGINE_PROJECT_ID": PROJECT, "IBM_CLOUD_API_KEY": API_KEY}
+
+
 def start() -> tuple[ThreadingHTTPServer, CodeEngine, str]:
     port = free_port()
     world = CodeEngine(f"http://127.0.0.1:{port}")

@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from . import aws_lambda, azure_functions, azure_quantum, braket, code_engine, credentials, openwhisk
-from .iam import API_KEY
 
 BRAKET_BUCKET = "amazon-braket-hal-offline"
 _started: dict[str, str] | None = None
@@ -38,16 +37,16 @@ def start_all() -> dict[str, str]:
     server, host, url = azure_functions.start()
     _servers.append(server)
     azure_functions.deploy_runner(host)
-    env.update(AZURE_FUNCTIONS_URL=url, AZURE_FUNCTIONS_KEY=azure_functions.KEY, AZURE_FUNCTIONS_RUNNER="hal-runner")
+    env.update(azure_functions.env(url))
 
     server, whisk, url = openwhisk.start()
     _servers.append(server)
-    env.update(IBM_CLOUD_FUNCTIONS_URL=url, IBM_CLOUD_FUNCTIONS_NAMESPACE="hal", IBM_CLOUD_IAM_URL=url, IBM_CLOUD_API_KEY=API_KEY)
+    env.update(openwhisk.env(url))
 
     server, engine, url = code_engine.start()
     _servers.append(server)
     engine.iam = whisk.iam  # one IBM Cloud IAM for both IBM services
-    env.update(IBM_CODE_ENGINE_URL=f"{url}/v2", IBM_CODE_ENGINE_PROJECT_ID=code_engine.PROJECT)
+    env.update({k: v for k, v in code_engine.env(url).items() if k != "IBM_CLOUD_IAM_URL"})  # IAM: the one above
 
     import boto3
 
@@ -59,11 +58,7 @@ def start_all() -> dict[str, str]:
 
     server, worlds["azure_quantum"], url = azure_quantum.start()
     _servers.append(server)
-    env.update(
-        AZURE_QUANTUM_SUBSCRIPTION_ID=azure_quantum.SUBSCRIPTION, AZURE_QUANTUM_WORKSPACE_RG=azure_quantum.GROUP,
-        AZURE_QUANTUM_WORKSPACE_NAME=azure_quantum.WORKSPACE, AZURE_QUANTUM_WORKSPACE_LOCATION=azure_quantum.LOCATION,
-        AZURE_QUANTUM_API_KEY=azure_quantum.API_KEY, HAL_AZURE_QUANTUM_ENDPOINT=url,
-    )
+    env.update(azure_quantum.env(url))
     env["QISKIT_IBM_CHANNEL"] = "local"  # Qiskit Runtime's local mode: the fake backends
 
     _started = env

@@ -111,6 +111,11 @@ def _handler(world: OpenWhisk) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def env(url: str) -> dict[str, str]:
+    """The provider variables that point ibm_cloud_functions at this emulator."""
+    return {"IBM_CLOUD_FUNCTIONS_URL": url, "IBM_CLOUD_IAM_URL": url, "IBM_CLOUD_FUNCTIONS_NAMESPACE": "hal", "IBM_CLOUD_API_KEY": API_KEY}
+
+
 def start() -> tuple[ThreadingHTTPServer, OpenWhisk, str]:
     world = OpenWhisk()
     server, url = serve(_handler(world), "openwhisk-emulator", faults=world.faults)

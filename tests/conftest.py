@@ -16,6 +16,8 @@ from . import canaries  # noqa: E402
 # Embedded engines (kernel-side tests, notebooks under nbval) keep their job
 # store in the Jupyter data directory: a fresh one for this test session.
 os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="hal-test-data-")
+# boto3's credential chain ends at the EC2 metadata address; tests stay on 127.0.0.1.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.canaries"]
 

@@ -16,23 +16,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..providers.base import JobSpec, Provider, Settings
-from . import errors
+from . import errors, intake
+from .boundary import provider_calls
 from .events import EventBus
 from .ledger import Ledger, Row, now_iso, public_record
-from .models import ClassicalJobRequest, QuantumJobRequest
+from .models import QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
 from .registry import Registry
-from .retry import classify
 from .scheduler import Scheduler, new_id
 from .store import JobStore, default_db_url
 
 log = logging.getLogger("hal_jupyter")
-MAX_BULK = 5000
 INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
+#: most ids one listing may name, and the largest page
+MAX_LIST_IDS = 500
 
 
 @dataclass
@@ -130,20 +129,18 @@ class Engine:
         ``Idempotency-Key`` replays an earlier submission.
         """
         await self.start()
-        bulk = isinstance(body, dict) and "jobs" in body
-        items = _items(body)
+        requests, bulk = intake.parse_items(kind, body)
         body_hash = ""
         if idempotency_key is not None:
             body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
             replay = await self._replay(idempotency_key, body_hash)
             if replay is not None:
                 return replay, bulk, False
-        size = sum(len(v) for i in items if isinstance(i, dict) for v in (i.get("circuit"), i.get("code")) if isinstance(v, str))
-        if size > INLINE_VALIDATION_BYTES or not self._validates_inline(items):
+        if intake.request_bytes(requests) > INLINE_VALIDATION_BYTES or not self._validates_inline(requests):
             loop = asyncio.get_running_loop()
-            rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, items)
+            rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, requests, bulk)
         else:
-            rows = self._prepare_all(kind, items)
+            rows = self._prepare_all(kind, requests, bulk)
         parsed = {r["id"]: r.pop("_parsed") for r in rows}
         key = (idempotency_key, body_hash) if idempotency_key is not None else None
         try:
@@ -172,60 +169,52 @@ class Engine:
         rows = await self.ledger.db(self.store.get_jobs, ids)
         return [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
 
-    def _validates_inline(self, items: list[Any]) -> bool:
+    def _validates_inline(self, requests: list[intake.JobRequest]) -> bool:
         """False when a provider of these jobs checks them against its service
         (backend listings, targets): then validation runs off the event loop."""
-        for name in {i.get("provider") for i in items if isinstance(i, dict)}:
+        for name in {r.provider for r in requests}:
             try:
-                if isinstance(name, str) and not self.registry.get(name).inline_validation:
+                if not self.registry.get(name).inline_validation:
                     return False
             except errors.HalError:
                 pass
         return True
 
-    def _prepare_all(self, kind: str, items: list[Any]) -> list[Row]:
-        if not items:
-            raise errors.InvalidRequest("'jobs' must hold at least one job request")
-        if len(items) > MAX_BULK:
-            raise errors.PayloadTooLarge(f"at most {MAX_BULK} jobs per request")
+    def _prepare_all(self, kind: str, requests: list[intake.JobRequest], bulk: bool) -> list[Row]:
         rows = []
-        for index, item in enumerate(items):
+        for index, request in enumerate(requests):
             try:
-                rows.append(self._prepare(kind, item))
+                rows.append(self._prepare(kind, request))
             except errors.HalError as exc:
-                if len(items) > 1:
-                    exc.message = f"jobs[{index}]: {exc.message}"
-                    exc.args = (exc.message,)
+                if bulk:
+                    intake.prefix_error(exc, f"jobs[{index}]")
                 raise
         return rows
 
-    def _prepare(self, kind: str, item: Any) -> Row:
-        request = _parse_request(kind, item)
+    def _prepare(self, kind: str, request: intake.JobRequest) -> Row:
         provider = self.registry.require(request.provider)
         if provider.kind != kind:
             raise errors.InvalidRequest(
                 f"provider {request.provider!r} runs {provider.kind} jobs; send this job to /hal/api/{provider.kind}/jobs"
             )
-        backend = getattr(request, "backend", None) or provider.default_backend()
         if isinstance(request, QuantumJobRequest):
             shots: int | None = request.shots
             self._check_quantum(request)
             payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
             summary = inspect_circuit(request.circuit)
+            intake.check_json_size(request.options, self.settings.max_circuit_bytes, "options")
         else:
             shots, summary = None, None
             payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
-            _check_json_size(request.args, self.settings.max_circuit_bytes)
+            intake.check_json_size(request.args, self.settings.max_circuit_bytes, "args")
+        with provider_calls(provider.name, "choose a backend"):
+            backend = getattr(request, "backend", None) or provider.default_backend()
         job_id = new_id()
         parsed = summary.circuit if summary is not None else None
         spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
-        try:
+        with provider_calls(provider.name, "check the job", about_job=True):
             provider.validate(spec)
             cost = provider.estimate_cost(spec)
-        except errors.HalError:
-            raise
-        except Exception as exc:  # a provider's service failed while checking the job: never a 500
-            raise _unavailable(provider, "check the job", exc) from None
         stamp = now_iso()
         return {
             "id": job_id,
@@ -278,17 +267,33 @@ class Engine:
         provider: str | None = None,
         kind: str | None = None,
         tag: str | None = None,
+        ids: list[str] | None = None,
+        include_result: bool = False,
         limit: int = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        """Records newest first, filtered; ``ids`` (at most :data:`MAX_LIST_IDS`) keeps
+        only those jobs; ``include_result`` embeds each one's ``result`` (null until
+        COMPLETED), so a client gets many results in one request."""
         await self.start()
+        if ids is not None and not 0 < len(ids) <= MAX_LIST_IDS:
+            raise errors.InvalidRequest(f"ids must name 1 to {MAX_LIST_IDS} jobs")
+        if not 1 <= limit <= MAX_LIST_IDS:
+            raise errors.InvalidRequest(f"limit must be an integer from 1 to {MAX_LIST_IDS}")
         before = _decode_cursor(cursor)
         rows = await self.ledger.db(
-            self.store.list_jobs, status=status, provider=provider, kind=kind, tag=tag, limit=limit + 1, before_seq=before
+            self.store.list_jobs,
+            status=status, provider=provider, kind=kind, tag=tag, ids=ids, limit=limit + 1, before_seq=before,
         )
         more = len(rows) > limit
         rows = rows[:limit]
         records = [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+        if include_result:
+            done = [r["id"] for r in records if r["status"] == "COMPLETED"]
+            results = await self.ledger.db(self.store.get_results, done) if done else {}
+            for record in records:
+                found = results.get(record["id"])
+                record["result"] = {"id": record["id"], **found} if found is not None else None
         next_cursor = str(rows[-1]["seq"]) if more else None
         return {"jobs": records, "next_cursor": next_cursor}
 
@@ -323,12 +328,8 @@ class Engine:
     async def backends(self, name: str) -> list[dict[str, Any]]:
         await self.start()
         provider = self.registry.require(name)
-        try:
+        with provider_calls(provider.name, "list its backends"):
             backends = await self.scheduler.call(provider, provider.backends)
-        except errors.HalError:
-            raise
-        except Exception as exc:  # the provider's service failed: a 503 that says so, never a 500
-            raise _unavailable(provider, "list its backends", exc) from None
         return [b.model_dump() for b in backends]
 
     def scheduler_info(self) -> dict[str, Any]:
@@ -336,46 +337,6 @@ class Engine:
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         return self.events.subscribe(listener)
-
-
-def _unavailable(provider: Provider, doing: str, exc: Exception) -> errors.ProviderUnavailable:
-    """A provider's service failed while answering a request (503, as API.md has it)."""
-    if classify(exc) is not None:
-        return errors.ProviderUnavailable(f"provider {provider.name!r} is not answering (try again): {exc}")
-    return errors.ProviderUnavailable(f"provider {provider.name!r} could not {doing}: {type(exc).__name__}: {exc}")
-
-
-def _items(body: Any) -> list[Any]:
-    if isinstance(body, dict) and "jobs" in body:
-        if set(body) != {"jobs"} or not isinstance(body["jobs"], list):
-            raise errors.InvalidRequest("a bulk request is {\"jobs\": [request, ...]} and nothing else")
-        return body["jobs"]
-    if not isinstance(body, dict):
-        raise errors.InvalidRequest("the request body must be a JSON object")
-    return [body]
-
-
-def _parse_request(kind: str, item: Any) -> QuantumJobRequest | ClassicalJobRequest:
-    model = QuantumJobRequest if kind == "quantum" else ClassicalJobRequest
-    if not isinstance(item, dict):
-        raise errors.InvalidRequest("each job request must be a JSON object")
-    try:
-        return model.model_validate(item)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()[:20]
-        ]
-        first = details[0]
-        raise errors.InvalidRequest(f"{first['field']}: {first['message']}", details=details) from None
-
-
-def _check_json_size(value: Any, limit: int) -> None:
-    try:
-        size = len(json.dumps(value, allow_nan=False))
-    except ValueError:
-        raise errors.InvalidRequest("args must be plain JSON (no NaN or Infinity)") from None
-    if size > limit:
-        raise errors.PayloadTooLarge(f"args are {size} bytes; the limit is {limit}")
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

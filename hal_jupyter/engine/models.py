@@ -43,7 +43,8 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, patt
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # strict: JSON types as written ("timeout_s": true or "2" is a 400, not 1.0 or 2.0)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
     provider: Identifier
     priority: Priority = "standard"

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from ..providers.base import Availability, Provider, Settings
-from .errors import ProviderNotFound, ProviderUnavailable
+from .boundary import describe, provider_calls
+from .errors import HalError, ProviderNotFound, ProviderUnavailable
 from .models import ProviderInfo
 
 GROUP = "hal_jupyter.providers"
@@ -68,16 +69,28 @@ class Registry:
         cls = self._class(name)
         if cls is None:
             raise ProviderUnavailable(f"provider {name!r} is unavailable: {self._broken[name]}")
-        instance = self._instances[name] = cls(self.settings)
+        with provider_calls(name, "start"):
+            instance = cls(self.settings)
+        self._instances[name] = instance
         return instance
 
     def require(self, name: str) -> Provider:
         """The provider, ready for jobs: also :class:`ProviderUnavailable` (503)."""
         provider = self.get(name)
-        availability = provider.availability()
+        availability = self.availability(provider)
         if not availability.available:
             raise ProviderUnavailable(f"provider {name!r} is unavailable: {availability.reason}")
         return provider
+
+    def availability(self, provider: Provider) -> Availability:
+        """The provider's availability; an availability check that raises (an SDK
+        refusing its configuration) says the provider is unavailable, and why."""
+        try:
+            return provider.availability()
+        except HalError as exc:
+            return Availability(False, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a misconfigured SDK must not take the listing down
+            return Availability(False, f"its configuration was refused: {describe(exc)}")
 
     def loaded(self) -> list[Provider]:
         return list(self._instances.values())
@@ -88,11 +101,14 @@ class Registry:
         for name in self.names():
             try:
                 provider = self.get(name)
-                availability = provider.availability()
+            except HalError as exc:  # failed to import or to start: listed, unavailable, with the reason
+                cls = self._classes.get(name)
+                availability = Availability(False, exc.message)
+                kind = getattr(cls, "kind", "quantum")
+                description = getattr(cls, "description", "")
+            else:
+                availability = self.availability(provider)
                 kind, description = provider.kind, provider.description
-            except ProviderUnavailable:
-                availability = Availability(False, self._broken.get(name))
-                kind, description = "quantum", ""
             out.append(
                 ProviderInfo(
                     name=name,

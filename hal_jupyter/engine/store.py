@@ -180,11 +180,15 @@ class JobStore:
         provider: str | None = None,
         kind: str | None = None,
         tag: str | None = None,
+        ids: Sequence[str] | None = None,
         limit: int = 100,
         before_seq: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs newest first; ``before_seq`` continues a listing (the cursor)."""
+        """Jobs newest first; ``before_seq`` continues a listing (the cursor);
+        ``ids`` keeps only those jobs (at most a few hundred: one ``IN`` list)."""
         query = sa.select(jobs).order_by(jobs.c.seq.desc()).limit(limit)
+        if ids is not None:
+            query = query.where(jobs.c.id.in_(list(ids)))
         if status:
             query = query.where(jobs.c.status == status)
         if provider:
@@ -222,9 +226,16 @@ class JobStore:
             _update_each(conn, [(job_id, fields) for job_id, fields, _ in changes])
 
     def get_result(self, job_id: str) -> dict[str, Any] | None:
+        return self.get_results([job_id]).get(job_id)
+
+    def get_results(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored results of those jobs that have one, by job id."""
+        found: dict[str, dict[str, Any]] = {}
         with self._engine.connect() as conn:
-            data = conn.execute(sa.select(results.c.data).where(results.c.job_id == job_id)).scalar()
-        return None if data is None else json.loads(data)
+            for chunk in _chunks(list(job_ids), 500):
+                query = sa.select(results.c.job_id, results.c.data).where(results.c.job_id.in_(chunk))
+                found.update((job_id, json.loads(data)) for job_id, data in conn.execute(query))
+        return found
 
     # -- batches ----------------------------------------------------------
     def start_batch(self, batch: dict[str, Any], fields: dict[str, Any]) -> None:

@@ -17,8 +17,9 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
 
 from ..engine import errors
-from ..engine.engine import Engine
+from ..engine.engine import MAX_LIST_IDS, Engine
 from ..engine.faults import crash_point
+from ..engine.intake import TOO_DEEP
 from ..engine.models import JobStatus
 from .openapi import openapi_document
 
@@ -26,45 +27,33 @@ AUTH_RESOURCE = "hal"
 PREFIX = r"/hal/api"
 JOB_ID = r"(?P<job_id>[^/]+)"
 COALESCE_S = 0.1  # at most ~10 event messages per second per connection
-MAX_JSON_DEPTH = 64
-TOO_DEEP = f"the request body is nested more than {MAX_JSON_DEPTH} levels deep"
 #: ``type`` of the errors Tornado and Jupyter raise themselves (a HalError brings its own).
 ERROR_TYPES = {400: "InvalidRequest", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
 
-def _check_plain_json(value: Any) -> None:
-    """Refuse, as 400, JSON that ``json.loads`` accepts but the rest of the server must never see.
-
-    Nesting deeper than :data:`MAX_JSON_DEPTH` would make recursive code further
-    on (validation, re-serialising, the job runner) hit Python's recursion limit,
-    and an unpaired UTF-16 surrogate escape (``"\\udcff"``, forbidden by I-JSON,
-    RFC 7493) makes a string that cannot be encoded to store or send it.
-    """
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            _check_unicode(item)
-        elif isinstance(item, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                raise errors.InvalidRequest(TOO_DEEP)
-            children = item if isinstance(item, list) else [*item, *item.values()]
-            stack.extend((child, depth + 1) for child in children)
-
-
-def _check_unicode(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start : exc.end].encode("unicode_escape").decode()
-        raise errors.InvalidRequest(f"the request body holds an unpaired surrogate ({bad}); JSON text must be valid Unicode") from None
-
-
 def _limit_argument(text: str) -> int:
     """``limit`` as an int from 1 to 500; only ASCII digits (``"²".isdigit()`` is True, ``int("²")`` fails)."""
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 500):
-        raise errors.InvalidRequest("limit must be an integer from 1 to 500")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIST_IDS):
+        raise errors.InvalidRequest(f"limit must be an integer from 1 to {MAX_LIST_IDS}")
     return int(text)
+
+
+def _ids_argument(text: str | None) -> list[str] | None:
+    """``ids=a,b,c``: at most 500 job ids (ids that name no job are simply not listed)."""
+    if text is None:
+        return None
+    ids = [i for i in text.split(",") if i]
+    if not 0 < len(ids) <= MAX_LIST_IDS:
+        raise errors.InvalidRequest(f"ids must be 1 to {MAX_LIST_IDS} comma-separated job ids")
+    if any(len(i) > 200 for i in ids):
+        raise errors.InvalidRequest("ids: a job id is at most 200 characters")
+    return list(dict.fromkeys(ids))
+
+
+def _include_argument(text: str | None) -> bool:
+    if text not in (None, "", "result"):
+        raise errors.InvalidRequest("include must be 'result'")
+    return text == "result"
 
 
 class HalHandler(ExtensionHandlerMixin, APIHandler):
@@ -81,13 +70,11 @@ class HalHandler(ExtensionHandlerMixin, APIHandler):
                 f"the request body is {len(body)} bytes; the limit is {self.settings['hal_max_request_bytes']}"
             )
         try:
-            value = json.loads(body or b"null")
+            return json.loads(body or b"null")
         except RecursionError:
             raise errors.InvalidRequest(TOO_DEEP) from None
         except ValueError as exc:
             raise errors.InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-        _check_plain_json(value)
-        return value
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -161,6 +148,8 @@ class JobListHandler(HalHandler):
             provider=self.get_query_argument("provider", None),
             kind=kind,
             tag=self.get_query_argument("tag", None),
+            ids=_ids_argument(self.get_query_argument("ids", None)),
+            include_result=_include_argument(self.get_query_argument("include", None)),
             limit=limit,
             cursor=self.get_query_argument("cursor", None),
         )

@@ -7,6 +7,7 @@ schemathesis run in tests/test_fuzz.py validate answers against this document.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -141,6 +142,13 @@ def _schemas() -> dict[str, Any]:
     for name in ALWAYS_COMPLETE:
         defs[name]["required"] = list(defs[name]["properties"])
     defs["JobRecord"]["additionalProperties"] = False
+    # v1.1: with include=result, a listed record also carries its result (null until COMPLETED)
+    with_result = copy.deepcopy(defs["JobRecord"])
+    with_result["title"] = "JobRecordWithResult"
+    with_result["properties"]["result"] = {"anyOf": [_ref("QuantumResult"), _ref("ClassicalResult"), {"type": "null"}]}
+    with_result["required"] = [*with_result["required"], "result"]
+    defs["JobRecordWithResult"] = with_result
+    defs["JobList"]["properties"]["jobs"]["items"] = {"anyOf": [_ref("JobRecord"), _ref("JobRecordWithResult")]}
     defs["ErrorBody"] = ERROR_BODY
     return defs
 
@@ -155,10 +163,12 @@ def openapi_document() -> dict[str, Any]:
         {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"}},
         {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {"name": "ids", "in": "query", "required": False, "description": "v1.1: only these jobs (comma-separated, at most 500)", "schema": {"type": "string"}},
+        {"name": "include", "in": "query", "required": False, "description": "v1.1: 'result' embeds each job's result (null until COMPLETED)", "schema": {"type": "string", "enum": ["result"]}},
     ]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "hal_jupyter", "version": "1", "description": "Quantum and classical jobs through one API."},
+        "info": {"title": "hal_jupyter", "version": "1.1", "description": "Quantum and classical jobs through one API."},
         "servers": [{"url": "/"}],
         "security": [{"token": []}],
         "paths": {

@@ -67,7 +67,7 @@ def load_env_file(path: str) -> list[str]:
 
 
 class Engine:
-    """Jobs in, records and results out. See API.md for the contract."""
+    """Jobs in, records and results out. See docs/API.md for the contract."""
 
     def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None) -> None:
         self.config = config = config or EngineConfig()

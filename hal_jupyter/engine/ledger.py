@@ -31,7 +31,7 @@ def now_iso() -> str:
 
 
 def public_record(row: Row) -> dict[str, Any]:
-    """The job record of API.md, from a store row."""
+    """The job record of docs/API.md, from a store row."""
     return {name: row.get(name) for name in PUBLIC_FIELDS}
 
 

@@ -1,4 +1,4 @@
-"""Request, record and result models of the public contract (API.md).
+"""Request, record and result models of the public contract (docs/API.md).
 
 These are the shapes that cross the HTTP boundary and the Python API. Storage
 has its own table layout in :mod:`hal_jupyter.engine.store`.
@@ -93,7 +93,7 @@ class CostEstimate(BaseModel):
 
 
 class JobRecord(BaseModel):
-    """The job record of API.md: what every endpoint returns for a job."""
+    """The job record of docs/API.md: what every endpoint returns for a job."""
 
     id: str
     kind: Kind

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the REST API, built from the pydantic models.
 
-The response schemas are tightened to API.md (every field of a record or result
+The response schemas are tightened to docs/API.md (every field of a record or result
 is always present; a job record has no other fields) because clients and the
 schemathesis run in tests/test_fuzz.py validate answers against this document.
 """
@@ -25,7 +25,7 @@ from ..engine.models import (
 )
 
 REF = "#/components/schemas/{model}"
-#: Answers whose every field is always sent (API.md), although the models give some a default.
+#: Answers whose every field is always sent (docs/API.md), although the models give some a default.
 ALWAYS_COMPLETE = ("JobRecord", "JobList", "QuantumResult", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate", "ErrorInfo")
 ERROR_BODY = {
     "type": "object",
@@ -133,7 +133,7 @@ def _submit(kind: str, request: str) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    """Request schemas as validated; response schemas as API.md promises them."""
+    """Request schemas as validated; response schemas as docs/API.md promises them."""
     models = [QuantumJobRequest, ClassicalJobRequest, JobRecord, QuantumResult, ClassicalResult, ProviderInfo, BackendInfo, JobList]
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith("Request") else "serialization") for m in models], ref_template=REF

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..providers.base import BatchSpec, JobSpec, Provider, Submission
+from .boundary import describe
 from .errors import HalError, JobAlreadyFinished
 from .faults import crash_point
 from .ledger import Ledger, Row, now_iso
@@ -464,7 +465,8 @@ class Scheduler:
 
 
 def _message(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, HalError) else f"{type(exc).__name__}: {exc}"
+    """What a job's error says of a provider's exception (credentials masked)."""
+    return exc.message if isinstance(exc, HalError) else describe(exc)
 
 
 __all__ = ["Scheduler", "JobStatus", "new_id"]

@@ -157,3 +157,28 @@ def test_jobs_after_a_kernel_restart_lists_earlier_jobs(ip, tmp_path, capsys):
     monitor = _widget(captured)
     assert monitor.status_of(job_id) == "COMPLETED"
     monitor.close()
+
+
+def test_status_result_and_monitor_of_several_jobs_read_them_in_one_request(ip, capsys):
+    from .test_kernel_bulk import Calls, count_engine_calls
+
+    hal = HalMagics._hal
+    jobs = hal.submit_quantum([BELL_QASM2] * 3, shots=100)
+    hal.results(jobs, timeout=30)
+    ids = " ".join(j.id for j in jobs)
+    calls = Calls()
+    count_engine_calls(hal.transport.engine, calls)
+    ip.run_line_magic("hal", f"status {ids}")
+    assert capsys.readouterr().out.splitlines() == [f"{j.id}: COMPLETED" for j in jobs]
+    with capture_output() as captured:
+        ip.run_line_magic("hal", f"result {ids}")
+    assert sum("hal-histogram" in o.data.get("text/html", "") for o in captured.outputs) == 3
+    with capture_output() as captured:
+        ip.run_line_magic("hal", f"monitor {ids}")
+    monitor = _widget(captured)
+    assert all("hal-histogram" in monitor._rows[j.id].detail.value for j in jobs)
+    monitor.close()
+    # status: 1, result: 1, monitor: its records, then their results
+    assert [(c.name, c.ids) for c in calls] == [("list_jobs", 3)] * 4
+    with pytest.raises(UsageError, match="no job with id 'nope' \\(and 1 more\\)"):
+        ip.run_line_magic("hal", f"result {ids} nope nada")

@@ -21,7 +21,7 @@ from . import errors, intake
 from .boundary import provider_calls
 from .events import EventBus
 from .ledger import Ledger, Row, now_iso, public_record
-from .models import QuantumJobRequest
+from .models import MAX_LIST_IDS, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
 from .registry import Registry
@@ -30,8 +30,6 @@ from .store import JobStore, default_db_url
 
 log = logging.getLogger("hal_jupyter")
 INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
-#: most ids one listing may name, and the largest page
-MAX_LIST_IDS = 500
 
 
 @dataclass

@@ -35,6 +35,9 @@ class JobStatus(str, enum.Enum):
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 IN_FLIGHT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
 
+#: The most job ids one ``GET /hal/api/jobs`` names, and its largest page (docs/API.md v1.1).
+MAX_LIST_IDS = 500
+
 Kind = Literal["quantum", "classical"]
 Priority = Literal["high", "standard"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any
+from typing import Any, overload
 
 from ..engine import errors
+from ..engine.models import TERMINAL as _TERMINAL
+from ..engine.models import MAX_LIST_IDS as MAX_IDS
 from ..engine.models import ClassicalResult, QuantumResult
 from . import display
 from .circuits import to_qasm
 from .hub import EventHub
 from .transport import EmbeddedTransport, RemoteTransport, Transport, find_server
 
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
-MISSING_READS = 100
+TERMINAL = frozenset(status.value for status in _TERMINAL)
+#: Statuses a job leaves only by a user's action: terminal, or UNKNOWN (never resubmitted on its own).
+SETTLED = TERMINAL | {"UNKNOWN"}
+NAMED_FAILURES = 3
 
 
 class JobFailed(errors.HalError):
-    """``job.result()`` of a job that ended FAILED, CANCELLED or UNKNOWN."""
+    """A result was asked of a job that ended FAILED, CANCELLED or UNKNOWN.
+
+    ``details`` holds ``{"id", "status", "error"}`` for every such job.
+    """
 
     type = "JobFailed"
 
@@ -35,6 +43,31 @@ class ClassicalJobResult(ClassicalResult):
 
     def _repr_html_(self) -> str:
         return display.classical_output(self.value, self.stdout, self.stderr)
+
+
+JobResult = QuantumJobResult | ClassicalJobResult
+
+
+class _Poll:
+    """The pauses between reads of a job's state: from 20 ms, growing 1.5x a
+    round up to 1 s (quick jobs answer quickly, long ones cost a read a second),
+    never sleeping past the deadline."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._delay = 0.02
+
+    def pause(self, unfinished: Callable[[], str]) -> None:
+        """Sleep before the next read; ``TimeoutError`` (``unfinished()`` says what) once the time is up."""
+        if self._deadline is None:
+            time.sleep(self._delay)
+        else:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{unfinished()} after {self.timeout} s")
+            time.sleep(min(self._delay, left))
+        self._delay = min(self._delay * 1.5, 1.0)
 
 
 class Job:
@@ -54,29 +87,22 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.record["status"] in TERMINAL
+        """Whether the last record read shows the job settled (terminal, or UNKNOWN)."""
+        return self.record["status"] in SETTLED
 
     def wait(self, timeout: float | None = None) -> Job:
-        """Block until the job ends (or ``timeout`` seconds pass: ``TimeoutError``)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.02
-        while self.refresh()["status"] not in TERMINAL:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.id} is still {self.record['status']} after {timeout} s")
-            time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 1.0)
+        """Block until the job ends or is UNKNOWN (or ``timeout`` seconds pass: ``TimeoutError``)."""
+        poll = _Poll(timeout)
+        while self.refresh()["status"] not in SETTLED:
+            poll.pause(lambda: f"job {self.id} is still {self.record['status']}")
         return self
 
-    def result(self, timeout: float | None = None) -> QuantumJobResult | ClassicalJobResult:
-        """Wait for the job, then its result; ``JobFailed`` if it did not complete."""
-        self.wait(timeout)
-        if self.record["status"] != "COMPLETED":
-            error = self.record.get("error") or {}
-            detail = f": {error.get('type')}: {error.get('message')}" if error else ""
-            raise JobFailed(f"job {self.id} is {self.record['status']}{detail}")
-        data = self.hal.transport.result(self.id)
-        model = QuantumJobResult if self.record["kind"] == "quantum" else ClassicalJobResult
-        return model.model_validate(data)
+    def result(self, timeout: float | None = None) -> JobResult:
+        """Wait for the job, then its result; ``JobFailed`` if it did not complete.
+
+        The same path as :meth:`Hal.results` for one job.
+        """
+        return self.hal.results([self], timeout)[0]
 
     def cancel(self) -> Job:
         self.record = self.hal.transport.cancel(self.id)
@@ -119,10 +145,21 @@ class Hal:
         return f"<Hal: {self.transport.description}>"
 
     # -- submitting ------------------------------------------------------------
-    def submit_quantum(self, circuit: Any, provider: str = "local_simulator", shots: int = 1024, **fields: Any) -> Job:
-        """Submit a circuit (OpenQASM 2/3 text, a Qiskit ``QuantumCircuit`` or a Braket ``Circuit``)."""
-        body = {"circuit": to_qasm(circuit), "provider": provider, "shots": shots, **_given(fields)}
-        return Job(self, self.transport.submit("quantum", body)[0])
+    @overload
+    def submit_quantum(self, circuit: list[Any] | tuple[Any, ...], provider: str = ..., shots: int = ..., **fields: Any) -> list[Job]: ...
+    @overload
+    def submit_quantum(self, circuit: Any, provider: str = ..., shots: int = ..., **fields: Any) -> Job: ...
+
+    def submit_quantum(self, circuit: Any, provider: str = "local_simulator", shots: int = 1024, **fields: Any) -> Job | list[Job]:
+        """Submit a circuit (OpenQASM 2/3 text, a Qiskit ``QuantumCircuit`` or a Braket ``Circuit``).
+
+        A list (or tuple) of circuits goes as ONE bulk request, all or none,
+        every job with the same options; it returns a list of handles.
+        """
+        shared = {"provider": provider, "shots": shots, **_given(fields)}
+        if isinstance(circuit, (list, tuple)):
+            return self.submit_many("quantum", [{"circuit": to_qasm(c), **shared} for c in circuit])
+        return Job(self, self.transport.submit("quantum", {"circuit": to_qasm(circuit), **shared})[0])
 
     def submit_classical(
         self, code: str | None = None, args: dict[str, Any] | None = None, provider: str = "local_python", **fields: Any
@@ -133,6 +170,8 @@ class Hal:
 
     def submit_many(self, kind: str, requests: list[dict[str, Any]]) -> list[Job]:
         """Several job requests in one call (all or none)."""
+        if not requests:
+            return []
         return [Job(self, r) for r in self.transport.submit(kind, {"jobs": requests})]
 
     # -- reading -----------------------------------------------------------------
@@ -143,20 +182,61 @@ class Hal:
         listing = self.transport.jobs(status=status, provider=provider, kind=kind, tag=tag, limit=limit)
         return [Job(self, r) for r in listing["jobs"]]
 
-    def records(self, ids: list[str], max_pages: int = 20) -> list[dict[str, Any]]:
-        """Current records of many jobs: pages of the job list (newest first), then
-        single reads for the few not found there."""
-        wanted, found = set(ids), {}
-        cursor = None
-        for _ in range(max_pages):
-            page = self.transport.jobs(limit=500, cursor=cursor)
-            found.update((r["id"], r) for r in page["jobs"] if r["id"] in wanted)
-            cursor = page.get("next_cursor")
-            if len(found) == len(wanted) or not cursor:
-                break
-        missing = [i for i in ids if i not in found][:MISSING_READS]
-        found.update((i, self.transport.job(i)) for i in missing)
-        return [found[i] for i in ids if i in found]
+    def records(self, ids: Sequence[str], include_result: bool = False) -> list[dict[str, Any]]:
+        """Current records of many jobs, in the order of ``ids``, one request per
+        500; ids of no job (or of another user's) are left out. With
+        ``include_result`` each record carries ``"result"`` (null until COMPLETED)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), MAX_IDS):
+            chunk = wanted[start : start + MAX_IDS]
+            listing = self.transport.jobs(ids=chunk, include_result=include_result, limit=len(chunk))
+            found.update((r["id"], r) for r in listing["jobs"])
+        return [found[i] for i in wanted if i in found]
+
+    def results(self, jobs: Sequence[Job], timeout: float | None = None) -> list[JobResult]:
+        """Every result of ``jobs``, in their order, fetched in bulk.
+
+        Waits until every job has ended (or is UNKNOWN), reading their records
+        500 a request, with backoff, the results of those COMPLETED coming
+        along; so a round costs one request per 500 unfinished jobs, never one
+        per job. Updates the handles' records.
+
+        Raises ``JobFailed`` once all have ended if any did not complete
+        (FAILED, CANCELLED or UNKNOWN): the message counts them and names the
+        first three, ``details`` lists every one. ``TimeoutError`` after
+        ``timeout`` seconds, saying how many are unfinished; ``JobNotFound``
+        for an id of no job.
+        """
+        settled = self._settle([job.id for job in jobs], timeout)
+        for job in jobs:
+            job.record = {k: v for k, v in settled[job.id].items() if k != "result"}
+        failed = [r for r in settled.values() if r["status"] != "COMPLETED"]
+        if failed:
+            raise _failure(failed, len(settled))
+        return [self.result_of(settled[job.id]) for job in jobs]
+
+    def _settle(self, ids: list[str], timeout: float | None) -> dict[str, dict[str, Any]]:
+        """The records (with ``"result"``) of these jobs once every one has settled."""
+        poll = _Poll(timeout)
+        pending = list(dict.fromkeys(ids))
+        settled: dict[str, dict[str, Any]] = {}
+        while True:
+            found = {r["id"]: r for r in self.records(pending, include_result=True)}
+            absent = [i for i in pending if i not in found]
+            if absent:
+                raise errors.JobNotFound(f"no job with id {absent[0]!r}")
+            settled.update((i, r) for i, r in found.items() if r["status"] in SETTLED)
+            pending = [i for i in pending if i not in settled]
+            if not pending:
+                return {i: settled[i] for i in ids}
+            poll.pause(lambda: f"{len(pending)} of {len(settled) + len(pending)} jobs are unfinished (first: {pending[0]})")
+
+    def result_of(self, record: dict[str, Any]) -> JobResult:
+        """The result of a COMPLETED job's record read with ``include_result`` (read alone if it lacks one)."""
+        data = record.get("result") or self.transport.result(record["id"])
+        model = QuantumJobResult if record["kind"] == "quantum" else ClassicalJobResult
+        return model.model_validate(data)
 
     def providers(self) -> list[dict[str, Any]]:
         return self.transport.providers()
@@ -196,6 +276,22 @@ def current() -> Hal:
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _failure(failed: list[dict[str, Any]], total: int) -> JobFailed:
+    """One error for every job that did not complete, naming the first few."""
+    named = "; ".join(_why(r) for r in failed[:NAMED_FAILURES])
+    if total > 1:
+        more = "; ..." if len(failed) > NAMED_FAILURES else ""
+        named = f"{len(failed)} of {total} jobs did not complete: {named}{more}"
+    details = [{"id": r["id"], "status": r["status"], "error": r.get("error")} for r in failed]
+    return JobFailed(named, details=details)
+
+
+def _why(record: dict[str, Any]) -> str:
+    error = record.get("error") or {}
+    detail = f": {error.get('type')}: {error.get('message')}" if error else ""
+    return f"job {record['id']} is {record['status']}{detail}"
 
 
 def _connect(url: str | None, token: str | None, embedded: bool | None, config: dict[str, Any]) -> Transport:

@@ -60,13 +60,19 @@ BACKENDS = _parser("%hal backends", "List a provider's backends.")
 BACKENDS.add_argument("provider")
 MONITOR = _parser("%hal monitor", "A live monitor of these jobs (default: unfinished and recent ones).")
 MONITOR.add_argument("ids", nargs="*", metavar="ID")
-ONE = {name: _parser(f"%hal {name}", text) for name, text in (("status", "Show a job's status."), ("result", "Show a job's result."), ("cancel", "Cancel a job."))}
-for _p in ONE.values():
-    _p.add_argument("id", metavar="ID")
+STATUS = _parser("%hal status", "Show jobs' status (one request for all of them).")
+STATUS.add_argument("ids", nargs="+", metavar="ID")
+RESULT = _parser("%hal result", "Show jobs' results (one request for all of them).")
+RESULT.add_argument("ids", nargs="+", metavar="ID")
+CANCEL = _parser("%hal cancel", "Cancel a job.")
+CANCEL.add_argument("id", metavar="ID")
 PROVIDERS = _parser("%hal providers", "List providers and their availability.")
 
 CELL_PARSERS = {"quantum": QUANTUM, "classical": CLASSICAL}
-LINE_PARSERS = {"submit": SUBMIT, "providers": PROVIDERS, "backends": BACKENDS, "jobs": JOBS, "monitor": MONITOR, **ONE}
+LINE_PARSERS = {
+    "submit": SUBMIT, "providers": PROVIDERS, "backends": BACKENDS, "jobs": JOBS, "monitor": MONITOR,
+    "status": STATUS, "result": RESULT, "cancel": CANCEL,
+}
 
 
 def _usage() -> str:
@@ -196,21 +202,34 @@ class HalMagics(Magics):
         columns = ["id", "name", "kind", "provider", "backend", "status", "batch_id", "created_at"]
         display(HTML(html.table([j.record for j in jobs], columns) if jobs else "<i>no jobs</i>"))
 
+    def _records(self, ids: list[str], include_result: bool = False) -> list[dict[str, Any]]:
+        """The records of these jobs in one request per 500; ``UsageError`` naming an unknown id."""
+        records = self.client.records(ids, include_result=include_result)
+        found = {r["id"] for r in records}
+        unknown = [i for i in ids if i not in found]
+        if unknown:
+            raise UsageError(f"no job with id {unknown[0]!r}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+        return records
+
     def _monitor(self, args: Any, cell: str | None) -> None:
-        jobs = [self.client.job(i) for i in args.ids] if args.ids else None
+        jobs = [Job(self.client, r) for r in self._records(args.ids)] if args.ids else None
         display(self.client.monitor(jobs))
 
     def _status(self, args: Any, cell: str | None) -> None:
-        record = self.client.job(args.id).record
-        message = f" - {record['status_message']}" if record.get("status_message") else ""
-        error = f" - {record['error']['type']}: {record['error']['message']}" if record.get("error") else ""
-        print(f"{record['id']}: {record['status']}{message}{error}")
+        for record in self._records(args.ids):
+            message = f" - {record['status_message']}" if record.get("status_message") else ""
+            error = f" - {record['error']['type']}: {record['error']['message']}" if record.get("error") else ""
+            print(f"{record['id']}: {record['status']}{message}{error}")
 
     def _result(self, args: Any, cell: str | None) -> None:
-        job = self.client.job(args.id)
-        if job.record["status"] != "COMPLETED":
-            raise UsageError(f"job {args.id} is {job.record['status']}, not COMPLETED")
-        display(job.result())
+        """Each COMPLETED job's result, in the order given; then a ``UsageError`` naming the others."""
+        records = self._records(args.ids, include_result=True)
+        for record in records:
+            if record["status"] == "COMPLETED":
+                display(self.client.result_of(record))
+        others = [f"job {r['id']} is {r['status']}" for r in records if r["status"] != "COMPLETED"]
+        if others:
+            raise UsageError(f"{others[0]}, not COMPLETED" if len(others) == 1 else f"{len(others)} jobs are not COMPLETED: {'; '.join(others[:3])}")
 
     def _cancel(self, args: Any, cell: str | None) -> None:
         record = self.client.job(args.id).cancel().record

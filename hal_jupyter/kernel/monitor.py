@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..engine.models import TERMINAL as _TERMINAL
 from . import display
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 MAX_ROWS = 50
 STAGE = {"QUEUED": 0.1, "SUBMITTING": 0.3, "SUBMITTED": 0.5, "RUNNING": 0.75, "UNKNOWN": 0.5}
 BAR_STYLE = {"COMPLETED": "success", "FAILED": "danger", "CANCELLED": "warning", "UNKNOWN": "warning", "RUNNING": "info"}
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+TERMINAL = frozenset(status.value for status in _TERMINAL)
+#: What a row shows as its outcome: a result, the reason none could be read, or nothing (not COMPLETED).
+Outcome = dict[str, Any] | Exception | None
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -71,18 +74,19 @@ class _JobRow:
         self.tick()
         return status != previous and status in TERMINAL
 
-    def show_outcome(self) -> None:
-        self.detail.value = self._detail(self.record)
+    def show_outcome(self, result: Outcome) -> None:
+        """Show how the job ended; ``result`` is read by the monitor, for many rows at once."""
+        self.detail.value = self._detail(self.record, result)
 
-    def _detail(self, record: dict[str, Any]) -> str:
+    def _detail(self, record: dict[str, Any], result: Outcome) -> str:
         if record["status"] == "FAILED":
             return display.error_block(record.get("error") or {"type": "Failed", "message": ""})
         if record["status"] != "COMPLETED":
             return f"<small>{escape(record.get('status_message') or record['status'].lower())}</small>"
-        try:
-            result = self.monitor.hal.transport.result(self.id)
-        except Exception as exc:  # noqa: BLE001 - shown in the row, not raised from a thread
-            return display.error_block({"type": type(exc).__name__, "message": str(exc)})
+        if result is None:
+            result = LookupError(f"no result for job {self.id}")
+        if isinstance(result, Exception):
+            return display.error_block({"type": type(result).__name__, "message": str(result)})
         if record["kind"] == "quantum":
             return display.histogram(result.get("counts", {}), result.get("shots"))
         return display.classical_output(result.get("value"), result.get("stdout", ""), result.get("stderr", ""))
@@ -98,7 +102,7 @@ class _JobRow:
     def _on_cancel(self, _button: Any) -> None:
         try:
             if self.update(self.monitor.hal.transport.cancel(self.id)):
-                self.show_outcome()
+                self.monitor.show_outcomes([self])
         except Exception as exc:  # noqa: BLE001 - e.g. already finished: show why
             self.message.value = f"<small>cancel failed: {escape(str(exc))}</small>"
 
@@ -118,41 +122,48 @@ class JobMonitor(widgets.VBox):
         self.updates = 0  # record batches applied (the benchmark counts them)
         for job in jobs:
             self._latest[job.id] = job.record
-        shown = jobs[-MAX_ROWS:]
-        for job in shown:
-            row = self._rows[job.id] = _JobRow(self, job.record)
-            if job.record["status"] in TERMINAL:
-                row.show_outcome()
+        for job in jobs[-MAX_ROWS:]:
+            self._rows[job.id] = _JobRow(self, job.record)
         self.children = [self.summary, *[row.box for row in self._rows.values()]]
         self._summarise()
+        self.show_outcomes([row for row in self._rows.values() if row.record["status"] in TERMINAL])
         hal.hub.add(self)
-        # Changes made before the subscription: read the records once, after it.
-        unfinished = [job.id for job in jobs if job.record["status"] not in TERMINAL]
-        if unfinished:
-            self.apply(hal.records(unfinished))
+        self._resync(jobs)
 
     def add(self, jobs: list[Job]) -> None:
         """Follow more jobs in this monitor (rows for the newest, up to 50)."""
+        added = []
         with self._guard:
             for job in jobs:
                 self._ids.add(job.id)
                 self._latest.setdefault(job.id, job.record)
                 if len(self._rows) < MAX_ROWS and job.id not in self._rows:
-                    self._rows[job.id] = _JobRow(self, job.record)
+                    added.append(_JobRow(self, job.record))
+                    self._rows[job.id] = added[-1]
             self.children = [self.summary, *[row.box for row in self._rows.values()]]
             self._summarise()
+        self.show_outcomes([row for row in added if row.record["status"] in TERMINAL])
+        self._resync(jobs)
+
+    def _resync(self, jobs: list[Job]) -> None:
+        """Changes made before the subscription: read the unfinished jobs' records
+        (and the results of those now COMPLETED) once, in bulk, after it."""
         unfinished = [job.id for job in jobs if job.record["status"] not in TERMINAL]
         if unfinished:
-            self.apply(self.hal.records(unfinished))
+            self.apply(self.hal.records(unfinished, include_result=True))
 
     def wants(self, job_id: str) -> bool:
         return job_id in self._ids
 
     def apply(self, records: list[dict[str, Any]]) -> None:
-        ended = []
+        """Show these records; a record may carry its job's ``"result"`` (not kept)."""
+        ended, carried = [], {}
         with self._guard:
             self.updates += 1
             for record in records:
+                if "result" in record:
+                    carried[record["id"]] = record["result"]
+                    record = {k: v for k, v in record.items() if k != "result"}
                 known = self._latest.get(record["id"])
                 if known is not None and known["updated_at"] > record["updated_at"]:
                     continue  # an older snapshot than what the events already brought
@@ -161,8 +172,22 @@ class JobMonitor(widgets.VBox):
                 if row is not None and row.update(record):
                     ended.append(row)
             self._summarise()
-        for row in ended:  # results are fetched after every status is shown
-            row.show_outcome()
+        self.show_outcomes(ended, carried)  # after every status is shown
+
+    def show_outcomes(self, rows: list[_JobRow], carried: dict[str, Any] | None = None) -> None:
+        """Show how these jobs ended; the results not ``carried`` are read in one go."""
+        outcomes: dict[str, Outcome] = {i: r for i, r in (carried or {}).items() if r is not None}
+        missing = [row.id for row in rows if row.record["status"] == "COMPLETED" and row.id not in outcomes]
+        if missing:
+            outcomes.update(self._read_results(missing))
+        for row in rows:
+            row.show_outcome(outcomes.get(row.id))
+
+    def _read_results(self, ids: list[str]) -> dict[str, Outcome]:
+        try:
+            return {r["id"]: r.get("result") for r in self.hal.records(ids, include_result=True)}
+        except Exception as exc:  # noqa: BLE001 - shown in the rows, not raised from a thread
+            return dict.fromkeys(ids, exc)
 
     def tick(self) -> None:
         with self._guard:

@@ -38,7 +38,18 @@ class Transport(Protocol):
 
     def submit(self, kind: str, body: Any) -> list[dict[str, Any]]: ...
     def job(self, job_id: str) -> dict[str, Any]: ...
-    def jobs(self, **filters: Any) -> dict[str, Any]: ...
+    def jobs(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        kind: str | None = None,
+        tag: str | None = None,
+        ids: list[str] | None = None,
+        include_result: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]: ...
     def result(self, job_id: str) -> dict[str, Any]: ...
     def cancel(self, job_id: str) -> dict[str, Any]: ...
     def providers(self) -> list[dict[str, Any]]: ...
@@ -106,8 +117,14 @@ class RemoteTransport:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"jobs/{_quote(job_id)}")
 
-    def jobs(self, **filters: Any) -> dict[str, Any]:
-        return self._call("GET", "jobs", **{k: v for k, v in filters.items() if v is not None})
+    def jobs(self, *, ids: list[str] | None = None, include_result: bool = False, **filters: Any) -> dict[str, Any]:
+        """``GET jobs``: ``ids`` go comma-separated (at most 500), ``include_result`` as ``include=result``."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        if ids is not None:
+            params["ids"] = ",".join(ids)
+        if include_result:
+            params["include"] = "result"
+        return self._call("GET", "jobs", **params)
 
     def result(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"jobs/{_quote(job_id)}/result")
@@ -238,8 +255,8 @@ class EmbeddedTransport:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._run(self.engine.get_job(job_id))
 
-    def jobs(self, **filters: Any) -> dict[str, Any]:
-        return self._run(self.engine.list_jobs(**filters))
+    def jobs(self, *, ids: list[str] | None = None, include_result: bool = False, **filters: Any) -> dict[str, Any]:
+        return self._run(self.engine.list_jobs(ids=ids, include_result=include_result, **filters))
 
     def result(self, job_id: str) -> dict[str, Any]:
         return self._run(self.engine.get_result(job_id))

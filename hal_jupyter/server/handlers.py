@@ -17,10 +17,10 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
 
 from ..engine import errors
-from ..engine.engine import MAX_LIST_IDS, Engine
+from ..engine.engine import Engine
 from ..engine.faults import crash_point
 from ..engine.intake import TOO_DEEP
-from ..engine.models import JobStatus
+from ..engine.models import MAX_LIST_IDS, JobStatus
 from .openapi import openapi_document
 
 AUTH_RESOURCE = "hal"

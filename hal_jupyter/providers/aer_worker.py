@@ -5,6 +5,12 @@ the Jupyter server would freeze every request and kernel socket of the server
 for as long as a batch runs. This module runs in a separate, long-lived
 process instead; it also keeps a crashed or out-of-memory simulation away from
 the server. Parsed-and-transpiled circuits are cached here, per source text.
+
+A circuit that cannot run fails alone. One that does not parse or transpile
+is left out of the run; Aer reports the experiments it refused one by one
+(``result.results[i].success``); when the whole run raises instead, the
+circuits are run again in halves until the culprits are found. Each circuit
+gets its counts or its own ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ import sys
 from collections import OrderedDict
 from typing import Any, BinaryIO
 
+from .quantum import reserved_operations, without_impostors
+
 _simulators: dict[str, Any] = {}
 _native: dict[str, frozenset[str]] = {}
+_reserved: dict[str, dict[str, type]] = {}
 _pass_managers: dict[str, Any] = {}
 _transpiled: OrderedDict[str, Any] = OrderedDict()
 CACHE_SIZE = 4096
@@ -70,23 +79,50 @@ def main() -> None:
 
 
 def simulate(method: str, sources: list[str], shots: int, seed: int | None) -> list[dict[str, Any]]:
-    """Run every circuit as ONE Aer run; counts and metadata per circuit, in order."""
+    """Run every circuit as ONE Aer run where they all can; per circuit, in order,
+    ``{"counts", "metadata"}`` or ``{"error": message}``."""
     simulator = _simulator(method)
-    circuits = [_runnable(method, source, simulator) for source in sources]
-    result = simulator.run(circuits, shots=shots, seed_simulator=seed).result()
-    if not result.success:
-        raise RuntimeError(result.status)
-    return [
-        {
-            "counts": result.get_counts(i),
-            "metadata": {
-                "method": (getattr(result.results[i], "metadata", None) or {}).get("method"),
-                "time_taken": result.results[i].time_taken,
-                "batch_size": len(circuits),
-            },
+    outputs: list[dict[str, Any]] = [{}] * len(sources)
+    runnable: list[tuple[int, Any]] = []
+    for index, source in enumerate(sources):
+        try:
+            runnable.append((index, _runnable(method, source, simulator)))
+        except Exception as exc:  # noqa: BLE001 - this circuit's own failure, reported on its job
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            outputs[index] = {"error": f"the circuit could not be prepared for Aer: {message}"}
+    for index, output in run_isolated(simulator, runnable, shots, seed).items():
+        if "metadata" in output:
+            output["metadata"]["batch_size"] = len(sources)
+        outputs[index] = output
+    return outputs
+
+
+def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, seed: int | None) -> dict[int, dict[str, Any]]:
+    """Run ``(index, circuit)`` pairs as one Aer run; when the run raises, run each
+    half on its own, down to the single circuits that fail. index -> output."""
+    if not circuits:
+        return {}
+    try:
+        result = simulator.run([c for _, c in circuits], shots=shots, seed_simulator=seed).result()
+        if len(result.results) != len(circuits):
+            raise RuntimeError(result.status)
+    except Exception as exc:  # noqa: BLE001 - narrowed down to the circuits that cause it
+        if len(circuits) == 1:
+            return {circuits[0][0]: {"error": f"Aer could not run the circuit: {type(exc).__name__}: {exc}"}}
+        half = len(circuits) // 2
+        return {**run_isolated(simulator, circuits[:half], shots, seed), **run_isolated(simulator, circuits[half:], shots, seed)}
+    outputs = {}
+    for position, ((index, circuit), experiment) in enumerate(zip(circuits, result.results)):
+        if not experiment.success:
+            reason = str(experiment.status).removeprefix("ERROR:").strip().replace(f"circuit {circuit.name} ", "the circuit ")
+            outputs[index] = {"error": f"Aer could not run the circuit: {reason}"}
+            continue
+        metadata = getattr(experiment, "metadata", None) or {}
+        outputs[index] = {
+            "counts": result.get_counts(position),
+            "metadata": {"method": metadata.get("method"), "time_taken": experiment.time_taken},
         }
-        for i in range(len(circuits))
-    ]
+    return outputs
 
 
 def _simulator(method: str) -> Any:
@@ -98,11 +134,14 @@ def _simulator(method: str) -> Any:
         # cores (it checks memory first) rather than only the shots of each one.
         simulator = _simulators[method] = AerSimulator(method=method, max_parallel_experiments=0)
         _native[method] = frozenset(simulator.target.operation_names)
+        _reserved[method] = reserved_operations(simulator.target)
     return simulator
 
 
 def _runnable(method: str, source: str, simulator: Any) -> Any:
-    """The circuit as Aer can run it; gates Aer lacks go through a cached pass manager."""
+    """The circuit as Aer can run it: gates that only borrow the name of an Aer
+    instruction replaced by their definitions, and gates Aer lacks translated
+    by a cached pass manager."""
     from ..engine.qasm import parse_circuit
 
     key = hashlib.sha256(f"{method}\0{source}".encode()).hexdigest()
@@ -110,13 +149,23 @@ def _runnable(method: str, source: str, simulator: Any) -> Any:
     if cached is not None:
         _transpiled.move_to_end(key)
         return cached
-    circuit = parse_circuit(source)
-    if not all(i.operation.name in _native[method] for i in circuit.data):
+    circuit = without_impostors(parse_circuit(source), _reserved[method], "Aer")
+    if not _names(circuit) <= _native[method]:
         circuit = _pass_manager(method, simulator).run(circuit)
     _transpiled[key] = circuit
     if len(_transpiled) > CACHE_SIZE:
         _transpiled.popitem(last=False)
     return circuit
+
+
+def _names(circuit: Any) -> set[str]:
+    """The operation names of a circuit and of its control-flow blocks."""
+    names = set()
+    for instruction in circuit.data:
+        names.add(instruction.operation.name)
+        for block in getattr(instruction.operation, "blocks", ()):
+            names |= _names(block)
+    return names
 
 
 def _pass_manager(method: str, simulator: Any) -> Any:

@@ -15,6 +15,11 @@ the circuit's index), so submitting the batch again after a crash returns the
 same tasks instead of creating, and billing, new ones. ``run_batch`` is not
 used: it retries failed tasks on its own and creates its tasks from copied
 sessions that cannot carry the HAL's tokens.
+
+A job whose circuit does not convert is not sent and fails alone (conversion
+depends on the circuit only: a batch sent again is the same programs under the
+same token). A local program set that fails runs again circuit by circuit; a
+device's task that fails fails the jobs it carries (Braket reports per task).
 """
 
 from __future__ import annotations
@@ -74,11 +79,13 @@ def _has_account() -> str | None:
 
 def to_braket(circuit: Any, native: set[str]) -> Any:
     """A Braket ``Circuit`` for a Qiskit circuit whose operations map to ``native``
-    Braket gates, with explicit measurements of the measured qubits."""
+    Braket gates, with explicit measurements of the measured qubits. User gates
+    that borrow a Qiskit gate's name are unrolled first: the mapping goes by name."""
     from braket.circuits import Circuit, Instruction, gates
     from qiskit import transpile
 
     basis = [name for name, gate in GATES.items() if gate.lower() in native]
+    circuit = quantum.without_impostors(circuit, quantum.reserved_operations(), "Amazon Braket")
     lowered = transpile(circuit, basis_gates=basis + ["measure"], optimization_level=0)
     out = Circuit()
     for instruction in lowered.data:
@@ -113,8 +120,11 @@ class AwsBraketProvider(Provider):
         self._listing: tuple[float, list[BackendInfo]] | None = None
         self._local_runs: dict[str, Future[Any]] = {}
         self._tasks: dict[str, Any] = {}
+        self._not_sent: dict[str, str] = {}
         self._guard = threading.Lock()
-        self._local_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hal-braket-local")
+        # One local run at a time: above 10 qubits (5 on braket_dm) Braket runs numba-parallel code,
+        # and numba's workqueue layer aborts the process when two threads enter it at once.
+        self._local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-braket-local")
 
     def availability(self) -> Availability:
         try:
@@ -238,66 +248,104 @@ class AwsBraketProvider(Provider):
         from braket.program_sets import ProgramSet
 
         native, _, program_sets = self._native(batch.backend)
-        circuits = [to_braket(quantum.circuit_of(job), native) for job in batch.jobs]
+        programs = {}  # the Braket circuit of each job that converts, in batch order
+        for job in batch.jobs:
+            try:
+                programs[job.id] = to_braket(quantum.circuit_of(job), native)
+            except Exception as exc:  # noqa: BLE001 - this job's own failure: it is not sent
+                quantum.keep_reason(self._not_sent, job.id, quantum.failure_reason(exc))
+        not_sent = {job.id: quantum.NOT_SENT for job in batch.jobs if job.id not in programs}
         shots = batch.shots or 1
+        if not programs:
+            return Submission(remote_ids=not_sent)
         if batch.backend in LOCAL:
-            future = self._local_pool.submit(self._run_local, batch.backend, circuits, shots)
+            future = self._local_pool.submit(self._run_local, batch.backend, programs, shots)
             future.add_done_callback(lambda _: self._notify(batch.id))
             with self._guard:
                 self._local_runs[batch.id] = future
-            return Submission(remote_ids={job.id: f"local:{batch.id}#{i}" for i, job in enumerate(batch.jobs)})
+            return Submission(remote_ids={**not_sent, **{job_id: f"local:{batch.id}#{i}" for i, job_id in enumerate(programs)}})
         device, folder = self._device(batch.backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
         alone, fixed = self._prices(batch.backend, shots)
-        if program_sets and len(circuits) > 1:
+        if program_sets and len(programs) > 1:
             self._token.value = f"hal-{batch.id}"
             try:
-                task = device.run(ProgramSet(circuits, shots_per_executable=shots), folder, shots=shots * len(circuits))
+                task = device.run(ProgramSet(list(programs.values()), shots_per_executable=shots), folder, shots=shots * len(programs))
             finally:
                 self._token.value = None
             self._tasks[task.id] = task
-            remote = {job.id: f"{task.id}#{i}" for i, job in enumerate(batch.jobs)}
+            remote = {job_id: f"{task.id}#{i}" for i, job_id in enumerate(programs)}
             cost = quantum.batch_costs(list(remote), alone, fixed, "USD", PRICE_SOURCE)
-            return Submission(remote_ids=remote, cost=cost)
-        remote = {}
-        for i, (job, circuit) in enumerate(zip(batch.jobs, circuits)):
+            return Submission(remote_ids={**not_sent, **remote}, cost=cost)
+        remote = dict(not_sent)
+        for i, job in enumerate(batch.jobs):  # the token keeps the job's place in the batch
+            if job.id not in programs:
+                continue
             self._token.value = f"hal-{batch.id}-{i}"
             try:
-                task = device.run(circuit, folder, shots=shots)
+                task = device.run(programs[job.id], folder, shots=shots)
             finally:
                 self._token.value = None
             self._tasks[task.id] = task
             remote[job.id] = task.id
         return Submission(remote_ids=remote)
 
-    def _run_local(self, backend: str, circuits: list[Any], shots: int) -> list[tuple[dict[str, int], list[int]]]:
+    def _run_local(self, backend: str, programs: dict[str, Any], shots: int) -> dict[str, tuple[dict[str, int], list[int]] | str]:
+        """job id -> (counts, measured qubits), or the reason that job's circuit failed."""
         from braket.devices import LocalSimulator
         from braket.program_sets import ProgramSet
 
-        result = LocalSimulator(backend).run(ProgramSet(circuits, shots_per_executable=shots), shots=shots * len(circuits)).result()
-        return [(dict(entry.entries[0].counts), list(entry.entries[0].measured_qubits)) for entry in result]
+        device = LocalSimulator(backend)
+        try:
+            result = device.run(ProgramSet(list(programs.values()), shots_per_executable=shots), shots=shots * len(programs)).result()
+            return {job_id: (dict(entry.entries[0].counts), list(entry.entries[0].measured_qubits)) for job_id, entry in zip(programs, result)}
+        except Exception:  # noqa: BLE001 - run them one by one: each job gets its own outcome
+            if len(programs) == 1:
+                raise
+        outcomes: dict[str, tuple[dict[str, int], list[int]] | str] = {}
+        for job_id, program in programs.items():
+            try:
+                alone = device.run(program, shots=shots).result()
+                outcomes[job_id] = (dict(alone.measurement_counts), list(alone.measured_qubits))
+            except Exception as exc:  # noqa: BLE001 - this job's own failure
+                outcomes[job_id] = quantum.failure_reason(exc)
+        return outcomes
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        if batch.backend in LOCAL:
-            return self._poll_local(batch)
-        by_task: dict[str, list[JobSpec]] = {}
+        jobs = [job for job in batch.jobs if remote_ids.get(job.id) != quantum.NOT_SENT]
+        if not jobs:
+            updates: dict[str, JobUpdate] = {}
+        elif batch.backend in LOCAL:
+            updates = self._poll_local(batch, jobs)
+        else:
+            by_task: dict[str, list[JobSpec]] = {}
+            for job in jobs:
+                by_task.setdefault(remote_ids[job.id].partition("#")[0], []).append(job)
+            updates = poll_each(by_task.items(), lambda task: self._poll_task(task[0], task[1], remote_ids, batch))
         for job in batch.jobs:
-            by_task.setdefault(remote_ids[job.id].partition("#")[0], []).append(job)
-        return poll_each(by_task.items(), lambda task: self._poll_task(task[0], task[1], remote_ids, batch))
+            if remote_ids.get(job.id) == quantum.NOT_SENT:
+                updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
+        return updates
 
-    def _poll_local(self, batch: BatchSpec) -> dict[str, JobUpdate]:
+    def _poll_local(self, batch: BatchSpec, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
         with self._guard:
             future = self._local_runs.get(batch.id)
         if future is None:  # the run died with an earlier server process: free, so run it again
             self.submit(batch)
-            return {job.id: JobUpdate(JobStatus.RUNNING, message="simulating again after a restart") for job in batch.jobs}
+            return {job.id: JobUpdate(JobStatus.RUNNING, message="simulating again after a restart") for job in jobs}
         if not future.done():
-            return {job.id: JobUpdate(JobStatus.RUNNING, message=f"LocalSimulator {batch.backend}") for job in batch.jobs}
+            return {job.id: JobUpdate(JobStatus.RUNNING, message=f"LocalSimulator {batch.backend}") for job in jobs}
         with self._guard:
             self._local_runs.pop(batch.id, None)
         if future.exception() is not None:
             info = ErrorInfo(type="ProviderError", message=f"Braket LocalSimulator: {future.exception()}")
-            return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in batch.jobs}
-        return {job.id: self._completed(job, counts, measured, batch, {"device": batch.backend}) for job, (counts, measured) in zip(batch.jobs, future.result())}
+            return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in jobs}
+        outcomes = future.result()
+        return {job.id: self._local_outcome(job, outcomes.get(job.id, "no result"), batch) for job in jobs}
+
+    def _local_outcome(self, job: JobSpec, outcome: tuple[dict[str, int], list[int]] | str, batch: BatchSpec) -> JobUpdate:
+        if isinstance(outcome, str):
+            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Braket LocalSimulator: {outcome}"))
+        return self._completed(job, outcome[0], outcome[1], batch, {"device": batch.backend})
 
     def _completed(self, job: JobSpec, counts: dict[str, int], measured: list[int], batch: BatchSpec, metadata: dict[str, Any]) -> JobUpdate:
         circuit = quantum.circuit_of(job)
@@ -337,7 +385,7 @@ class AwsBraketProvider(Provider):
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """A task is cancelled when every job it carries is."""
         if batch.backend in LOCAL:
-            if {job.id for job in batch.jobs} <= set(job_ids):
+            if {job_id for job_id, remote in remote_ids.items() if remote != quantum.NOT_SENT} <= set(job_ids):
                 with self._guard:
                     future = self._local_runs.pop(batch.id, None)
                 if future is not None:
@@ -345,7 +393,8 @@ class AwsBraketProvider(Provider):
             return
         carried: dict[str, set[str]] = {}
         for job_id, remote in remote_ids.items():
-            carried.setdefault(remote.partition("#")[0], set()).add(job_id)
+            if remote != quantum.NOT_SENT:
+                carried.setdefault(remote.partition("#")[0], set()).add(job_id)
         for arn, jobs in carried.items():
             if jobs <= set(job_ids):
                 self._task(arn).cancel()

@@ -12,7 +12,9 @@ refuse jobs (QIR generation is not built in). Azure runs one circuit per job,
 so a batch is one job per circuit inside ONE session. Job (and session) ids are
 made by the HAL from the batch and job ids before anything is sent, and a job
 is created only if the workspace does not have it yet: submitting a batch again
-after a crash never creates a second job.
+after a crash never creates a second job. A job whose circuit does not convert
+to its target's format, or whose input the service refuses (HTTP 400), fails
+alone; the other jobs of the batch are created.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def ionq_program(circuit: Any) -> dict[str, Any]:
     """IonQ's ``ionq.circuit.v1`` for a circuit of IonQ-translatable gates (measurements implied)."""
     from qiskit import transpile
 
+    circuit = quantum.without_impostors(circuit, quantum.reserved_operations(), "IonQ")
     lowered = transpile(circuit, basis_gates=list(IONQ_GATES) + ["measure"], optimization_level=0)
     gates = []
     for instruction in lowered.data:
@@ -100,6 +103,7 @@ class AzureQuantumProvider(Provider):
         self._workspace: Any = None
         self._guard = threading.Lock()
         self._listing: tuple[float, list[BackendInfo]] | None = None
+        self._not_sent: dict[str, str] = {}
 
     def availability(self) -> Availability:
         try:
@@ -195,28 +199,39 @@ class AzureQuantumProvider(Provider):
             try:
                 workspace.get_job(job_id)  # created before a crash: never again
             except ResourceNotFoundError:
-                self._create(target, job, job_id, batch)
+                reason = self._create(target, job, job_id, batch)
+                if reason is not None:
+                    quantum.keep_reason(self._not_sent, job.id, reason)
+                    job_id = quantum.NOT_SENT
             remote[job.id] = job_id
         return Submission(remote_ids=remote)
 
-    def _create(self, target: Any, job: JobSpec, job_id: str, batch: BatchSpec) -> None:
-        from azure.core.exceptions import ResourceExistsError
+    def _create(self, target: Any, job: JobSpec, job_id: str, batch: BatchSpec) -> str | None:
+        """Create the job at Azure; None, or why this job (and only it) cannot be sent."""
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-        circuit = quantum.circuit_of(job)
-        if _family(batch.backend) == "ionq":
-            program: Any = ionq_program(circuit)
-        else:
-            from qiskit import qasm2
-
-            program = qasm2.dumps(circuit)
+        try:
+            program = _program(quantum.circuit_of(job), batch.backend)
+        except Exception as exc:  # noqa: BLE001 - this job's own circuit
+            return f"it does not convert for {batch.backend}: {quantum.failure_reason(exc)}"
         try:
             target.submit(program, name=f"hal-{job.id}", shots=batch.shots, job_id=job_id)
         except ResourceExistsError:
             pass  # an earlier attempt created it and its answer was lost (the SDK's retry of our PUT): it is ours
+        except HttpResponseError as exc:
+            if exc.status_code != 400:
+                raise  # not about this job's input: the scheduler retries or fails the batch
+            return f"Azure Quantum refused it: {exc.message}"
+        return None
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
         workspace = self._ws()
-        return poll_each(batch.jobs, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
+        sent = [job for job in batch.jobs if remote_ids.get(job.id) != quantum.NOT_SENT]
+        updates = poll_each(sent, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
+        for job in batch.jobs:
+            if remote_ids.get(job.id) == quantum.NOT_SENT:
+                updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
+        return updates
 
     def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> JobUpdate:
         azure_job = workspace.get_job(remote_id)
@@ -251,8 +266,17 @@ class AzureQuantumProvider(Provider):
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         workspace = self._ws()
         for job_id in job_ids:
-            if job_id in remote_ids:
+            if remote_ids.get(job_id, quantum.NOT_SENT) != quantum.NOT_SENT:
                 workspace.cancel_job(workspace.get_job(remote_ids[job_id]))
+
+
+def _program(circuit: Any, target: str) -> Any:
+    """The circuit in the target's input format: IonQ JSON, or OpenQASM 2 for Quantinuum."""
+    if _family(target) == "ionq":
+        return ionq_program(circuit)
+    from qiskit import qasm2
+
+    return qasm2.dumps(quantum.without_impostors(circuit, quantum.reserved_operations(), target))
 
 
 __all__ = ["AzureQuantumProvider", "ionq_program"]

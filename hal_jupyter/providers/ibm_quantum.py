@@ -4,7 +4,8 @@ Settings (environment): ``QISKIT_IBM_CHANNEL`` (``ibm_quantum_platform``, the
 default, or ``ibm_cloud``), ``QISKIT_IBM_TOKEN`` and ``QISKIT_IBM_INSTANCE``.
 ``QISKIT_IBM_CHANNEL=local`` selects Qiskit Runtime's local mode: the same
 Sampler code on the fake backends (``fake_brisbane``, ...), simulated with their
-noise on this machine, free.
+noise on this machine, free, and on ``aer_simulator``, the noiseless simulator
+local mode also offers by name.
 
 A batch is ONE Sampler job with one PUB per HAL job, its circuits made ISA for
 the backend by a pass manager cached per backend, tagged with the HAL batch
@@ -12,6 +13,14 @@ id (``job_tags``), so that after a crash during submission the job is found
 by its tag instead of being submitted again; after a restart jobs are
 re-attached by their runtime job id (``service.job``). Local-mode jobs live in
 the server process: after a restart they run again (free, at least once).
+
+A job whose circuit cannot be made ISA for the backend (it does not
+transpile, or the SDK's own ISA check refuses it with ``skip_transpilation``)
+is left out of the runtime job and fails alone; the others are its PUBs. That
+choice depends on the circuits only, so after a crash the PUB of each job is
+found again. When the runtime job itself fails, every job it carried fails
+with its message: the service reports errors per job, not per PUB, and
+sending the PUBs again one by one would spend (and bill) quantum time again.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from . import quantum
 from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 LOCAL_DEFAULT_BACKEND = "fake_brisbane"
+#: local mode's noiseless simulator (``QiskitRuntimeLocalService.backend("aer_simulator")``)
+LOCAL_IDEAL_BACKEND = "aer_simulator"
 BACKENDS_TTL_S = 60.0
 #: ``skip_transpilation``: the circuit is already ISA for the backend (as written)
 _OPTIONS = {"optimization_level": int, "seed_simulator": int, "skip_transpilation": bool}
@@ -71,7 +82,9 @@ class IbmQuantumProvider(Provider):
         self._backend_objects: dict[str, Any] = {}
         self._listing: tuple[float, list[BackendInfo]] | None = None
         self._pass_managers: dict[tuple[str, int], Any] = {}
+        self._reserved: dict[str, dict[str, type]] = {}
         self._jobs: dict[str, Any] = {}
+        self._not_sent: dict[str, str] = {}
 
     # Local-mode jobs are free and die with the server; cloud jobs are paid and outlive it.
     @property
@@ -107,6 +120,7 @@ class IbmQuantumProvider(Provider):
                     )
                 self._service_channel = channel
                 self._backend_objects.clear()
+                self._reserved.clear()
                 self._listing = None
             return self._service
 
@@ -124,6 +138,7 @@ class IbmQuantumProvider(Provider):
         with warnings.catch_warnings():  # some fake backends warn that their error values are not typical
             warnings.simplefilter("ignore", UserWarning)
             listed = self._api().backends()
+            ideal = self._backend(LOCAL_IDEAL_BACKEND) if local else None
         for backend in listed:
             self._backend_objects.setdefault(backend.name, backend)
             status = backend.status()
@@ -136,8 +151,25 @@ class IbmQuantumProvider(Provider):
                     simulator=local,
                 )
             )
+        if ideal is not None:
+            infos.append(BackendInfo(name=ideal.name, num_qubits=self._qubits(ideal), status="online", queue_depth=0, simulator=True))
         self._listing = (time.monotonic(), infos)
         return infos
+
+    def _qubits(self, backend: Any) -> int:
+        """The backend's qubits; this machine's limit for the local noiseless simulator."""
+        if backend.name == LOCAL_IDEAL_BACKEND:
+            return min(backend.num_qubits, self.settings.max_local_qubits)
+        return int(backend.num_qubits)
+
+    def _reserved_names(self, backend_name: str, skip_transpilation: bool) -> dict[str, type]:
+        """What :func:`quantum.without_impostors` keeps apart for this backend. Nothing
+        when the circuits are declared ISA: a user's ``gate ecr`` is then the device's ECR."""
+        if skip_transpilation:
+            return {}
+        if backend_name not in self._reserved:
+            self._reserved[backend_name] = quantum.reserved_operations(self._backend(backend_name).target)
+        return self._reserved[backend_name]
 
     def default_backend(self) -> str:
         if _channel() == "local":
@@ -153,7 +185,8 @@ class IbmQuantumProvider(Provider):
         if not 0 <= level <= 3:
             raise InvalidRequest("option 'optimization_level' is 0, 1, 2 or 3")
         backend = self._backend(job.backend)
-        quantum.check_circuit(job, job.backend, backend.num_qubits, set(backend.target.operation_names))
+        reserved = self._reserved_names(job.backend, bool((job.payload.get("options") or {}).get("skip_transpilation")))
+        quantum.check_circuit(job, job.backend, self._qubits(backend), set(backend.target.operation_names), reserved=reserved)
 
     def _job_cost(self, shots: int) -> float:
         return (FIXED_S + shots * PER_SHOT_S) * PRICE_PER_S
@@ -173,25 +206,63 @@ class IbmQuantumProvider(Provider):
             self._pass_managers[key] = generate_preset_pass_manager(optimization_level=level, backend=self._backend(backend_name))
         return self._pass_managers[key]
 
+    def _prepare(self, batch: BatchSpec) -> tuple[dict[str, Any], dict[str, str]]:
+        """The ISA circuit of each job that can be sent (in batch order), and why each other one cannot."""
+        backend = self._backend(batch.backend)
+        skip = bool(batch.options.get("skip_transpilation"))
+        reserved = self._reserved_names(batch.backend, skip)
+        circuits: dict[str, Any] = {}
+        refused: dict[str, str] = {}
+        for job in batch.jobs:
+            try:
+                circuits[job.id] = quantum.without_impostors(quantum.circuit_of(job), reserved, batch.backend)
+            except Exception as exc:  # noqa: BLE001 - this job's own failure
+                refused[job.id] = quantum.failure_reason(exc)
+        if not skip and circuits:
+            manager = self._pass_manager(batch.backend, batch.options.get("optimization_level", 1))
+            try:
+                circuits = dict(zip(circuits, manager.run(list(circuits.values()))))
+            except Exception:  # noqa: BLE001 - one circuit does not transpile: find it, keep the others
+                circuits, transpiled = {}, circuits
+                for job_id, circuit in transpiled.items():
+                    try:
+                        circuits[job_id] = manager.run(circuit)
+                    except Exception as exc:  # noqa: BLE001 - this job's own failure
+                        refused[job_id] = f"it does not transpile for {batch.backend}: {quantum.failure_reason(exc)}"
+        if not _is_simulator(backend):
+            from qiskit_ibm_runtime.utils import validate_isa_circuits
+
+            for job_id, circuit in list(circuits.items()):
+                try:  # the check the SDK makes of every PUB before it sends the job
+                    validate_isa_circuits([circuit], backend.target)
+                except ValueError as exc:
+                    refused[job_id] = str(exc).split(" Circuits that do not match")[0]
+                    del circuits[job_id]
+        return circuits, refused
+
+    def _remote_ids(self, batch: BatchSpec, job_id: str, circuits: dict[str, Any], refused: dict[str, str]) -> dict[str, str]:
+        """Each sent job's ``runtime-job#pub``; :data:`quantum.NOT_SENT` for the others (their reasons kept for the poll)."""
+        for refused_id, reason in refused.items():
+            quantum.keep_reason(self._not_sent, refused_id, reason)
+        pubs = {name: index for index, name in enumerate(circuits)}
+        return {job.id: f"{job_id}#{pubs[job.id]}" if job.id in pubs else quantum.NOT_SENT for job in batch.jobs}
+
     def submit(self, batch: BatchSpec) -> Submission:
         from qiskit_ibm_runtime import SamplerV2
 
-        backend = self._backend(batch.backend)
-        circuits = [quantum.circuit_of(job) for job in batch.jobs]
-        if batch.options.get("skip_transpilation"):
-            isa = circuits
-        else:
-            isa = self._pass_manager(batch.backend, batch.options.get("optimization_level", 1)).run(circuits)
-        sampler = SamplerV2(mode=backend)
+        circuits, refused = self._prepare(batch)
+        if not circuits:
+            return Submission(remote_ids=self._remote_ids(batch, "", circuits, refused))
+        sampler = SamplerV2(mode=self._backend(batch.backend))
         sampler.options.environment.job_tags = [f"hal-batch:{batch.id}"]
         if "seed_simulator" in batch.options:
             sampler.options.simulator.seed_simulator = batch.options["seed_simulator"]
-        runtime_job = sampler.run([(c,) for c in isa], shots=batch.shots)
+        runtime_job = sampler.run([(c,) for c in circuits.values()], shots=batch.shots)
         job_id = runtime_job.job_id()
         self._jobs[job_id] = runtime_job
         fixed = FIXED_S * PRICE_PER_S
-        cost = quantum.batch_costs([j.id for j in batch.jobs], self._job_cost(batch.shots or 0), fixed, "USD", PRICE_SOURCE, free=_channel() == "local")
-        return Submission(remote_ids={job.id: f"{job_id}#{index}" for index, job in enumerate(batch.jobs)}, cost=cost)
+        cost = quantum.batch_costs(list(circuits), self._job_cost(batch.shots or 0), fixed, "USD", PRICE_SOURCE, free=_channel() == "local")
+        return Submission(remote_ids=self._remote_ids(batch, job_id, circuits, refused), cost=cost)
 
     def _runtime_job(self, job_id: str) -> Any:
         runtime_job = self._jobs.get(job_id)
@@ -202,18 +273,26 @@ class IbmQuantumProvider(Provider):
         return runtime_job
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        job_id = next(iter(remote_ids.values())).partition("#")[0]
+        sent = [job for job in batch.jobs if remote_ids.get(job.id) != quantum.NOT_SENT]
+        updates = self._poll_runtime_job(batch, sent, remote_ids) if sent else {}
+        for job in batch.jobs:
+            if remote_ids.get(job.id) == quantum.NOT_SENT:
+                updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
+        return updates
+
+    def _poll_runtime_job(self, batch: BatchSpec, jobs: list[JobSpec], remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        job_id = remote_ids[jobs[0].id].partition("#")[0]
         runtime_job = self._runtime_job(job_id)
         if runtime_job is None:
             lost = ErrorInfo(type="ProviderError", message="the local-mode job was lost with the server process")
-            return {job.id: JobUpdate(JobStatus.FAILED, error=lost) for job in batch.jobs}
+            return {job.id: JobUpdate(JobStatus.FAILED, error=lost) for job in jobs}
         raw = runtime_job.status()
         state = _STATES.get(getattr(raw, "name", str(raw)).upper(), JobStatus.SUBMITTED)
         if state == JobStatus.COMPLETED:
             self._jobs.pop(job_id, None)
             result = runtime_job.result()
             updates = {}
-            for job in batch.jobs:
+            for job in jobs:
                 index = int(remote_ids[job.id].partition("#")[2])
                 counts = result[index].join_data().get_counts()
                 updates[job.id] = JobUpdate(
@@ -224,18 +303,19 @@ class IbmQuantumProvider(Provider):
         if state == JobStatus.FAILED:
             self._jobs.pop(job_id, None)
             message = runtime_job.error_message() or "the runtime job failed"
-            return {job.id: JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"IBM Quantum: {message}")) for job in batch.jobs}
+            return {job.id: JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"IBM Quantum: {message}")) for job in jobs}
         if state == JobStatus.CANCELLED:
             self._jobs.pop(job_id, None)
-            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in batch.jobs}
+            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in jobs}
         message = f"runtime job {job_id}: {getattr(raw, 'name', raw)}"
-        return {job.id: JobUpdate(state, message=message) for job in batch.jobs}
+        return {job.id: JobUpdate(state, message=message) for job in jobs}
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """The runtime job carries the whole batch: it is cancelled when all its jobs are."""
-        if not remote_ids or not {job.id for job in batch.jobs} <= set(job_ids):
+        sent = {job_id: remote for job_id, remote in remote_ids.items() if remote != quantum.NOT_SENT}
+        if not sent or not set(sent) <= set(job_ids):
             return
-        runtime_job = self._runtime_job(next(iter(remote_ids.values())).partition("#")[0])
+        runtime_job = self._runtime_job(next(iter(sent.values())).partition("#")[0])
         if runtime_job is not None:
             runtime_job.cancel()
 
@@ -247,8 +327,14 @@ class IbmQuantumProvider(Provider):
             return None
         if not found:
             return {}
-        job_id = found[0].job_id()
-        return {job.id: f"{job_id}#{index}" for index, job in enumerate(batch.jobs)}
+        circuits, refused = self._prepare(batch)  # which jobs are PUBs depends on the circuits only
+        return self._remote_ids(batch, found[0].job_id(), circuits, refused)
+
+
+def _is_simulator(backend: Any) -> bool:
+    from qiskit_ibm_runtime.utils.utils import is_simulator
+
+    return bool(is_simulator(backend))
 
 
 __all__ = ["IbmQuantumProvider"]

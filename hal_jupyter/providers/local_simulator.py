@@ -4,7 +4,8 @@ A batch is ONE ``AerSimulator.run`` over all its circuits, in a worker process
 (:mod:`.aer_worker`): Aer holds the GIL while it simulates, so in the server
 process it would stall every other request for the length of the run. Batches
 go to the worker one at a time; cancelling a running batch stops the worker,
-and a worker that died is started again for the next batch.
+and a worker that died is started again for the next batch. A circuit that
+cannot run fails alone, with its own reason; the rest of its batch completes.
 """
 
 from __future__ import annotations
@@ -150,13 +151,7 @@ class LocalSimulatorProvider(Provider):
         if error is not None:
             info = ErrorInfo(type="SimulatorError", message=f"{type(error).__name__}: {error}")
             return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in batch.jobs}
-        return {
-            job.id: JobUpdate(
-                JobStatus.COMPLETED,
-                result={"counts": out["counts"], "shots": batch.shots, "backend": batch.backend, "metadata": out["metadata"]},
-            )
-            for job, out in zip(batch.jobs, future.result())
-        }
+        return {job.id: _update(out, batch) for job, out in zip(batch.jobs, future.result())}
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         # A batch stops only when every one of its jobs is cancelled: a waiting
@@ -168,6 +163,7 @@ class LocalSimulatorProvider(Provider):
         if future is not None and not future.cancel() and future.running():
             self._stop_worker()
 
+
     def _stop_worker(self) -> None:
         worker = self._worker
         if worker is not None and worker.poll() is None:
@@ -176,3 +172,11 @@ class LocalSimulatorProvider(Provider):
     def close(self) -> None:
         self._feeder.shutdown(wait=False, cancel_futures=True)
         self._stop_worker()
+
+
+def _update(out: dict[str, Any], batch: BatchSpec) -> JobUpdate:
+    """One circuit's outcome in the worker's answer: its counts, or its own error."""
+    if "error" in out:
+        return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="SimulatorError", message=out["error"]))
+    result = {"counts": out["counts"], "shots": batch.shots, "backend": batch.backend, "metadata": out["metadata"]}
+    return JobUpdate(JobStatus.COMPLETED, result=result)

@@ -1,18 +1,40 @@
-"""What the cloud quantum providers (IBM Quantum, Braket, Azure Quantum) share:
-building the circuit of a job, checking it against a target at submission,
-normalising counts to Qiskit's bit order, and the cost of a batch."""
+"""What the quantum providers share: building the circuit of a job, checking it
+against a target at submission, normalising counts to Qiskit's bit order, and
+the cost of a batch.
+
+Simulators, transpilers and converters read an instruction by its *name*: Aer
+compiles any operation named ``unitary`` as a matrix gate (and fails with an
+IndexError on a user's ``gate unitary``), the basis translator swaps a user's
+``gate rzz`` for Qiskit's RZZ, the Braket and IonQ converters map ``cx`` to
+CNOT. Circuits from the wild carry such gates (public benchmark suites, and
+``qasm3.dumps`` itself defines ``rzz``, ``ccz`` or ``mcx`` as user gates), so
+:func:`without_impostors` replaces every gate that merely borrows a reserved
+name by its own definition before a circuit goes anywhere.
+
+A job whose circuit fails on its own before the provider call (conversion,
+transpilation, the SDK's checks) is not sent: its remote id is
+:data:`NOT_SENT` and the provider's poll reports it FAILED with its reason,
+while the rest of the batch runs.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..engine.errors import InvalidCircuit, InvalidRequest
-from ..engine.models import CostEstimate
+from ..engine.models import CostEstimate, ErrorInfo, JobStatus
 from ..engine.qasm import parse_circuit
-from .base import JobSpec
+from .base import JobSpec, JobUpdate
 
 #: operations every target takes or that only annotate the circuit
 _ALWAYS = {"barrier", "measure"}
+#: the remote id of a job whose circuit failed on its own before the provider call
+NOT_SENT = "not-sent"
+#: gate definitions nested deeper than this are refused (OpenQASM files nest a few levels)
+MAX_DEFINITION_DEPTH = 64
+#: reasons of unsent jobs remembered per provider (a job's first poll reports it)
+MAX_REASONS = 10_000
 
 
 def circuit_of(job: JobSpec) -> Any:
@@ -32,38 +54,160 @@ def check_circuit(
     *,
     reset: bool = True,
     mid_circuit_measurement: bool = True,
+    reserved: dict[str, type] | None = None,
 ) -> Any:
     """Raise ``InvalidCircuit`` (400) when the job's circuit cannot run on ``where``:
     too many qubits, nothing measured, an operation that has no translation to
-    the target's ``native`` operations, a reset or mid-circuit measurement the
-    target does not take. Returns the circuit."""
-    from qiskit.circuit import Gate
-    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
-
+    the target's ``native`` operations (looking inside user gate definitions and
+    control-flow blocks), an opaque gate under a reserved name, a reset or
+    mid-circuit measurement the target does not take. Returns the circuit as the
+    target will take it (see :func:`without_impostors`)."""
     circuit = circuit_of(job)
     if num_qubits is not None and circuit.num_qubits > num_qubits:
         raise InvalidCircuit(f"the circuit uses {circuit.num_qubits} qubits; {where} has {num_qubits}")
     if circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
         raise InvalidCircuit("the circuit measures nothing, so it has no counts: add a measurement")
-    untranslatable, measured = set(), set()
+    measured: set[Any] = set()
     for instruction in circuit.data:
-        operation = instruction.operation
-        name = operation.name
-        if name == "measure":
-            measured.update(instruction.qubits)
-            continue
+        name = instruction.operation.name
         if measured.intersection(instruction.qubits) and not mid_circuit_measurement and name != "barrier":
             raise InvalidCircuit(f"{where} does not take mid-circuit measurement: a {name} acts on a qubit after it was measured")
+        if name == "measure":
+            measured.update(instruction.qubits)
         if name == "reset" and not reset:
             raise InvalidCircuit(f"{where} does not take reset")
-        if name in native or name in _ALWAYS or name == "reset":
-            continue
-        if isinstance(operation, Gate) and (SessionEquivalenceLibrary.has_entry(operation) or operation.definition is not None):
-            continue
-        untranslatable.add(name)
+    circuit = without_impostors(circuit, reserved if reserved is not None else reserved_operations(), where)
+    untranslatable = _untranslatable(circuit, native, {})
     if untranslatable:
         raise InvalidCircuit(f"{where} cannot run {', '.join(sorted(untranslatable))}: no translation to its operations ({', '.join(sorted(native))})")
     return circuit
+
+
+def _untranslatable(circuit: Any, native: set[str], seen: dict[str, set[str]]) -> set[str]:
+    """Names of the operations in ``circuit`` (and in the definitions of its user
+    gates and its control-flow blocks) that nothing translates to ``native``."""
+    from qiskit.circuit import ControlFlowOp, Gate
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+
+    found: set[str] = set()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        name = operation.name
+        if name in native or name in _ALWAYS or name == "reset":
+            if isinstance(operation, ControlFlowOp):
+                for block in operation.blocks:
+                    found |= _untranslatable(block, native, seen)
+            continue
+        if not isinstance(operation, Gate):
+            found.add(name)
+            continue
+        if SessionEquivalenceLibrary.has_entry(operation):
+            continue
+        if name not in seen:
+            seen[name] = set()  # a definition cannot use its own gate; this also ends any cycle
+            definition = operation.definition
+            seen[name] = {name} if definition is None else _untranslatable(definition, native, seen)
+        found |= seen[name]
+    return found
+
+
+@functools.cache
+def _standard_operations() -> dict[str, type]:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    return {name: operation.base_class for name, operation in get_standard_gate_name_mapping().items()}
+
+
+def reserved_operations(target: Any = None) -> dict[str, type]:
+    """Names that simulators, transpilers and converters read as one particular
+    instruction, with that instruction's class: Qiskit's standard gates (which
+    are also the names its equivalence library knows), and the operations of
+    ``target`` (a ``qiskit.transpiler.Target``, such as Aer's) where given."""
+    reserved = dict(_standard_operations())
+    if target is not None:
+        for name in target.operation_names:
+            operation = target.operation_from_name(name)
+            reserved[name] = operation if isinstance(operation, type) else getattr(operation, "base_class", type(operation))
+    return reserved
+
+
+def impostors(circuit: Any, reserved: dict[str, type]) -> dict[str, Any]:
+    """The gates of ``circuit`` to unroll before name-reading code sees it: those
+    that carry a reserved name without being that instruction, and those whose
+    definitions hold one (``qasm3.dumps`` of a ``StatePreparation`` defines a
+    ``gate unitary`` three levels down), in control-flow blocks too. Name -> one
+    such operation."""
+    return _impostors(circuit, reserved, {})
+
+
+def _impostors(circuit: Any, reserved: dict[str, type], holds: dict[str, bool]) -> dict[str, Any]:
+    from qiskit.circuit import ControlFlowOp
+
+    found: dict[str, Any] = {}
+    for instruction in circuit.data:
+        operation = instruction.operation
+        name = operation.name
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                found.update(_impostors(block, reserved, holds))
+            continue
+        expected = reserved.get(name)
+        if expected is not None:
+            if not isinstance(operation, expected):
+                found.setdefault(name, operation)
+            continue
+        if name not in holds:  # a gate of its own: look into its definition, once per name
+            holds[name] = False
+            definition = operation.definition
+            holds[name] = definition is not None and bool(_impostors(definition, reserved, holds))
+        if holds[name]:
+            found.setdefault(name, operation)
+    return found
+
+
+def without_impostors(circuit: Any, reserved: dict[str, type], where: str = "the target") -> Any:
+    """``circuit`` with each impostor (see :func:`impostors`) replaced by its own
+    definition, through Qiskit's ``Decompose`` pass (which also goes into
+    control-flow blocks), again while definitions bring more of them. The
+    circuit itself when it has none. An impostor with no definition (an
+    ``opaque`` gate) cannot run: ``InvalidCircuit`` names it."""
+    from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
+
+    for _ in range(MAX_DEFINITION_DEPTH):
+        found = impostors(circuit, reserved)
+        if not found:
+            return circuit
+        opaque = sorted(name for name, operation in found.items() if operation.definition is None)
+        if opaque:
+            names = ", ".join(opaque)
+            raise InvalidCircuit(
+                f"the gate {names} has no definition (opaque), and {where} reads {names} as its own, different "
+                f"instruction: define the gate with a body, or give it another name"
+            )
+        # Decompose goes into a control-flow block only when the block's operation is named too
+        circuit = circuit.decompose(gates_to_decompose=sorted(found) + sorted(CONTROL_FLOW_OP_NAMES))
+    raise InvalidCircuit(f"gate definitions nest more than {MAX_DEFINITION_DEPTH} levels deep")
+
+
+def keep_reason(reasons: dict[str, str], job_id: str, reason: str) -> None:
+    """Remember why a job was not sent, for its polls (the most recent :data:`MAX_REASONS`)."""
+    reasons.pop(job_id, None)
+    reasons[job_id] = reason
+    while len(reasons) > MAX_REASONS:
+        del reasons[next(iter(reasons))]
+
+
+def not_sent(reasons: dict[str, str], job_id: str, provider: str) -> JobUpdate:
+    """The FAILED update of a job that was never sent (remote id :data:`NOT_SENT`).
+    Its reason is kept in memory; after a server restart only the fact is known."""
+    reason = reasons.get(job_id) or "its circuit could not be prepared (the reason was lost in a server restart; submit it alone to see it)"
+    return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="InvalidCircuit", message=f"{provider}: not sent: {reason}"))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A job's own failure, for a person: the HAL's message, or the exception's type and text."""
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) else f"{type(exc).__name__}: {exc}"
 
 
 def check_options(provider: str, options: dict[str, Any], allowed: dict[str, type]) -> None:

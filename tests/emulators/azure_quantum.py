@@ -153,7 +153,10 @@ class AzureQuantum:
         if job["inputDataFormat"] == "honeywell.openqasm.v1":
             circuit = qasm2.loads(data.decode(), include_path=(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
             shots = int(params.get("shots", params.get("count", 500)))
-            memory = AerSimulator().run(transpile(circuit, AerSimulator()), shots=shots, memory=True).result().get_memory()
+            # Aer reads instructions by name (a user's `gate mcx` would run as Aer's MCX): lower the
+            # program to names qelib1.inc declares, which no gate of the program can redefine
+            lowered = transpile(circuit, basis_gates=["u", "cx", "measure", "reset"])
+            memory = AerSimulator().run(lowered, shots=shots, memory=True).result().get_memory()
             registers = [(creg.name, creg.size) for creg in circuit.cregs]
             out: dict[str, list[str]] = {name: [] for name, _ in registers}
             for shot in memory:

@@ -119,7 +119,8 @@ def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, se
             continue
         metadata = getattr(experiment, "metadata", None) or {}
         outputs[index] = {
-            "counts": result.get_counts(position),
+            # one bitstring per shot, registers side by side with no space (as Qiskit's SamplerV2 and every provider give them)
+            "counts": {key.replace(" ", ""): n for key, n in result.get_counts(position).items()},
             "metadata": {"method": metadata.get("method"), "time_taken": experiment.time_taken},
         }
     return outputs

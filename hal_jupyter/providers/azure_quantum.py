@@ -259,7 +259,7 @@ class AzureQuantumProvider(Provider):
         names = [creg.name for creg in circuit.cregs]
         counts: dict[str, int] = {}
         for shot in zip(*(results[name] for name in names)):
-            key = " ".join(reversed(shot))
+            key = "".join(reversed(shot))
             counts[key] = counts.get(key, 0) + 1
         return counts
 

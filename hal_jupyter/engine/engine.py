@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -29,6 +30,9 @@ from .scheduler import Scheduler, new_id
 from .store import JobStore, default_db_url
 
 log = logging.getLogger("hal_jupyter")
+#: Qiskit is first imported on this thread, which lives as long as the process: a
+#: first import on a thread that then exits made later parses crash (PROVIDERS.md).
+FIRST_IMPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-import")
 INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
 
 
@@ -99,10 +103,8 @@ class Engine:
         await asyncio.shield(self._starting)
 
     async def _start(self) -> None:
-        import qiskit.qasm2  # noqa: F401 - first import on this (long-lived) thread; see PROVIDERS.md
-
         await self.scheduler.start()
-        await self.scheduler.resume(await self.ledger.db(self.store.unfinished_jobs))
+        # Warm-ups first: the simulator's worker process imports Aer meanwhile, on another core.
         for name in self.registry.names():
             try:
                 provider = self.registry.get(name)
@@ -110,6 +112,9 @@ class Engine:
                 continue
             if type(provider).warm_up is not Provider.warm_up:
                 asyncio.ensure_future(self.scheduler.call(provider, provider.warm_up))
+        # Off the event loop, on a thread that outlives every engine of the process (PROVIDERS.md).
+        await asyncio.get_running_loop().run_in_executor(FIRST_IMPORTS, importlib.import_module, "qiskit.qasm2")
+        await self.scheduler.resume(await self.ledger.db(self.store.unfinished_jobs))
 
     async def stop(self) -> None:
         await self.scheduler.stop()

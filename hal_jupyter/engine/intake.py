@@ -16,14 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import errors
+from .limits import MAX_JSON_DEPTH, TOO_DEEP
 from .models import ClassicalJobRequest, QuantumJobRequest
 
-#: deeper JSON would make recursive code further on (validation, re-serialising,
-#: the job runner) hit Python's recursion limit
-MAX_JSON_DEPTH = 64
 #: most jobs one bulk request may hold
 MAX_BULK = 5000
-TOO_DEEP = f"the request body is nested more than {MAX_JSON_DEPTH} levels deep"
 
 JobRequest = QuantumJobRequest | ClassicalJobRequest
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
+from .limits import MAX_LIST_IDS  # noqa: F401 - the engine and the client import it from here
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -34,9 +36,6 @@ class JobStatus(str, enum.Enum):
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 IN_FLIGHT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
-
-#: The most job ids one ``GET /hal/api/jobs`` names, and its largest page (docs/API.md v1.1).
-MAX_LIST_IDS = 500
 
 Kind = Literal["quantum", "classical"]
 Priority = Literal["high", "standard"]

@@ -1,18 +1,35 @@
-"""The Jupyter server extension: ``HalExtension`` hosts the engine and its REST API."""
+"""The Jupyter server extension: ``HalExtension`` hosts the engine and its REST API.
+
+Loading the extension must not slow ``jupyter server`` down: every server
+start pays for it, and most never send a job. So neither this module nor the
+handlers import anything heavy, and the engine (SQLAlchemy, pydantic models,
+the provider registry, then Qiskit) is built and started off the start path,
+once the server serves: on a long-lived thread of its own (Qiskit's first import
+must not happen on a thread that exits, see PROVIDERS.md), then on the event
+loop, where the engine resumes earlier jobs and warms up its providers.
+Requests that come earlier wait for it (:class:`PendingEngine`), as they
+already wait for ``Engine.start``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Int, List, Unicode, default
 
-from ..engine.engine import Engine, EngineConfig
 from ..engine.policy import STRATEGIES
-from ..providers.base import Settings
-from .handlers import handlers
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine, EngineConfig
+
+STOP_WAIT_S = 30.0  # how long stopping the server waits for an engine still starting
 
 
 class HalExtension(ExtensionApp):
@@ -67,6 +84,9 @@ class HalExtension(ExtensionApp):
         return None
 
     def engine_config(self) -> EngineConfig:
+        from ..engine.engine import EngineConfig
+        from ..providers.base import Settings
+
         return EngineConfig(
             db_url=self.db_url or None,
             batch_window_s=self.batch_window_s,
@@ -85,18 +105,87 @@ class HalExtension(ExtensionApp):
         hal_log.handlers = list(self.log.handlers)
         hal_log.setLevel(self.log.level)
         hal_log.propagate = False
-        self.engine = Engine(self.engine_config())
+        self._pending = PendingEngine(self._new_engine)
+        self.engine: Engine | PendingEngine = self._pending
+        self._started: asyncio.Future[None] | None = None
         self.settings.update(hal_engine=self.engine, hal_max_request_bytes=self.max_request_bytes)
 
     def initialize_handlers(self) -> None:
+        from .handlers import handlers
+
         self.handlers.extend(handlers())
 
+    def _new_engine(self) -> Engine:
+        from ..engine.engine import Engine
+
+        return Engine(self.engine_config())
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        await self.engine.start()
-        self.log.info("hal_jupyter: engine started, job store %s", _safe_url(self.engine.store.url))
+        """Returns at once: the engine is built and started in the background."""
+        self._pending._build()
+        self._started = asyncio.ensure_future(self._start_engine(serverapp))
+
+    async def _start_engine(self, serverapp: Any) -> None:
+        try:
+            engine = await asyncio.wrap_future(self._pending._build())
+            self.engine = self.settings["hal_engine"] = serverapp.web_app.settings["hal_engine"] = engine
+            await engine.start()
+        except Exception:
+            self.log.exception("hal_jupyter: the engine did not start; its requests fail until the server restarts")
+            return
+        self.log.info("hal_jupyter: engine started, job store %s", _safe_url(engine.store.url))
 
     async def stop_extension(self) -> None:
-        await self.engine.stop()
+        if self._started is not None:
+            await asyncio.wait([self._started], timeout=STOP_WAIT_S)
+        engine = self._pending._engine()
+        if engine is not None:
+            await engine.stop()
+
+
+class PendingEngine:
+    """Stands in for the engine in the server's settings until it exists.
+
+    The engine is built on the start thread (:func:`start_thread`) once the
+    server serves, or on first use, whichever comes first; any use waits for it
+    (at most the time of the imports, once, in the first moment after the
+    server starts) and then goes to the engine. The extension swaps the engine
+    in as soon as it exists. Its own members start with ``_``, so that they
+    never hide the engine's.
+    """
+
+    def __init__(self, new_engine: Callable[[], Engine]) -> None:
+        self._new_engine = new_engine
+        self._built: Future[Engine] | None = None
+
+    def _build(self) -> Future[Engine]:
+        """Starts the build unless it has begun; the engine, when built."""
+        if self._built is None:
+            self._built = start_thread().submit(self._new_engine)
+        return self._built
+
+    def _engine(self) -> Engine | None:
+        """The engine if it was built, else None."""
+        built = self._built
+        if built is None or not built.done() or built.exception() is not None:
+            return None
+        return built.result()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._build().result(), name)
+
+
+@functools.cache
+def start_thread() -> ThreadPoolExecutor:
+    """The thread that imports the engine's modules and builds engines.
+
+    It lives as long as the process: a first import of Qiskit (which modules the
+    engine loads may pull in) must not happen on a thread that exits (a later parse on another thread crashed, PROVIDERS.md),
+    and a test session starts and stops many servers in one process.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-start")
 
 
 def _safe_url(url: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
@@ -17,11 +17,11 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
 
 from ..engine import errors
-from ..engine.engine import Engine
 from ..engine.faults import crash_point
-from ..engine.intake import TOO_DEEP
-from ..engine.models import MAX_LIST_IDS, JobStatus
-from .openapi import openapi_document
+from ..engine.limits import MAX_LIST_IDS, TOO_DEEP
+
+if TYPE_CHECKING:  # the engine loads once the server serves (app.py), not with the handlers
+    from ..engine.engine import Engine
 
 AUTH_RESOURCE = "hal"
 PREFIX = r"/hal/api"
@@ -136,6 +136,8 @@ class JobListHandler(HalHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        from ..engine.models import JobStatus
+
         status = self.get_query_argument("status", None)
         if status is not None and status not in JobStatus.__members__:
             raise errors.InvalidRequest(f"status must be one of {', '.join(JobStatus.__members__)}")
@@ -188,6 +190,8 @@ class OpenAPIHandler(HalHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        from .openapi import openapi_document
+
         self.reply(openapi_document())
 
 

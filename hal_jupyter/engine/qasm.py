@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,7 @@ def _summarise_qasm2(source: str) -> CircuitSummary | None:
     except ImportError:
         return None
     _check_includes(source, 2)
-    custom = [rust.CustomInstruction(x.name, x.num_params, x.num_qubits, x.builtin) for x in qasm2.LEGACY_CUSTOM_INSTRUCTIONS]
+    custom = _legacy_instructions()
     qubits = clbits = 0
     measures = False
     try:
@@ -93,6 +94,15 @@ def _summarise_qasm2(source: str) -> CircuitSummary | None:
     except qasm2.QASM2ParseError as exc:
         raise _located(str(exc), _LOCATION) from None
     return CircuitSummary(qubits, clbits, measures)
+
+
+@functools.cache
+def _legacy_instructions() -> list[Any]:
+    """``qasm2.LEGACY_CUSTOM_INSTRUCTIONS`` as the Rust parser takes them (built once: every submission uses them)."""
+    from qiskit import qasm2
+    from qiskit._accelerate import qasm2 as rust
+
+    return [rust.CustomInstruction(x.name, x.num_params, x.num_qubits, x.builtin) for x in qasm2.LEGACY_CUSTOM_INSTRUCTIONS]
 
 
 def parse_circuit(source: str) -> QuantumCircuit:

@@ -19,7 +19,7 @@ os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="hal-test-data-")
 # boto3's credential chain ends at the EC2 metadata address; tests stay on 127.0.0.1.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.canaries"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.canaries", "tests.postgres"]
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -40,6 +40,25 @@ c = measure q;
 """
 
 
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "both_stores: run the module's tests on SQLite and on a real PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    """``store_kind``: "sqlite", plus "postgres" for tests marked ``both_stores``."""
+    if "store_kind" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_kind", ["sqlite", "postgres"] if both else ["sqlite"])
+
+
+@pytest.fixture
+def db_url(request, store_kind: str, tmp_path) -> str:
+    """The job store of one test: a SQLite file, or a fresh database on the session's PostgreSQL."""
+    if store_kind == "postgres":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+
+
 @pytest.fixture
 def hal_config() -> dict[str, Any]:
     """HalExtension settings for one test; tests override keys before the server starts."""
@@ -47,13 +66,13 @@ def hal_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path, hal_config):
+def jp_server_config(db_url, hal_config):
     return {
         "ServerApp": {
             "jpserver_extensions": {"hal_jupyter": True},
             "allow_unauthenticated_access": False,
         },
-        "HalExtension": {"db_url": f"sqlite:///{tmp_path / 'jobs.sqlite'}", **hal_config},
+        "HalExtension": {"db_url": db_url, **hal_config},
     }
 
 

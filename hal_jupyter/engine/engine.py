@@ -21,7 +21,8 @@ from ..providers.base import JobSpec, Provider, Settings
 from . import errors, intake
 from .boundary import provider_calls
 from .events import EventBus
-from .ledger import Ledger, Row, now_iso, public_record
+from .coordinator import Coordinator
+from .ledger import TERMINAL_NAMES, Ledger, Row, now_iso, public_record
 from .models import MAX_LIST_IDS, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
@@ -34,6 +35,7 @@ log = logging.getLogger("hal_jupyter")
 #: first import on a thread that then exits made later parses crash (PROVIDERS.md).
 FIRST_IMPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-import")
 INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
+CANCEL_WAIT_S = 10.0  # how long a cancel waits for the engine on another server to carry it out
 
 
 @dataclass
@@ -50,6 +52,30 @@ class EngineConfig:
     #: a .env file whose variables (providers' credentials) fill in what the environment lacks
     env_file: str | None = ".env"
     settings: Settings = field(default_factory=Settings)
+    #: whether this engine drives jobs (False: a server that only accepts and serves them)
+    dispatch: bool = True
+    #: how long an engine's lease lasts without a heartbeat; its jobs are taken over after
+    lease_s: float = 15.0
+    #: how often to look for work other engines left (NOTIFY wakes it sooner on PostgreSQL)
+    claim_interval_s: float = 1.0
+    #: how this engine names itself in the store and the logs
+    label: str = "engine"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose jobs a request may see: its user's (and jobs with no owner), or all for an admin."""
+
+    user: str | None
+    admin: bool = False
+
+    def sees(self, owner: str | None) -> bool:
+        return self.admin or owner is None or owner == self.user
+
+    @property
+    def scope(self) -> str | None:
+        """The owner to filter a listing by (None: no filter)."""
+        return None if self.admin else self.user
 
 
 def load_env_file(path: str) -> list[str]:
@@ -81,7 +107,7 @@ class Engine:
         )
         self.events = EventBus()
         self.store = JobStore(config.db_url or default_db_url())
-        self.ledger = Ledger(self.store, self.events)
+        self.ledger = Ledger(self.store, self.events, new_id("e-"))
         policy = BatchPolicy(
             window_s=config.batch_window_s,
             max_size=config.batch_max_size,
@@ -89,6 +115,10 @@ class Engine:
             max_wait_s=config.batch_max_wait_s,
         )
         self.scheduler = Scheduler(self.ledger, self.registry, policy)
+        self.coordinator = Coordinator(
+            self.ledger, self.scheduler, self.events,
+            dispatch=config.dispatch, lease_s=config.lease_s, claim_interval_s=config.claim_interval_s, label=config.label,
+        )
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-validate")
         self._starting: asyncio.Future[None] | None = None
 
@@ -114,9 +144,13 @@ class Engine:
                 asyncio.ensure_future(self.scheduler.call(provider, provider.warm_up))
         # Off the event loop, on a thread that outlives every engine of the process (PROVIDERS.md).
         await asyncio.get_running_loop().run_in_executor(FIRST_IMPORTS, importlib.import_module, "qiskit.qasm2")
-        await self.scheduler.resume(await self.ledger.db(self.store.unfinished_jobs))
+        # Register the lease, then (when dispatching) claim and resume what nobody drives.
+        await self.coordinator.start()
 
     async def stop(self) -> None:
+        """Stop driving jobs and release them to the other engines at once."""
+        if self._starting is not None and self._starting.done() and self._starting.exception() is None:
+            await self.coordinator.stop()
         await self.scheduler.stop()
         self.registry.close()
         self._cpu.shutdown(wait=False)
@@ -124,17 +158,19 @@ class Engine:
 
     # -- submitting ------------------------------------------------------------
     async def submit(
-        self, kind: str, body: Any, idempotency_key: str | None = None
+        self, kind: str, body: Any, idempotency_key: str | None = None, owner: str | None = None
     ) -> tuple[list[dict[str, Any]], bool, bool]:
-        """Validate and queue one job request or ``{"jobs": [...]}`` (all or none).
+        """Validate and queue one job request or ``{"jobs": [...]}`` (all or none),
+        owned by ``owner``.
 
         Returns ``(records, bulk, created)``; ``created`` is False when an
-        ``Idempotency-Key`` replays an earlier submission.
+        ``Idempotency-Key`` replays an earlier submission of the same owner.
         """
         await self.start()
         requests, bulk = intake.parse_items(kind, body)
         body_hash = ""
         if idempotency_key is not None:
+            idempotency_key = json.dumps([owner, idempotency_key])  # one user's key is not another's
             body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
             replay = await self._replay(idempotency_key, body_hash)
             if replay is not None:
@@ -145,20 +181,21 @@ class Engine:
         else:
             rows = self._prepare_all(kind, requests, bulk)
         parsed = {r["id"]: r.pop("_parsed") for r in rows}
+        for row in rows:
+            row["owner"] = owner
         key = (idempotency_key, body_hash) if idempotency_key is not None else None
         try:
-            await self.ledger.add(rows, key)
-        except Exception as exc:
-            if key is not None and "idempotency" in str(exc).lower():
-                replay = await self._replay(idempotency_key or "", body_hash)
-                if replay is not None:
-                    return replay, bulk, False
-            raise
-        self.ledger.parsed.update((k, v) for k, v in parsed.items() if v is not None)
-        self.scheduler.enqueue(rows)
-        for row in rows:
+            claimed = await self.ledger.add(rows, key, claim=self.config.dispatch)
+        except errors.IdempotencyKeyTaken:
+            replay = await self._replay(idempotency_key or "", body_hash)  # a concurrent twin won
+            if replay is None:
+                raise
+            return replay, bulk, False
+        self.ledger.parsed.update((r["id"], parsed[r["id"]]) for r in claimed if parsed.get(r["id"]) is not None)
+        self.scheduler.enqueue(claimed)
+        for row in claimed:
             row["status_message"] = self.scheduler.waiting_message(row["id"]) or row["status_message"]
-        return [public_record(r) for r in rows], bulk, True
+        return [public_record(self.ledger.fresh(r)) for r in rows], bulk, True
 
     async def _replay(self, key: str, body_hash: str) -> list[dict[str, Any]] | None:
         found = await self.ledger.db(self.store.find_idempotency_key, key)
@@ -170,7 +207,7 @@ class Engine:
                 "this Idempotency-Key was already used with a different request body"
             )
         rows = await self.ledger.db(self.store.get_jobs, ids)
-        return [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+        return [public_record(self.ledger.fresh(r)) for r in rows]
 
     def _validates_inline(self, requests: list[intake.JobRequest]) -> bool:
         """False when a provider of these jobs checks them against its service
@@ -214,6 +251,8 @@ class Engine:
             backend = getattr(request, "backend", None) or provider.default_backend()
         job_id = new_id()
         parsed = summary.circuit if summary is not None else None
+        options = payload.get("options") or {}
+        group = json.dumps([provider.name, backend, shots, options], sort_keys=True)
         spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
         with provider_calls(provider.name, "check the job", about_job=True):
             provider.validate(spec)
@@ -240,6 +279,7 @@ class Engine:
             "error": None,
             "payload": payload,
             "attempts": 0,
+            "group_key": hashlib.sha256(group.encode()).hexdigest()[:32],
             "_parsed": spec.parsed,
         }
 
@@ -255,11 +295,16 @@ class Engine:
             )
 
     # -- reading -----------------------------------------------------------------
-    async def get_job(self, job_id: str) -> dict[str, Any]:
+    async def _visible_row(self, job_id: str, viewer: Viewer | None) -> dict[str, Any]:
+        """The job's row, if ``viewer`` may see it (another user's job is not found)."""
         await self.start()
         row = await self.ledger.row(job_id)
-        if row is None:
+        if row is None or (viewer is not None and not viewer.sees(row.get("owner"))):
             raise errors.JobNotFound(f"no job with id {job_id!r}")
+        return row
+
+    async def get_job(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
+        row = await self._visible_row(job_id, viewer)
         row["status_message"] = self.scheduler.waiting_message(job_id) or row["status_message"]
         return public_record(row)
 
@@ -274,6 +319,7 @@ class Engine:
         include_result: bool = False,
         limit: int = 100,
         cursor: str | None = None,
+        viewer: Viewer | None = None,
     ) -> dict[str, Any]:
         """Records newest first, filtered; ``ids`` (at most :data:`MAX_LIST_IDS`) keeps
         only those jobs; ``include_result`` embeds each one's ``result`` (null until
@@ -287,10 +333,11 @@ class Engine:
         rows = await self.ledger.db(
             self.store.list_jobs,
             status=status, provider=provider, kind=kind, tag=tag, ids=ids, limit=limit + 1, before_seq=before,
+            owner=viewer.scope if viewer is not None else None,
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        records = [public_record(self.ledger.active.get(r["id"], r)) for r in rows]
+        records = [public_record(self.ledger.fresh(r)) for r in rows]
         if include_result:
             done = [r["id"] for r in records if r["status"] == "COMPLETED"]
             results = await self.ledger.db(self.store.get_results, done) if done else {}
@@ -300,24 +347,43 @@ class Engine:
         next_cursor = str(rows[-1]["seq"]) if more else None
         return {"jobs": records, "next_cursor": next_cursor}
 
-    async def get_result(self, job_id: str) -> dict[str, Any]:
-        await self.start()
-        row = await self.ledger.row(job_id)
-        if row is None:
-            raise errors.JobNotFound(f"no job with id {job_id!r}")
+    async def get_result(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
+        row = await self._visible_row(job_id, viewer)
         if row["status"] != "COMPLETED":
             detail = f": {row['error']['message']}" if row.get("error") else ""
             raise errors.JobNotFinished(f"job {job_id} is {row['status']}, not COMPLETED{detail}")
         result = await self.ledger.db(self.store.get_result, job_id)
         return {"id": job_id, **(result or {})}
 
-    async def cancel(self, job_id: str) -> dict[str, Any]:
-        await self.start()
-        row = await self.ledger.row(job_id)
-        if row is None:
-            raise errors.JobNotFound(f"no job with id {job_id!r}")
-        await self.scheduler.cancel(row)
-        return await self.get_job(job_id)
+    async def cancel(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
+        """Cancel a job whichever engine drives it: here; or, when no live engine does,
+        after claiming it; or by a cancel request in the store that its engine
+        carries out (this waits a few seconds for it)."""
+        row = await self._visible_row(job_id, viewer)
+        if row["status"] in TERMINAL_NAMES:
+            raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
+        if not self.ledger.drives(job_id):
+            claimed = await self.ledger.db(self.store.leases.claim_job, self.ledger.engine_id, job_id)
+            if claimed is None:
+                if not await self.ledger.db(self.store.leases.request_cancel, job_id):
+                    row = await self._visible_row(job_id, viewer)
+                    raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
+                return await self._await_cancel(job_id, viewer)
+            self.ledger.adopt([claimed])
+            row = claimed
+        await self.scheduler.cancel(dict(row))
+        return await self.get_job(job_id, viewer)
+
+    async def _await_cancel(self, job_id: str, viewer: Viewer | None) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT_S
+        while True:
+            record = await self.get_job(job_id, viewer)
+            if record["status"] in TERMINAL_NAMES or loop.time() >= deadline:
+                if record["status"] not in TERMINAL_NAMES:
+                    record["status_message"] = "cancel requested; the engine driving this job carries it out"
+                return record
+            await asyncio.sleep(0.05)
 
     async def providers(self) -> list[dict[str, Any]]:
         await self.start()
@@ -350,4 +416,4 @@ def _decode_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-__all__ = ["Engine", "EngineConfig"]
+__all__ = ["Engine", "EngineConfig", "Viewer"]

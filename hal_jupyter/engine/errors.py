@@ -90,6 +90,19 @@ class IdempotencyConflict(Conflict):
     type = "IdempotencyConflict"
 
 
+class IdempotencyKeyTaken(Conflict):
+    """The store already holds this key (its constraint said so); the engine replays it."""
+
+    type = "IdempotencyConflict"
+
+
+class StoreUnavailable(HalError):
+    """The job store cannot be reached (a database restart, a network fault): try again."""
+
+    http_status = 503
+    type = "StoreUnavailable"
+
+
 class ProviderUnavailable(HalError):
     """The provider's SDK or credentials are missing (HTTP 503)."""
 

@@ -115,6 +115,8 @@ class JobRecord(BaseModel):
     shots: int | None = None
     cost_estimate: CostEstimate | None = None
     error: ErrorInfo | None = None
+    #: v1.1: the user of the Jupyter server that accepted it (null: an embedded engine)
+    owner: str | None = None
 
 
 class QuantumResult(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ..providers.base import BatchSpec, JobSpec, Provider, Submission
 from .boundary import describe
-from .errors import HalError, JobAlreadyFinished
+from .errors import HalError, JobAlreadyFinished, StoreUnavailable
 from .faults import crash_point
 from .ledger import Ledger, Row, now_iso
 from .models import JobStatus
@@ -170,6 +170,12 @@ class Scheduler:
             return
         try:
             await self._start_and_submit(flush, ids)
+        except StoreUnavailable as exc:
+            # Nothing was sent; the jobs stay QUEUED in the store and are taken up again
+            # once it answers (the coordinator's reconciliation, or another engine).
+            log.warning("hal_jupyter: a batch of %d was not dispatched: %s", len(ids), exc.message)
+            self.ledger.forget(ids)
+            return
         except Exception as exc:  # noqa: BLE001 - never leave a job stuck on a bug or a database error
             log.exception("hal_jupyter: dispatching a batch of %d failed", len(ids))
             error = {"type": "InternalError", "message": f"the batch could not be dispatched: {_message(exc)}"}
@@ -178,10 +184,13 @@ class Scheduler:
     async def _start_and_submit(self, flush: Flush, ids: list[str]) -> None:
         provider = self.registry.get(flush.key.provider)
         batch_id = new_id("b-")
-        spec = self._spec(batch_id, [self.ledger.active[j] for j in ids])
-        batch = {"id": batch_id, "provider": provider.name, "backend": spec.backend, "job_ids": ids, "trigger": flush.trigger}
+        first = self.ledger.get(ids[0]) or {}
+        batch = {"id": batch_id, "provider": provider.name, "backend": first.get("backend"), "job_ids": ids, "trigger": flush.trigger}
         message = f"submitting a batch of {len(ids)} ({flush.trigger} trigger)"
-        await self.ledger.start_batch(batch, {"batch_id": batch_id, "status_message": message})
+        rows = await self.ledger.start_batch(batch, {"batch_id": batch_id, "status_message": message})
+        if not rows:
+            return  # cancelled or taken over meanwhile: nothing to send
+        spec = self._spec(batch_id, rows)
         self.batches_flushed += 1
         crash_point("after_intent", provider.name)
         await self._submit(provider, spec)
@@ -354,7 +363,7 @@ class Scheduler:
             self.health.succeeded(provider.name)
         changes = []
         for job_id, update in updates.items():
-            row = self.ledger.active.get(job_id)
+            row = self.ledger.get(job_id)
             if row is None or (row["status"], row["status_message"]) == (update.status.value, update.message):
                 continue
             fields: dict[str, Any] = {"status": update.status.value, "status_message": update.message}
@@ -381,16 +390,18 @@ class Scheduler:
         if status in ("COMPLETED", "FAILED", "CANCELLED"):
             raise JobAlreadyFinished(f"job {row['id']} is already {status}")
         job_id = row["id"]
-        self.ledger.track(row)
         self.policy.remove(job_id)
         message = "cancelled by the user"
         if status == "SUBMITTING":
             self._cancel_after_submit.add(job_id)
         elif status in ("SUBMITTED", "RUNNING"):
             tracked = self._tracked.get(row["batch_id"] or "")
+            provider = self.registry.get(row["provider"])
             if tracked is not None:
-                provider = self.registry.get(row["provider"])
                 message = await self._cancel_remote(provider, tracked.spec, tracked.remote_ids, [job_id]) or message
+            elif row.get("remote_id"):  # a job taken over, or UNKNOWN: cancel it by its remote id
+                spec = self._spec(row["batch_id"] or "", [row])
+                message = await self._cancel_remote(provider, spec, {job_id: row["remote_id"]}, [job_id]) or message
         await self.ledger.apply([(job_id, {"status": "CANCELLED", "status_message": message}, None)])
 
     async def _cancel_remote(self, provider: Provider, spec: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> str | None:
@@ -403,9 +414,9 @@ class Scheduler:
 
     # -- resuming after a restart -------------------------------------------
     async def resume(self, rows: list[Row]) -> None:
-        """Take up every unfinished job of a previous run (see README "Guarantees")."""
-        for row in rows:
-            self.ledger.track(row)
+        """Take up unfinished jobs this engine just claimed: those of a previous run,
+        of an engine that died, or queued by a server that does not dispatch
+        (see README "Guarantees")."""
         queued = [r for r in rows if r["status"] == "QUEUED"]
         by_batch: dict[str, list[Row]] = {}
         for row in rows:
@@ -419,13 +430,11 @@ class Scheduler:
                 continue
             queued += await self._resume_batch(provider, batch_id, batch_rows)
         self.enqueue(queued, trigger="recovery")
-        if queued:
-            log.info("hal_jupyter: resumed %d queued job(s) after a restart", len(queued))
 
     async def _resume_batch(self, provider: Provider, batch_id: str, rows: list[Row]) -> list[Row]:
         """Re-attach, resubmit or give up (UNKNOWN) on one batch; returns jobs to queue again."""
         ids = [r["id"] for r in rows]
-        requeue = {"status": "QUEUED", "batch_id": None, "remote_id": None, "status_message": "queued again after a server restart"}
+        requeue = {"status": "QUEUED", "batch_id": None, "remote_id": None, "status_message": "queued again: the engine that was submitting it stopped"}
         if provider.resubmit_safe and not provider.remote_survives_restart:
             # Free local work died with the server: run it again (at least once).
             await self.ledger.apply_all(ids, requeue)
@@ -448,6 +457,14 @@ class Scheduler:
         message = "the server stopped while submitting and the provider's record could not be checked; not resubmitted"
         await self.ledger.apply_all(ids, {"status": "UNKNOWN", "status_message": message})
         return []
+
+    def forget_all(self) -> None:
+        """Drop every job from the queue and stop polling (this engine's lease lapsed:
+        other engines drive its jobs now)."""
+        for job_id in list(self.ledger.driven()):
+            self.policy.remove(job_id)
+        self._tracked.clear()
+        self._cancel_after_submit.clear()
 
     def info(self) -> dict[str, Any]:
         return {

@@ -1,91 +1,40 @@
-"""The durable job store.
+"""The durable job store: the source of truth for every job.
 
-SQLAlchemy Core over any database URL; the default is a SQLite file (WAL) in
-the Jupyter data directory. Every state change of a job is written here before
-anything acts on it, so a restart can resume from the store alone.
+SQLAlchemy Core over SQLite (a WAL file in the Jupyter data directory, the
+default) or PostgreSQL (one store shared by many servers and workers). The
+store decides: every change of a live job is a conditional write that says
+what it changed. A write names the engine that drives the job and the fencing
+token it was claimed with, and never touches a terminal job, so a late answer
+or an engine that lost its lease changes nothing. Leases and claims are in
+:mod:`.leases`; tables and migrations in :mod:`.schema`.
 
-The store is synchronous and not thread-safe by design: the engine confines it
-to one worker thread, so the event loop never blocks on the database.
+The store is synchronous: each engine calls it from one worker thread, so the
+event loop never blocks on the database.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 1
+from . import errors
+from .models import IN_FLIGHT, TERMINAL
+from .schema import CLAIM_LOCK, SCHEMA_VERSION, batches, engines, idempotency, jobs, meta, migrate, results
 
-metadata = sa.MetaData()
-
-jobs = sa.Table(
-    "hal_jobs",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("provider", sa.String(200), nullable=False, index=True),
-    sa.Column("backend", sa.String(200)),
-    sa.Column("name", sa.String(200)),
-    sa.Column("tags", sa.Text, nullable=False, default="[]"),
-    sa.Column("priority", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("status_message", sa.Text),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("updated_at", sa.String(40), nullable=False),
-    sa.Column("submitted_at", sa.String(40)),
-    sa.Column("finished_at", sa.String(40)),
-    sa.Column("batch_id", sa.String(64), index=True),
-    sa.Column("remote_id", sa.String(400)),
-    sa.Column("shots", sa.Integer),
-    sa.Column("cost_estimate", sa.Text),
-    sa.Column("error", sa.Text),
-    # What the provider needs to (re)submit the job: circuit or code, args, options.
-    sa.Column("payload", sa.Text, nullable=False),
-    # How many provider calls carried this job (more than 1 only for free local
-    # runs that were lost in a crash and run again).
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-)
-
-results = sa.Table(
-    "hal_results",
-    metadata,
-    sa.Column("job_id", sa.String(64), primary_key=True),
-    sa.Column("data", sa.Text, nullable=False),
-)
-
-batches = sa.Table(
-    "hal_batches",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("provider", sa.String(200), nullable=False),
-    sa.Column("backend", sa.String(200)),
-    sa.Column("job_ids", sa.Text, nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("trigger", sa.String(16), nullable=False),
-)
-
-idempotency = sa.Table(
-    "hal_idempotency",
-    metadata,
-    sa.Column("key", sa.String(300), primary_key=True),
-    sa.Column("body_hash", sa.String(64), nullable=False),
-    sa.Column("job_ids", sa.Text, nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
-)
-
-meta = sa.Table(
-    "hal_meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
+__all__ = ["JobStore", "SCHEMA_VERSION", "default_db_url", "meta"]
 
 JSON_COLUMNS = ("tags", "cost_estimate", "error", "payload")
+TERMINAL_NAMES = sorted(s.value for s in TERMINAL)
+UNFINISHED = ["QUEUED", *sorted(s.value for s in IN_FLIGHT)]
+#: ``NOTIFY`` channel: every change of jobs, so engines on other servers see it
+CHANNEL = "hal_jobs"
+NOTIFY_IDS = 300  # job ids per notification (PostgreSQL's payload limit is 8000 bytes)
 
 
 def default_db_url() -> str:
@@ -95,7 +44,7 @@ def default_db_url() -> str:
     return f"sqlite:///{path}"
 
 
-def _encode(row: dict[str, Any]) -> dict[str, Any]:
+def encode(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for col in JSON_COLUMNS:
         if col in out and out[col] is not None and not isinstance(out[col], str):
@@ -103,7 +52,7 @@ def _encode(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _decode(row: sa.Row[Any] | Any) -> dict[str, Any]:
+def decode(row: sa.Row[Any] | Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for col in JSON_COLUMNS:
         if out.get(col) is not None:
@@ -112,58 +61,91 @@ def _decode(row: sa.Row[Any] | Any) -> dict[str, Any]:
 
 
 class JobStore:
-    """Jobs, their results, batches and idempotency keys, in one database."""
+    """Jobs, their results, batches, idempotency keys and engines' leases, in one database."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.dialect = sa.make_url(url).get_backend_name()
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False} if url.startswith("sqlite") else {},
-        )
-        if url.startswith("sqlite"):
-            event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._migrate()
+        if self.dialect == "sqlite":
+            self._engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(self._engine, "connect", _sqlite_connect)
+            event.listen(self._engine, "begin", _sqlite_begin)
+        else:
+            # pre-ping: a connection that died with a database restart is replaced, not reused
+            self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._writer = self._engine.execution_options(hal_write=True)
+        migrate(self._engine, url)
+        from .leases import Leases
 
-    def _migrate(self) -> None:
-        metadata.create_all(self._engine)
-        with self._engine.begin() as conn:
-            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-            if found is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the job store at {self.url} has schema version {found}, newer than this "
-                    f"hal-jupyter ({SCHEMA_VERSION}); upgrade hal-jupyter"
-                )
+        self.leases = Leases(self)
 
     def close(self) -> None:
         self._engine.dispose()
 
+    @contextmanager
+    def write(self, claim_lock: bool = False) -> Iterator[sa.Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); ``claim_lock`` serializes
+        it with every engine's claims (PostgreSQL: a transaction-scoped advisory lock)."""
+        with self._writer.begin() as conn:
+            if claim_lock and self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
+            yield conn
+
+    def notify(self, conn: sa.Connection, kind: str, engine_id: str | None, ids: Sequence[str]) -> None:
+        """Tell other engines (PostgreSQL ``NOTIFY``, delivered at commit) that these jobs changed."""
+        if self.dialect != "postgresql" or not ids:
+            return
+        for start in range(0, len(ids), NOTIFY_IDS):
+            payload = json.dumps({"e": engine_id or "", "k": kind, "ids": list(ids[start : start + NOTIFY_IDS])})
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
+
     # -- jobs -------------------------------------------------------------
     def insert_jobs(
-        self, rows: Sequence[dict[str, Any]], idempotency_key: tuple[str, str] | None = None
+        self,
+        rows: Sequence[dict[str, Any]],
+        idempotency_key: tuple[str, str] | None = None,
+        engine_id: str | None = None,
     ) -> None:
-        """Insert jobs (and their idempotency key) in one transaction."""
-        with self._engine.begin() as conn:
-            conn.execute(jobs.insert(), [_encode(r) for r in rows])
+        """Insert jobs (and their idempotency key) in one transaction.
+
+        With ``engine_id`` (an engine that drives jobs), the jobs are claimed for
+        it in the same transaction, except standard jobs of a group that
+        another live engine holds queued: those are left to that engine, so a
+        group's jobs from many servers flush together. Each row's ``engine_id``
+        and ``fence`` say what happened. An idempotency key already in the store
+        raises :class:`errors.IdempotencyKeyTaken` (from the constraint).
+        """
+        for row in rows:
+            row["engine_id"], row["fence"] = None, 0
+        with self.write(claim_lock=engine_id is not None) as conn:
             if idempotency_key is not None:
                 key, body_hash = idempotency_key
-                conn.execute(
-                    idempotency.insert().values(
-                        key=key,
-                        body_hash=body_hash,
-                        job_ids=json.dumps([r["id"] for r in rows]),
-                        created_at=rows[0]["created_at"],
+                try:
+                    conn.execute(
+                        idempotency.insert().values(
+                            key=key, body_hash=body_hash,
+                            job_ids=json.dumps([r["id"] for r in rows]), created_at=rows[0]["created_at"],
+                        )
                     )
-                )
+                except sa.exc.IntegrityError:
+                    raise errors.IdempotencyKeyTaken("this Idempotency-Key is already in the store") from None
+            if engine_id is not None:
+                held = self.leases.held_groups(conn, engine_id, {r["group_key"] for r in rows if r.get("group_key")})
+                for row in rows:
+                    if row["priority"] == "high" or row.get("group_key") not in held:
+                        row["engine_id"], row["fence"] = engine_id, 1
+            conn.execute(jobs.insert(), [encode(r) for r in rows])
+            left = [r["id"] for r in rows if r["engine_id"] is None]
+            self.notify(conn, "queued", engine_id, left)
+            self.notify(conn, "jobs", engine_id, [r["id"] for r in rows if r["engine_id"] is not None])
 
     def get_jobs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         ids = list(ids)
         with self._engine.connect() as conn:
             found = {
-                r.id: _decode(r)
+                r.id: decode(r)
                 for chunk in _chunks(ids, 500)
                 for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)))
             }
@@ -181,14 +163,18 @@ class JobStore:
         kind: str | None = None,
         tag: str | None = None,
         ids: Sequence[str] | None = None,
+        owner: str | None = None,
         limit: int = 100,
         before_seq: int | None = None,
     ) -> list[dict[str, Any]]:
         """Jobs newest first; ``before_seq`` continues a listing (the cursor);
-        ``ids`` keeps only those jobs (at most a few hundred: one ``IN`` list)."""
+        ``ids`` keeps only those jobs (at most a few hundred: one ``IN`` list);
+        ``owner`` keeps that user's jobs and those that have no owner."""
         query = sa.select(jobs).order_by(jobs.c.seq.desc()).limit(limit)
         if ids is not None:
             query = query.where(jobs.c.id.in_(list(ids)))
+        if owner is not None:
+            query = query.where(sa.or_(jobs.c.owner == owner, jobs.c.owner.is_(None)))
         if status:
             query = query.where(jobs.c.status == status)
         if provider:
@@ -200,31 +186,40 @@ class JobStore:
         if before_seq is not None:
             query = query.where(jobs.c.seq < before_seq)
         with self._engine.connect() as conn:
-            return [_decode(r) for r in conn.execute(query)]
+            return [decode(r) for r in conn.execute(query)]
 
-    def unfinished_jobs(self) -> list[dict[str, Any]]:
-        """Jobs a restart must resume: neither terminal nor UNKNOWN, oldest first."""
-        query = (
-            sa.select(jobs)
-            .where(jobs.c.status.in_(["QUEUED", "SUBMITTING", "SUBMITTED", "RUNNING"]))
-            .order_by(jobs.c.seq)
-        )
-        with self._engine.connect() as conn:
-            return [_decode(r) for r in conn.execute(query)]
-
-    # -- results ----------------------------------------------------------
-    def finish_jobs(
-        self, changes: Sequence[tuple[str, dict[str, Any], dict[str, Any] | None]]
-    ) -> None:
-        """Store ``(job_id, fields, result)`` in one transaction: a result and its
-        COMPLETED status land together or not at all."""
-        with self._engine.begin() as conn:
-            rows = [{"job_id": j, "data": json.dumps(r)} for j, _, r in changes if r is not None]
+    # -- fenced writes ------------------------------------------------------
+    def apply(
+        self, engine_id: str, changes: Sequence[tuple[str, int, dict[str, Any], dict[str, Any] | None]]
+    ) -> set[str]:
+        """Apply ``(job_id, fence, fields, result)`` where ``engine_id`` still drives the
+        job with that fencing token and the job is not terminal; returns the ids changed.
+        A result lands with its job's fields in one transaction, or not at all."""
+        with self.write() as conn:
+            applied = _fenced_update(conn, engine_id, [(j, f, fields) for j, f, fields, _ in changes])
+            rows = [{"job_id": j, "data": json.dumps(r)} for j, _, _, r in changes if r is not None and j in applied]
             if rows:
                 conn.execute(results.delete().where(results.c.job_id.in_([r["job_id"] for r in rows])))
                 conn.execute(results.insert(), rows)
-            _update_each(conn, [(job_id, fields) for job_id, fields, _ in changes])
+            self.notify(conn, "jobs", engine_id, sorted(applied))
+        return applied
 
+    def start_batch(
+        self, engine_id: str, batch: dict[str, Any], fences: dict[str, int], fields: dict[str, Any]
+    ) -> set[str]:
+        """Record a batch and move its jobs to SUBMITTING: the intent, on disk before
+        the provider is called. Only jobs this engine still drives and that are
+        still QUEUED join it; returns their ids (the batch records exactly those)."""
+        with self.write() as conn:
+            changes = [(j, fences[j], {**fields, "attempts": jobs.c.attempts + 1}) for j in batch["job_ids"]]
+            applied = _fenced_update(conn, engine_id, changes, status="QUEUED")
+            taken = [j for j in batch["job_ids"] if j in applied]
+            if taken:
+                conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(taken)}))
+            self.notify(conn, "jobs", engine_id, taken)
+        return applied
+
+    # -- results ----------------------------------------------------------
     def get_result(self, job_id: str) -> dict[str, Any] | None:
         return self.get_results([job_id]).get(job_id)
 
@@ -238,18 +233,6 @@ class JobStore:
         return found
 
     # -- batches ----------------------------------------------------------
-    def start_batch(self, batch: dict[str, Any], fields: dict[str, Any]) -> None:
-        """Record a batch and move its jobs to SUBMITTING: the intent, on disk
-        before the provider is called."""
-        with self._engine.begin() as conn:
-            conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(batch["job_ids"])}))
-            for chunk in _chunks(batch["job_ids"], 500):
-                conn.execute(
-                    jobs.update()
-                    .where(jobs.c.id.in_(chunk))
-                    .values(**_encode(fields), attempts=jobs.c.attempts + 1)
-                )
-
     def batches_of(self, job_id: str) -> list[dict[str, Any]]:
         """Every batch that carried ``job_id`` (one, unless a free local run was repeated)."""
         with self._engine.connect() as conn:
@@ -268,20 +251,27 @@ class JobStore:
             row = conn.execute(sa.select(idempotency).where(idempotency.c.key == key)).first()
         return None if row is None else (row.body_hash, json.loads(row.job_ids))
 
+    def engine_rows(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(engines))]
 
-def _update_each(conn: sa.Connection, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Per-job updates as one executemany per set of changed columns."""
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for job_id, fields in changes:
-        encoded = _encode(fields)
-        by_columns.setdefault(tuple(sorted(encoded)), []).append({"_job_id": job_id, **encoded})
-    for columns, params in by_columns.items():
-        statement = (
-            jobs.update()
-            .where(jobs.c.id == sa.bindparam("_job_id"))
-            .values({c: sa.bindparam(c) for c in columns})
-        )
-        conn.execute(statement, params)
+
+def _fenced_update(
+    conn: sa.Connection,
+    engine_id: str,
+    changes: Sequence[tuple[str, int, dict[str, Any]]],
+    status: str | None = None,
+) -> set[str]:
+    """``UPDATE`` each job where this engine drives it with that token and it is not
+    terminal (or, with ``status``, is in that status); the ids that changed."""
+    applied: set[str] = set()
+    for job_id, fence, fields in changes:
+        condition = [jobs.c.id == job_id, jobs.c.engine_id == engine_id, jobs.c.fence == fence]
+        condition.append(jobs.c.status == status if status else jobs.c.status.not_in(TERMINAL_NAMES))
+        done = conn.execute(jobs.update().where(*condition).values(**encode(fields)))
+        if done.rowcount == 1:
+            applied.add(job_id)
+    return applied
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -289,11 +279,19 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[i : i + size]
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # The driver opens no transactions of its own; _sqlite_begin does (SQLAlchemy's recipe).
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a killed process (only power loss can lose the
     # last transactions), at a fraction of FULL's cost per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A write takes the database's write lock up front, so a read-then-write
+    # transaction never fails half-way on another process's commit.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hal_write") else "BEGIN")

@@ -22,12 +22,12 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
 from ..engine.policy import STRATEGIES
 
 if TYPE_CHECKING:
-    from ..engine.engine import Engine, EngineConfig
+    from ..engine.engine import Engine, EngineConfig, Viewer
 
 STOP_WAIT_S = 30.0  # how long stopping the server waits for an engine still starting
 
@@ -79,6 +79,45 @@ class HalExtension(ExtensionApp):
         "where the environment does not set them; empty: none.",
     )
 
+    dispatch = Bool(
+        True,
+        config=True,
+        help="Whether this server drives jobs itself. False: it accepts and serves jobs and leaves driving them "
+        "to workers (hal-jupyter worker) and other servers sharing its job store.",
+    )
+    admin_users = List(Unicode(), config=True, help="Users who see every user's jobs (others see only their own).")
+    user = Unicode(
+        "",
+        config=True,
+        help="The user this server's jobs belong to when its login does not name one (Jupyter's own token or "
+        "password login). Empty: $JUPYTERHUB_USER, else the operating-system account running the server.",
+    )
+    lease_s = Float(
+        15.0,
+        config=True,
+        help="How long this server's claim on the jobs it drives lasts without a heartbeat (s); when it dies, "
+        "the other engines sharing the store take its jobs over after this long.",
+    )
+
+    @default("user")
+    def _default_user(self) -> str:
+        import getpass
+        import os
+
+        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+    def viewer(self, handler: Any) -> Viewer:
+        """Whose jobs a request acts for: the login's user when the identity provider names one
+        (JupyterHub's), else this server's user (Jupyter's own token login is anonymous)."""
+        from ..engine.engine import Viewer
+
+        name = self.user
+        current = getattr(handler, "current_user", None)
+        provider = getattr(handler, "identity_provider", None)
+        if current is not None and provider is not None and not type(provider).__module__.startswith("jupyter_server."):
+            name = current.username
+        return Viewer(name, admin=name in self.admin_users)
+
     @default("allowed_providers")
     def _default_allowed(self) -> None:
         return None
@@ -96,6 +135,9 @@ class HalExtension(ExtensionApp):
             allowed_providers=self.allowed_providers,
             blocked_providers=list(self.blocked_providers),
             env_file=self.env_file or None,
+            dispatch=self.dispatch,
+            lease_s=self.lease_s,
+            label=f"jupyter server {self.serverapp.ip or 'localhost'}:{self.serverapp.port}" if self.serverapp else "jupyter server",
             # every Settings field is a trait of the same name
             settings=Settings(**{f.name: getattr(self, f.name) for f in fields(Settings)}),
         )
@@ -108,7 +150,7 @@ class HalExtension(ExtensionApp):
         self._pending = PendingEngine(self._new_engine)
         self.engine: Engine | PendingEngine = self._pending
         self._started: asyncio.Future[None] | None = None
-        self.settings.update(hal_engine=self.engine, hal_max_request_bytes=self.max_request_bytes)
+        self.settings.update(hal_engine=self.engine, hal_max_request_bytes=self.max_request_bytes, hal_viewer=self.viewer)
 
     def initialize_handlers(self) -> None:
         from .handlers import handlers

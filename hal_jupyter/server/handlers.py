@@ -21,7 +21,7 @@ from ..engine.faults import crash_point
 from ..engine.limits import MAX_LIST_IDS, TOO_DEEP
 
 if TYPE_CHECKING:  # the engine loads once the server serves (app.py), not with the handlers
-    from ..engine.engine import Engine
+    from ..engine.engine import Engine, Viewer
 
 AUTH_RESOURCE = "hal"
 PREFIX = r"/hal/api"
@@ -62,6 +62,11 @@ class HalHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def engine(self) -> Engine:
         return self.settings["hal_engine"]
+
+    @property
+    def viewer(self) -> Viewer:
+        """The user this request acts for, and whether they see every user's jobs."""
+        return self.settings["hal_viewer"](self)
 
     def json_body(self) -> Any:
         body = self.request.body or b""
@@ -125,7 +130,7 @@ class JobsHandler(HalHandler):
         key = self.request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
             raise errors.InvalidRequest("Idempotency-Key must be 1 to 255 characters")
-        records, bulk, created = await self.engine.submit(kind, self.json_body(), key)
+        records, bulk, created = await self.engine.submit(kind, self.json_body(), key, owner=self.viewer.user)
         crash_point("before_reply", records[0]["provider"])
         if not bulk:
             self.set_header("Location", self.base_url.rstrip("/") + f"/hal/api/jobs/{records[0]['id']}")
@@ -154,6 +159,7 @@ class JobListHandler(HalHandler):
             include_result=_include_argument(self.get_query_argument("include", None)),
             limit=limit,
             cursor=self.get_query_argument("cursor", None),
+            viewer=self.viewer,
         )
         self.reply(listing)
 
@@ -162,21 +168,21 @@ class JobHandler(HalHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        self.reply(await self.engine.get_job(job_id))
+        self.reply(await self.engine.get_job(job_id, self.viewer))
 
 
 class ResultHandler(HalHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        self.reply(await self.engine.get_result(job_id))
+        self.reply(await self.engine.get_result(job_id, self.viewer))
 
 
 class CancelHandler(HalHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id: str) -> None:
-        self.reply(await self.engine.cancel(job_id))
+        self.reply(await self.engine.cancel(job_id, self.viewer))
 
 
 class SchedulerHandler(HalHandler):
@@ -219,11 +225,13 @@ class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websoc
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_sent = 0.0
         engine: Engine = self.settings["hal_engine"]
+        self._viewer: Viewer = self.settings["hal_viewer"](self)
         self._unsubscribe = engine.subscribe(self._on_jobs)
 
     def _on_jobs(self, records: list[dict[str, Any]]) -> None:
         for record in records:
-            self._pending[record["id"]] = record
+            if self._viewer.sees(record.get("owner")):  # another user's jobs are not ours to see
+                self._pending[record["id"]] = record
         if self._flush_handle is None:
             # The first change after a quiet spell goes out at once; later ones
             # wait for the rest of the interval and go out together.

@@ -1,0 +1,284 @@
+"""This engine's place among the engines that share one job store.
+
+It keeps the engine's lease (heartbeat), claims what the store lets it drive
+(jobs of engines that are gone, queued jobs nobody drives), carries out
+cancel requests made on other servers, and turns other engines' changes into
+local events: PostgreSQL ``LISTEN``/``NOTIFY`` wakes it at once, and polling
+stays as the fallback (a notification is a wake-up only, and is lost while
+the listening connection is down). See :mod:`.leases` for the rules.
+
+Clock and sleep are injected, so the loops can be driven step by step in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psutil
+
+from .errors import HalError, StoreUnavailable
+from .events import EventBus
+from .leases import parse_notification
+from .ledger import Ledger, now_iso, public_record
+from .scheduler import Scheduler, new_id
+from .store import CHANNEL
+
+log = logging.getLogger("hal_jupyter")
+SEEN = 20_000  # remembered (id, updated_at) pairs, so a change is published once
+FALLBACK_MARGIN_S = 5.0  # engines' clocks differ a little: the fallback poll looks back this far
+
+
+def pid_alive(pid: int) -> bool:
+    return psutil.pid_exists(pid) and pid != 0
+
+
+class Coordinator:
+    def __init__(
+        self,
+        ledger: Ledger,
+        scheduler: Scheduler,
+        events: EventBus,
+        *,
+        dispatch: bool,
+        lease_s: float,
+        claim_interval_s: float,
+        label: str,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.ledger = ledger
+        self.store = ledger.store
+        self.scheduler = scheduler
+        self.events = events
+        self.dispatch = dispatch
+        self.lease_s = lease_s
+        self.claim_interval_s = claim_interval_s
+        self.label = label
+        self.sleep = sleep
+        self.host = socket.gethostname()
+        self.listening = False
+        self._wake = asyncio.Event()
+        self._cancels = asyncio.Event()
+        self._remote_ids: set[str] = set()
+        self._remote_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._seen: OrderedDict[str, str] = OrderedDict()
+        self._watermark = now_iso()
+        self._missing: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def engine_id(self) -> str:
+        return self.ledger.engine_id
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Register this engine's lease; with ``dispatch``, take up what is free now
+        (after a restart: this server's own jobs, as the engine of a dead process)."""
+        self._loop = asyncio.get_running_loop()
+        await self._register()
+        dead = await self.ledger.db(self.store.leases.forget_dead, self.host, pid_alive, self.engine_id)
+        if dead:
+            log.info("hal_jupyter: engine(s) %s on this host are gone; taking over their jobs", ", ".join(dead))
+        if self.store.dialect == "postgresql":
+            self._listener = threading.Thread(target=self._listen, name="hal-listen", daemon=True)
+            self._listener.start()
+        self._tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._events_fallback())]
+        if self.dispatch:
+            await self.claim()
+            self._tasks.append(asyncio.ensure_future(self._claims()))
+
+    async def stop(self, release: bool = True) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if release:
+            try:
+                held = await self.ledger.db(self.store.leases.release, self.engine_id)
+                if held:
+                    log.info("hal_jupyter: engine %s released %d job(s) to the other engines", self.engine_id, held)
+            except HalError as exc:
+                log.warning("hal_jupyter: releasing the leases failed (they expire in %.0f s): %s", self.lease_s, exc.message)
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+
+    async def _register(self) -> None:
+        await self.ledger.db(
+            self.store.leases.register, self.engine_id,
+            label=self.label, host=self.host, pid=os.getpid(), dispatch=self.dispatch, lease_s=self.lease_s,
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the lease ---------------------------------------------------------------
+    async def _heartbeats(self) -> None:
+        while not self._stop.is_set():
+            await self.sleep(self.lease_s / 3)
+            try:
+                kept = await self.ledger.db(self.store.leases.heartbeat, self.engine_id, self.lease_s)
+            except StoreUnavailable as exc:
+                log.warning("hal_jupyter: lease renewal failed, retrying: %s", exc.message)
+                continue
+            if not kept:
+                await self._lost_lease()
+
+    async def _lost_lease(self) -> None:
+        """The lease lapsed (the store was unreachable too long, or this process
+        stalled): other engines may drive our jobs now, so drop them all and come
+        back as a new engine; the next claim takes back whatever nobody took."""
+        old = self.engine_id
+        log.warning("hal_jupyter: engine %s lost its lease; dropping its %d job(s) and re-registering", old, len(self.ledger.driven()))
+        self.scheduler.forget_all()
+        self.ledger.forget()
+        self.ledger.engine_id = new_id("e-")
+        await self._register()
+        self.wake()
+
+    # -- claims ------------------------------------------------------------------
+    async def claim(self) -> int:
+        """Claim what the store lets this engine drive and resume it; how many jobs."""
+        if not await self.ledger.db(self.store.leases.has_work, self.engine_id):
+            return 0
+        rows = await self.ledger.db(self.store.leases.claim, self.engine_id)
+        if not rows:
+            return 0
+        self.ledger.adopt(rows)
+        taken = sum(1 for r in rows if r["status"] != "QUEUED" or r.get("batch_id"))
+        log.info("hal_jupyter: engine %s claimed %d job(s) (%d in flight from a gone engine)", self.engine_id, len(rows), taken)
+        await self.scheduler.resume(rows)
+        return len(rows)
+
+    async def _claims(self) -> None:
+        rounds = 0
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.claim_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            rounds += 1
+            try:
+                await self.claim()
+                await self.carry_out_cancels()
+                if rounds % 5 == 0:
+                    await self.reconcile()
+            except StoreUnavailable as exc:
+                log.warning("hal_jupyter: the job store did not answer; retrying: %s", exc.message)
+                await self.sleep(min(self.claim_interval_s, 1.0))
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("hal_jupyter: claiming jobs failed")
+
+    async def carry_out_cancels(self) -> None:
+        """Cancel requests made on other servers for jobs this engine drives."""
+        for job_id in await self.ledger.db(self.store.leases.cancel_requests, self.engine_id):
+            row = self.ledger.get(job_id)
+            if row is not None:
+                await self.scheduler.cancel(dict(row))
+
+    async def reconcile(self) -> None:
+        """Jobs the store says this engine drives but memory lost (a write that failed
+        while the store was down) are resumed, if they are still missing next time."""
+        missing = await self.ledger.db(self.store.leases.driven_ids, self.engine_id) - self.ledger.driven()
+        again, self._missing = missing & self._missing, missing - self._missing
+        if again:
+            rows = await self.ledger.db(self.store.get_jobs, sorted(again))
+            self.ledger.adopt(rows)
+            await self.scheduler.resume(rows)
+
+    # -- other engines' changes ---------------------------------------------------
+    def _listen(self) -> None:
+        """LISTEN on its own connection (a thread: psycopg blocks), until stopped."""
+        import psycopg
+        import sqlalchemy as sa
+
+        url = sa.make_url(self.store.url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening = True
+                    self._call(self._caught_up)
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._call(self._notified, note.payload)
+            except Exception as exc:  # noqa: BLE001 - reconnect; polling covers the gap
+                if not self._stop.is_set():
+                    log.warning("hal_jupyter: listening for other engines' changes failed, polling meanwhile: %s", exc)
+            self.listening = False
+            self._stop.wait(1.0)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:
+                pass
+
+    def _caught_up(self) -> None:
+        self.wake()
+        self._cancels.set()
+
+    def _notified(self, payload: str) -> None:
+        note = parse_notification(payload)
+        if note is None:
+            return
+        engine_id, kind, ids = note
+        if kind == "queued" and self.dispatch:
+            self.wake()
+        if kind == "cancel" and engine_id == self.engine_id:
+            self.wake()
+        if engine_id != self.engine_id and kind in ("queued", "jobs"):
+            self._remote_ids.update(i for i in ids if i != "*")
+            if self._remote_task is None or self._remote_task.done():
+                self._remote_task = asyncio.ensure_future(self._publish_remote())
+
+    async def _publish_remote(self) -> None:
+        while self._remote_ids:
+            ids, self._remote_ids = sorted(self._remote_ids), set()
+            try:
+                rows = await self.ledger.db(self.store.leases.records, ids)
+            except StoreUnavailable:
+                return
+            self._publish([r for r in rows if not self.ledger.drives(r["id"])])
+
+    def _publish(self, rows: list[dict[str, Any]]) -> None:
+        fresh = []
+        for row in rows:
+            if self._seen.get(row["id"]) == row["updated_at"]:
+                continue
+            self._seen[row["id"]] = row["updated_at"]
+            self._seen.move_to_end(row["id"])
+            fresh.append(public_record(row))
+        while len(self._seen) > SEEN:
+            self._seen.popitem(last=False)
+        self.events.publish(fresh)
+
+    async def _events_fallback(self) -> None:
+        """Without a listening connection, poll for other engines' changes once a second."""
+        from datetime import datetime, timedelta
+
+        while not self._stop.is_set():
+            await self.sleep(1.0)
+            if self.listening or len(self.events) == 0:
+                self._watermark = now_iso()
+                continue
+            since = (datetime.fromisoformat(self._watermark.replace("Z", "+00:00")) - timedelta(seconds=FALLBACK_MARGIN_S))
+            try:
+                rows = await self.ledger.db(self.store.leases.changed_since, since.isoformat().replace("+00:00", "Z"))
+            except StoreUnavailable:
+                continue
+            if rows:
+                self._watermark = max(self._watermark, rows[-1]["updated_at"])
+            self._publish([r for r in rows if not self.ledger.drives(r["id"])])

@@ -1,0 +1,240 @@
+"""Leases: which engine drives which job, in the store.
+
+An engine (a Jupyter server's, or a worker) registers a row in ``hal_engines``
+whose ``expires_at`` its heartbeat keeps in the future, by the database's
+clock. A job it drives names it in ``engine_id`` with a fencing token
+(``fence``) raised by every claim; every write of the job carries both (see
+:meth:`JobStore.apply`), so an engine whose lease lapsed changes nothing once
+another one has claimed the job.
+
+Claims run under PostgreSQL's transaction-scoped advisory lock
+(``pg_advisory_xact_lock``: released at commit, so a connection pool cannot
+leak it) and, on SQLite, under the database's write lock. A claim takes:
+
+- every unfinished job whose engine is gone (lease expired, released, or its
+  process on this host dead): the new engine resumes it as after a restart;
+- queued jobs nobody drives, except standard jobs of a group that another live
+  engine holds queued: that engine takes them, so the group flushes as one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .schema import db_now, engines, jobs
+
+if TYPE_CHECKING:
+    from .store import JobStore
+
+log = logging.getLogger("hal_jupyter")
+
+
+class Leases:
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.now = db_now(store.dialect)
+
+    def _live(self) -> sa.Select[Any]:
+        return sa.select(engines.c.id).where(engines.c.expires_at >= self.now)
+
+    def _orphaned(self) -> sa.ColumnElement[bool]:
+        """Unfinished jobs no live engine drives: their engine is gone, or (a store
+        from before leases) they were in flight with no engine named."""
+        return sa.and_(
+            jobs.c.status.in_(_unfinished()),
+            sa.or_(
+                sa.and_(jobs.c.engine_id.is_not(None), jobs.c.engine_id.not_in(self._live())),
+                sa.and_(jobs.c.engine_id.is_(None), jobs.c.status != "QUEUED"),
+            ),
+        )
+
+    # -- engines ------------------------------------------------------------
+    def register(self, engine_id: str, *, label: str, host: str, pid: int, dispatch: bool, lease_s: float) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                engines.insert().values(
+                    id=engine_id, label=label, host=host, pid=pid, dispatch=dispatch,
+                    started_at=self.now, expires_at=self.now + lease_s,
+                )
+            )
+
+    def heartbeat(self, engine_id: str, lease_s: float) -> bool:
+        """Renew the lease; False if it had lapsed (then the engine must stop driving)."""
+        with self.store.write() as conn:
+            done = conn.execute(
+                engines.update()
+                .where(engines.c.id == engine_id, engines.c.expires_at >= self.now)
+                .values(expires_at=self.now + lease_s)
+            )
+        return done.rowcount == 1
+
+    def release(self, engine_id: str) -> int:
+        """Give up every job at once (a clean stop): queued ones return to the pool,
+        in-flight ones are taken over by the next claim of any engine."""
+        with self.store.write() as conn:
+            done = conn.execute(
+                jobs.update()
+                .where(jobs.c.engine_id == engine_id, jobs.c.status == "QUEUED")
+                .values(engine_id=None, fence=jobs.c.fence + 1)
+            )
+            conn.execute(engines.delete().where(engines.c.id == engine_id))
+            held = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id)).scalar()
+            self.store.notify(conn, "queued", engine_id, ["*"])
+        return int(done.rowcount or 0) + int(held or 0)
+
+    def forget_dead(self, host: str, alive: Callable[[int], bool], except_id: str) -> list[str]:
+        """Drop the leases of engines on this host whose process is gone (a crash):
+        their jobs are taken over now rather than when the lease would expire."""
+        with self.store.write() as conn:
+            rows = conn.execute(sa.select(engines.c.id, engines.c.pid).where(engines.c.host == host, engines.c.id != except_id)).all()
+            dead = [r.id for r in rows if not alive(r.pid)]
+            if dead:
+                conn.execute(engines.delete().where(engines.c.id.in_(dead)))
+        return dead
+
+    def sweep(self, grace_s: float = 3600.0) -> None:
+        """Remove engines whose lease expired long ago and that hold no job."""
+        with self.store.write() as conn:
+            holding = sa.select(jobs.c.engine_id).where(jobs.c.engine_id.is_not(None)).distinct()
+            conn.execute(engines.delete().where(engines.c.expires_at < self.now - grace_s, engines.c.id.not_in(holding)))
+
+    # -- claims ---------------------------------------------------------------
+    def held_groups(self, conn: sa.Connection, engine_id: str, keys: Iterable[str]) -> set[str]:
+        """Groups (of ``keys``) that another live engine holds queued jobs of."""
+        keys = list(keys)
+        if not keys:
+            return set()
+        query = (
+            sa.select(jobs.c.group_key)
+            .where(
+                jobs.c.status == "QUEUED",
+                jobs.c.group_key.in_(keys),
+                jobs.c.priority != "high",  # dispatched alone: they hold no group
+                jobs.c.engine_id.is_not(None),
+                jobs.c.engine_id != engine_id,
+                jobs.c.engine_id.in_(self._live()),
+            )
+            .distinct()
+        )
+        return {k for (k,) in conn.execute(query)}
+
+    def has_work(self, engine_id: str) -> bool:
+        """Whether a claim would find anything (a read: cheap when the answer is no)."""
+        with self.store._engine.connect() as conn:
+            orphan = sa.select(jobs.c.id).where(self._orphaned())
+            unclaimed = sa.select(jobs.c.id).where(jobs.c.status == "QUEUED", jobs.c.engine_id.is_(None))
+            return conn.execute(sa.select(sa.exists(orphan.union_all(unclaimed).subquery().select()))).scalar() is True
+
+    def claim(self, engine_id: str, limit: int = 5000) -> list[dict[str, Any]]:
+        """Take every job of gone engines and the free queued jobs (module docstring)."""
+        from .store import decode
+
+        live = self._live()
+        with self.store.write(claim_lock=True) as conn:
+            orphans = sa.select(jobs.c.id).where(self._orphaned()).order_by(jobs.c.seq)
+            other = jobs.alias("other")  # a subquery over the same table: never correlated to the outer row
+            held = sa.select(other.c.group_key).where(
+                other.c.status == "QUEUED", other.c.engine_id.is_not(None), other.c.engine_id != engine_id,
+                other.c.group_key.is_not(None), other.c.priority != "high", other.c.engine_id.in_(live),
+            )
+            free = (
+                sa.select(jobs.c.id)
+                .where(
+                    jobs.c.status == "QUEUED", jobs.c.engine_id.is_(None),
+                    sa.or_(jobs.c.priority == "high", jobs.c.group_key.is_(None), jobs.c.group_key.not_in(held)),
+                )
+                .order_by(jobs.c.seq)
+                .limit(limit)
+            )
+            ids = [i for (i,) in conn.execute(orphans)] + [i for (i,) in conn.execute(free)]
+            rows: list[dict[str, Any]] = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(jobs.update().where(jobs.c.id.in_(chunk)).values(engine_id=engine_id, fence=jobs.c.fence + 1))
+                rows += [decode(r) for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)).order_by(jobs.c.seq))]
+        return rows
+
+    def claim_job(self, engine_id: str, job_id: str) -> dict[str, Any] | None:
+        """Take one job that no live engine drives (to cancel it): queued and free,
+        UNKNOWN, or left by a gone engine. None if a live engine drives it."""
+        from .store import decode
+
+        with self.store.write(claim_lock=True) as conn:
+            done = conn.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.status.in_([*_unfinished(), "UNKNOWN"]),
+                    sa.or_(jobs.c.status == "UNKNOWN", jobs.c.engine_id.is_(None), jobs.c.engine_id.not_in(self._live())),
+                )
+                .values(engine_id=engine_id, fence=jobs.c.fence + 1)
+            )
+            if done.rowcount != 1:
+                return None
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else decode(row)
+
+    # -- cancel requests --------------------------------------------------------
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the engine that drives the job to cancel it; False if it is terminal already."""
+        with self.store.write() as conn:
+            done = conn.execute(
+                jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_([*_unfinished(), "UNKNOWN"])).values(cancel_requested=True)
+            )
+            owner = conn.execute(sa.select(jobs.c.engine_id).where(jobs.c.id == job_id)).scalar()
+            if done.rowcount == 1:
+                self.store.notify(conn, "cancel", owner, [job_id])
+        return done.rowcount == 1
+
+    def cancel_requests(self, engine_id: str) -> list[str]:
+        with self.store._engine.connect() as conn:
+            query = sa.select(jobs.c.id).where(
+                jobs.c.engine_id == engine_id, jobs.c.cancel_requested.is_(True), jobs.c.status.in_(_unfinished())
+            )
+            return [i for (i,) in conn.execute(query)]
+
+    def driven_ids(self, engine_id: str) -> set[str]:
+        """The unfinished jobs the store says this engine drives."""
+        with self.store._engine.connect() as conn:
+            query = sa.select(jobs.c.id).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(_unfinished()))
+            return {i for (i,) in conn.execute(query)}
+
+    def records(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Jobs by id without their payload (what an event needs)."""
+        from .store import decode
+
+        columns = [c for c in jobs.c if c.name != "payload"]
+        found: list[dict[str, Any]] = []
+        with self.store._engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                found += [decode(r) for r in conn.execute(sa.select(*columns).where(jobs.c.id.in_(ids[start : start + 500])))]
+        return found
+
+    def changed_since(self, since: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Jobs changed at or after ``since`` (ISO time): the events fallback without NOTIFY."""
+        from .store import decode
+
+        columns = [c for c in jobs.c if c.name not in ("payload",)]
+        with self.store._engine.connect() as conn:
+            query = sa.select(*columns).where(jobs.c.updated_at >= since).order_by(jobs.c.updated_at).limit(limit)
+            return [decode(r) for r in conn.execute(query)]
+
+
+def _unfinished() -> list[str]:
+    from .store import UNFINISHED
+
+    return UNFINISHED
+
+
+def parse_notification(payload: str) -> tuple[str, str, list[str]] | None:
+    """``(engine_id, kind, job_ids)`` of a NOTIFY payload, or None if it is not ours."""
+    try:
+        data = json.loads(payload)
+        return str(data["e"]), str(data["k"]), [str(i) for i in data["ids"]]
+    except (ValueError, KeyError, TypeError):
+        return None

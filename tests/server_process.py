@@ -122,3 +122,66 @@ class ServerProcess:
         if pending:
             raise AssertionError(f"{len(pending)} job(s) unfinished after {timeout} s")
         return records
+
+
+class WorkerProcess:
+    """``python -m hal_jupyter.worker`` on a shared job store."""
+
+    def __init__(self, root: Path, db_url: str, **options: Any) -> None:
+        self.root = root
+        self.db_url = db_url
+        self.options = {"env-file": "", "lease-s": 3, "batch-window-s": 0.5, **options}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = root / "worker.log"
+
+    def start(self, env: dict[str, str] | None = None) -> WorkerProcess:
+        self.root.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "hal_jupyter.worker", "--db-url", self.db_url]
+        args += [f"--{k}={v}" for k, v in self.options.items()]
+        log = open(self.log_path, "ab")
+        canaries.EVIDENCE.add_server_log(self.log_path)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env={**os.environ, **(env or {})}, cwd=self.root)
+        return self
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_path.exists() and text in self.log_path.read_text():
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"the worker never logged {text!r}: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> int | None:
+        """SIGTERM (the worker releases its leases), then wait; the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def wait_records(server: ServerProcess, ids: list[str], timeout: float, done: tuple[str, ...] = ("COMPLETED", "FAILED", "CANCELLED", "UNKNOWN")) -> dict[str, dict[str, Any]]:
+    """Poll in bulk (500 ids a request) until every job is in ``done``; the records."""
+    deadline = time.monotonic() + timeout
+    records: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            status, listing = server.request("GET", "/hal/api/jobs?limit=500&ids=" + ",".join(chunk))
+            if status == 200:
+                records.update((r["id"], r) for r in listing["jobs"])
+        if len(records) == len(ids) and all(r["status"] in done for r in records.values()):
+            return records
+        time.sleep(0.25)
+    unfinished = [r["status"] for r in records.values() if r["status"] not in done]
+    raise AssertionError(f"{len(unfinished) + len(ids) - len(records)} job(s) unfinished after {timeout} s: {unfinished[:5]}")

@@ -1,0 +1,216 @@
+"""Many engines, one PostgreSQL store: real `jupyter server`s and workers (API.md v1.1).
+
+Each test starts its processes on a fresh database of the session's throwaway
+PostgreSQL cluster (tests/postgres.py) and checks what a user and the store see.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+from collections import Counter
+from http.client import RemoteDisconnected
+
+import pytest
+import sqlalchemy as sa
+import websocket
+
+from hal_jupyter.engine.faults import ENV, POINTS
+
+from . import quantum_checks as checks
+from .conftest import BELL_QASM2
+from .server_process import ServerProcess, WorkerProcess, wait_records
+
+LEASE = {"lease_s": 2}
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def processes():
+    started: list[ServerProcess | WorkerProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _server(processes, root, pg_url, **traits):
+    proc = ServerProcess(root, db_url=pg_url, **{**LEASE, "batch_window_s": 0.5, **traits})
+    processes.append(proc)
+    return proc
+
+
+def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together(processes, tmp_path, pg_url):
+    a = _server(processes, tmp_path / "a", pg_url, batch_window_s=1.0, batch_max_size=1000).start()
+    b = _server(processes, tmp_path / "b", pg_url, batch_window_s=1.0, batch_max_size=1000).start()
+    worker = WorkerProcess(tmp_path / "w", pg_url)
+    processes.append(worker)
+    worker.start().wait_for_log("driving jobs")
+    accepted: dict[str, str] = {}
+    for round_ in range(3):
+        threads = []
+        for name, server in (("a", a), ("b", b)):
+            def send(server=server, name=name):
+                jobs = [{"circuit": BELL_QASM2, "shots": 100, "tags": [f"r{round_}"]} for _ in range(100)]
+                status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": jobs})
+                assert status == 201, reply
+                accepted.update((r["id"], name) for r in reply["jobs"])
+            threads.append(threading.Thread(target=send))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert len(accepted) == 600
+    records = wait_records(a, list(accepted), timeout=180)
+    assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 600}
+    attempts = dict(_rows(pg_url, "SELECT id, attempts FROM hal_jobs"))
+    assert set(attempts.values()) == {1}  # each submitted once
+    carried = Counter(j for (ids,) in _rows(pg_url, "SELECT job_ids FROM hal_batches") for j in json.loads(ids))
+    assert set(carried) == set(accepted) and set(carried.values()) == {1}  # each in exactly one batch
+    mixed = [ids for (ids,) in _rows(pg_url, "SELECT job_ids FROM hal_batches") if len({accepted[j] for j in json.loads(ids)}) == 2]
+    assert mixed, "no batch held jobs accepted by both servers"
+    counts = b.request("GET", f"/hal/api/jobs/{next(iter(accepted))}/result")[1]["counts"]
+    assert checks.share(counts, {"00", "11"}) == 1.0 and 0.3 < counts.get("00", 0) / 100 < 0.7
+
+
+REMOTE = {"aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1), "azure_quantum": ("ionq.simulator", 3)}
+
+
+@pytest.fixture(scope="module")
+def clouds():
+    from .emulators import offline
+
+    return offline.start_all()
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("provider", list(REMOTE))
+def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(clouds, processes, tmp_path, pg_url, provider, point):
+    from .emulators import offline
+
+    backend, creates_per_batch = REMOTE[provider]
+    world = offline.worlds[provider]
+    before = len(world.creates)
+    doomed = _server(processes, tmp_path / "a", pg_url).start(env={**clouds, ENV: f"{point}@{provider}"})
+    survivor = _server(processes, tmp_path / "b", pg_url).start(env=clouds)
+    body = {"jobs": [{"provider": provider, "backend": backend, "circuit": checks.flip(k), "shots": 200} for k in range(3)]}
+    headers = {"Idempotency-Key": f"many-{provider}-{point}"}
+    world.hold.clear()  # the provider keeps the work queued while the server dies
+    try:
+        try:
+            status, reply = doomed.request("POST", "/hal/api/quantum/jobs", body, headers)
+        except (RemoteDisconnected, ConnectionError, urllib.error.URLError):
+            assert point == "before_reply"
+            status, reply = survivor.request("POST", "/hal/api/quantum/jobs", body, headers)  # the client tries the other server
+            assert status == 200, reply  # the stored submission, replayed
+        assert doomed.proc is not None and doomed.proc.wait(timeout=60) == -9
+        ids = [r["id"] for r in reply["jobs"]]
+        world.hold.set()
+        records = wait_records(survivor, ids, timeout=90)
+    finally:
+        world.hold.set()
+    assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 3}, records
+    created = world.creates[before:]
+    assert len(created) == creates_per_batch, created  # one create per batch: never submitted twice
+    remote = [records[i]["remote_id"] for i in ids]
+    assert len(set(remote)) == 3 and {r.partition("#")[0] for r in remote} == set(created)  # no remote id lost
+    for k, job_id in enumerate(ids):
+        counts = survivor.request("GET", f"/hal/api/jobs/{job_id}/result")[1]["counts"]
+        assert max(counts, key=counts.get) == ["001", "010", "100"][k]
+
+
+def test_postgresql_restarted_mid_run_gives_503s_meanwhile_and_loses_nothing(processes, tmp_path, pg_url, pg_cluster):
+    server = _server(processes, tmp_path / "a", pg_url, lease_s=30, batch_window_s=0.3).start()
+    status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 50} for _ in range(50)]})
+    assert status == 201
+    ids = [r["id"] for r in reply["jobs"]]
+    pg_cluster.stop()
+    try:
+        answers = Counter()
+        for path, body in (("/hal/api/jobs", None), (f"/hal/api/jobs/{ids[0]}", None), ("/hal/api/quantum/jobs", {"circuit": BELL_QASM2})):
+            status, error = server.request("POST" if body else "GET", path, body)
+            answers[status] += 1
+            assert status == 503 and error["type"] == "StoreUnavailable", (status, error)
+        time.sleep(1.0)  # the engine's loops meet the outage too
+    finally:
+        pg_cluster.start()
+    status, more = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 50} for _ in range(10)]})
+    assert status == 201, more
+    ids += [r["id"] for r in more["jobs"]]
+    records = wait_records(server, ids, timeout=120)
+    assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 60}
+    assert "Uncaught exception" not in server.log_path.read_text()
+
+
+def test_two_users_on_one_store_see_only_their_own_jobs(processes, tmp_path, pg_url):
+    alice = _server(processes, tmp_path / "alice", pg_url, user="alice").start()
+    bob = _server(processes, tmp_path / "bob", pg_url, user="bob").start()
+    admin = _server(processes, tmp_path / "carol", pg_url, user="carol", admin_users="carol", dispatch=False).start()
+    seen: list[dict] = []
+    socket = websocket.create_connection(f"ws://127.0.0.1:{bob.port}/hal/api/events", header=[f"Authorization: token {bob.token}"], timeout=10)
+    reader = threading.Thread(target=_read_events, args=(socket, seen), daemon=True)
+    reader.start()
+    status, mine = alice.request("POST", "/hal/api/quantum/jobs", {"circuit": BELL_QASM2, "shots": 100, "priority": "high"})
+    assert status == 201 and mine["owner"] == "alice"
+    status, theirs = bob.request("POST", "/hal/api/quantum/jobs", {"circuit": BELL_QASM2, "shots": 100, "priority": "high"})
+    assert status == 201 and theirs["owner"] == "bob"
+    wait_records(alice, [mine["id"]], timeout=60)
+    wait_records(bob, [theirs["id"]], timeout=60)
+    for path in (f"/hal/api/jobs/{mine['id']}", f"/hal/api/jobs/{mine['id']}/result"):
+        assert bob.request("GET", path)[0] == 404
+    assert bob.request("POST", f"/hal/api/jobs/{mine['id']}/cancel")[0] == 404
+    assert [j["id"] for j in bob.request("GET", "/hal/api/jobs")[1]["jobs"]] == [theirs["id"]]
+    assert bob.request("GET", f"/hal/api/jobs?ids={mine['id']},{theirs['id']}")[1]["jobs"][0]["id"] == theirs["id"]
+    assert {j["id"] for j in admin.request("GET", "/hal/api/jobs")[1]["jobs"]} == {mine["id"], theirs["id"]}
+    time.sleep(0.5)
+    socket.close()
+    reader.join(timeout=5)
+    assert theirs["id"] in {r["id"] for r in seen} and mine["id"] not in {r["id"] for r in seen}
+    # the kernel's client and the magics go through the same scoped REST API
+    from hal_jupyter import Hal
+    from hal_jupyter.engine.errors import JobNotFound
+
+    hal = Hal(bob.url, bob.token)
+    try:
+        with pytest.raises(JobNotFound):
+            hal.job(mine["id"])
+        assert [j.id for j in hal.jobs()] == [theirs["id"]]
+    finally:
+        hal.close()
+
+
+def _read_events(socket, seen: list[dict]) -> None:
+    while True:
+        try:
+            message = json.loads(socket.recv())
+        except Exception:  # noqa: BLE001 - closed
+            return
+        seen.extend([message["job"]] if message["type"] == "job" else message["jobs"])
+
+
+def test_a_server_that_does_not_dispatch_leaves_jobs_queued_until_a_worker_starts(processes, tmp_path, pg_url):
+    server = _server(processes, tmp_path / "a", pg_url, dispatch=False).start()
+    status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 100} for _ in range(20)]})
+    assert status == 201
+    ids = [r["id"] for r in reply["jobs"]]
+    time.sleep(2.0)
+    assert {r["status"] for r in wait_records(server, ids, timeout=5, done=("QUEUED",)).values()} == {"QUEUED"}
+    worker = WorkerProcess(tmp_path / "w", pg_url)
+    processes.append(worker)
+    worker.start()
+    records = wait_records(server, ids, timeout=90)
+    assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 20}
+    assert "claimed 20 job(s)" in worker.log_path.read_text()
+    assert worker.stop() == 0
+    assert "releasing its jobs" in worker.log_path.read_text()
+    labels = [label for (label,) in _rows(pg_url, "SELECT label FROM hal_engines")]
+    assert not any(label.startswith("worker") for label in labels)  # its lease is gone with it

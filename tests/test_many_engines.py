@@ -49,7 +49,7 @@ def _server(processes, root, pg_url, **traits):
     return proc
 
 
-def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together(processes, tmp_path, pg_url):
+def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together(pg_url, processes, tmp_path):
     a = _server(processes, tmp_path / "a", pg_url, batch_window_s=1.0, batch_max_size=1000).start()
     b = _server(processes, tmp_path / "b", pg_url, batch_window_s=1.0, batch_max_size=1000).start()
     worker = WorkerProcess(tmp_path / "w", pg_url)
@@ -94,7 +94,7 @@ def clouds():
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("provider", list(REMOTE))
-def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(clouds, processes, tmp_path, pg_url, provider, point):
+def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(clouds, pg_url, processes, tmp_path, provider, point):
     from .emulators import offline
 
     backend, creates_per_batch = REMOTE[provider]
@@ -128,7 +128,7 @@ def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(cloud
         assert max(counts, key=counts.get) == ["001", "010", "100"][k]
 
 
-def test_postgresql_restarted_mid_run_gives_503s_meanwhile_and_loses_nothing(processes, tmp_path, pg_url, pg_cluster):
+def test_postgresql_restarted_mid_run_gives_503s_meanwhile_and_loses_nothing(pg_url, processes, tmp_path, pg_cluster):
     server = _server(processes, tmp_path / "a", pg_url, lease_s=30, batch_window_s=0.3).start()
     status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 50} for _ in range(50)]})
     assert status == 201
@@ -151,7 +151,7 @@ def test_postgresql_restarted_mid_run_gives_503s_meanwhile_and_loses_nothing(pro
     assert "Uncaught exception" not in server.log_path.read_text()
 
 
-def test_two_users_on_one_store_see_only_their_own_jobs(processes, tmp_path, pg_url):
+def test_two_users_on_one_store_see_only_their_own_jobs(pg_url, processes, tmp_path):
     alice = _server(processes, tmp_path / "alice", pg_url, user="alice").start()
     bob = _server(processes, tmp_path / "bob", pg_url, user="bob").start()
     admin = _server(processes, tmp_path / "carol", pg_url, user="carol", admin_users="carol", dispatch=False).start()
@@ -197,7 +197,7 @@ def _read_events(socket, seen: list[dict]) -> None:
         seen.extend([message["job"]] if message["type"] == "job" else message["jobs"])
 
 
-def test_a_server_that_does_not_dispatch_leaves_jobs_queued_until_a_worker_starts(processes, tmp_path, pg_url):
+def test_a_server_that_does_not_dispatch_leaves_jobs_queued_until_a_worker_starts(pg_url, processes, tmp_path):
     server = _server(processes, tmp_path / "a", pg_url, dispatch=False).start()
     status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 100} for _ in range(20)]})
     assert status == 201

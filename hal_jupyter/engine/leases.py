@@ -83,7 +83,9 @@ class Leases:
                 .values(engine_id=None, fence=jobs.c.fence + 1)
             )
             conn.execute(engines.delete().where(engines.c.id == engine_id))
-            held = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id)).scalar()
+            held = conn.execute(
+                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(_unfinished()))
+            ).scalar()
             self.store.notify(conn, "queued", engine_id, ["*"])
         return int(done.rowcount or 0) + int(held or 0)
 

@@ -27,6 +27,11 @@ def start_all() -> dict[str, str]:
     if _started is not None:
         return dict(_started)
     env: dict[str, str] = {}
+    # Qiskit's first import must not happen on a thread that exits (PROVIDERS.md): the
+    # emulators simulate on short-lived threads, so import it here, on the caller's thread.
+    import qiskit.qasm2  # noqa: F401
+    import qiskit_aer  # noqa: F401
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
 
     server, url = aws_lambda.start()

@@ -6,6 +6,8 @@ import pytest
 import tornado.websocket
 from tornado.httpclient import HTTPRequest
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
+
 ENDPOINTS = [
     ("GET", "providers"),
     ("GET", "providers/local_simulator/backends"),

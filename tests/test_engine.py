@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 from hal_jupyter.engine.engine import Engine, EngineConfig
 from hal_jupyter.engine.store import JobStore
+
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
 
 
 def _stored_running_job(url: str) -> None:
@@ -24,8 +28,8 @@ def _stored_running_job(url: str) -> None:
     )
 
 
-async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up(tmp_path):
-    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up(db_url):
+    url = db_url
     _stored_running_job(url)
     engine = Engine(EngineConfig(db_url=url))
     try:
@@ -44,13 +48,13 @@ async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up
         await engine.stop()
 
 
-async def test_a_dotenv_file_fills_in_credentials_without_overriding_or_showing_them(tmp_path, monkeypatch):
+async def test_a_dotenv_file_fills_in_credentials_without_overriding_or_showing_them(tmp_path, monkeypatch, db_url):
     env = tmp_path / ".env"
     env.write_text("AZURE_FUNCTIONS_URL=http://127.0.0.1:9\nAZURE_FUNCTIONS_KEY=canary-dotenv-key-123\nHAL_TEST_ALREADY_SET=from-file\n")
     for name in ("AZURE_FUNCTIONS_URL", "AZURE_FUNCTIONS_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HAL_TEST_ALREADY_SET", "from-environment")
-    engine = Engine(EngineConfig(db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", env_file=str(env)))
+    engine = Engine(EngineConfig(db_url=db_url, env_file=str(env)))
     try:
         await engine.start()
         providers = {p["name"]: p for p in await engine.providers()}

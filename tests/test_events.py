@@ -7,6 +7,9 @@ import json
 import time
 
 from .conftest import BELL_QASM2
+import pytest
+
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
 
 
 async def _collect(ws, until, timeout=20.0):

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import BELL_QASM2
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
+
 
 def flip(qubit: int) -> str:
     return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nx q[{qubit}];\nmeasure q -> c;\n'

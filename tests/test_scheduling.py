@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import BELL_QASM2
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
+
 
 @pytest.fixture
 def hal_config():

@@ -6,6 +6,8 @@ import pytest
 
 from .conftest import BELL_QASM2, BELL_QASM3
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
+
 
 async def test_providers_lists_the_embedded_defaults(api):
     code, body = await api.get("providers")

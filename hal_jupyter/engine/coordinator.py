@@ -203,6 +203,7 @@ class Coordinator:
 
         url = sa.make_url(self.store.url).set(drivername="postgresql")
         conninfo = url.render_as_string(hide_password=False)
+        failed = False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
@@ -214,7 +215,13 @@ class Coordinator:
                             self._call(self._notified, note.payload)
             except Exception as exc:  # noqa: BLE001 - reconnect; polling covers the gap
                 if not self._stop.is_set():
-                    log.warning("hal_jupyter: listening for other engines' changes failed, polling meanwhile: %s", exc)
+                    # once per outage: a warning when it starts, then quiet retries
+                    (log.warning if self.listening or not failed else log.debug)(
+                        "hal_jupyter: listening for other engines' changes failed, polling meanwhile: %s", exc
+                    )
+                failed = True
+            else:
+                failed = False
             self.listening = False
             self._stop.wait(1.0)
 

@@ -178,7 +178,7 @@ def test_a_restart_reattaches_to_submitted_tasks_and_creates_nothing_again(brake
 def test_submitting_a_batch_again_returns_the_same_tasks(braket):
     """What a resubmission after a crash in SUBMITTING does: the client token makes Braket return the same tasks."""
     from hal_jupyter.providers.aws_braket import AwsBraketProvider
-    from hal_jupyter.providers.base import BatchSpec, JobSpec
+    from hal_jupyter.engine.contract import BatchSpec, JobSpec
 
     provider = AwsBraketProvider()
     for device, new_tasks in ((braket_emulator.SV1, 1), (braket_emulator.DM1, 2)):

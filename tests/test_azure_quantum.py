@@ -96,7 +96,7 @@ async def test_cancel_reaches_azure(api, azure):
 
 def test_a_restart_reattaches_and_a_resubmitted_batch_creates_nothing_again(azure, tmp_path):
     from hal_jupyter.providers.azure_quantum import AzureQuantumProvider
-    from hal_jupyter.providers.base import BatchSpec, JobSpec
+    from hal_jupyter.engine.contract import BatchSpec, JobSpec
 
     from .server_process import ServerProcess
 

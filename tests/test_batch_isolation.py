@@ -183,7 +183,7 @@ def test_azure_creates_the_jobs_that_convert(azure) -> None:
 
 
 def _only_the_unconvertible_job_fails(provider: Any, name: str, backend: str) -> None:
-    from hal_jupyter.providers.base import BatchSpec, JobSpec
+    from hal_jupyter.engine.contract import BatchSpec, JobSpec
     from hal_jupyter.providers.quantum import NOT_SENT
 
     sources = [FLIP.format(k=0), UNCONVERTIBLE, FLIP.format(k=1)]

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from hal_jupyter.engine.engine import Engine, EngineConfig
 from hal_jupyter.engine.registry import Registry
-from hal_jupyter.providers.base import Settings
+from hal_jupyter.engine.contract import Settings
 from hal_jupyter.providers.local_simulator import LocalSimulatorProvider
 
 from . import quantum_checks as checks

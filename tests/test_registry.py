@@ -17,7 +17,7 @@ def plugin_dist(tmp_path, monkeypatch):
     (tmp_path / "acme_provider.py").write_text(
         textwrap.dedent(
             '''
-            from hal_jupyter.providers.base import Availability, Provider
+            from hal_jupyter.engine.contract import Availability, Provider
             from hal_jupyter.engine.models import BackendInfo
 
             class AcmeProvider(Provider):

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..providers.base import JobSpec, Provider, Settings
+from .contract import JobSpec, Provider, Settings
 from . import errors, intake
 from .boundary import provider_calls
 from .events import EventBus

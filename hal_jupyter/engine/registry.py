@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
-from ..providers.base import Availability, Provider, Settings
+from .contract import Availability, Provider, Settings
 from .boundary import describe, provider_calls
 from .errors import HalError, ProviderNotFound, ProviderUnavailable
 from .models import ProviderInfo

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..providers.base import BatchSpec, JobSpec, Provider, Submission
+from .contract import BatchSpec, JobSpec, Provider, Submission
 from .boundary import describe
 from .errors import HalError, JobAlreadyFinished, StoreUnavailable
 from .faults import crash_point

@@ -34,7 +34,7 @@ from ..engine.errors import InvalidRequest, ProviderUnavailable
 from ..engine.retry import classify
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
+from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
 
 LOCAL = {"braket_sv": 26, "braket_dm": 13}
 PROGRAM_SET = "braket.ir.openqasm.program_set"

@@ -21,7 +21,7 @@ from typing import Any
 from ..engine.errors import ProviderUnavailable
 from ..engine.models import CostEstimate, JobStatus
 from . import serverless
-from .base import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, JobUpdate
 
 RUNTIME = "python3.11"
 # AWS Lambda pricing, us-east-1, x86, checked 2026-11: $0.20 per 1M requests and

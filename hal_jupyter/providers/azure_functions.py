@@ -28,7 +28,7 @@ from typing import Any
 from ..engine.errors import InvalidRequest
 from ..engine.models import CostEstimate, JobStatus
 from . import serverless
-from .base import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, JobUpdate
 
 RUNNER_APP = Path(__file__).with_name("azure_functions_runner")
 RUNTIME = "python-3.11"

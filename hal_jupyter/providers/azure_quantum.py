@@ -28,7 +28,7 @@ from typing import Any
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
+from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
 
 TARGETS_TTL_S = 60.0
 #: qubits per target family (Azure's provider status does not say)

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from ..engine.models import CostEstimate, JobStatus
 from . import serverless
-from .base import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, JobUpdate
 
 KIND = "python:3"
 ENV = ("IBM_CLOUD_FUNCTIONS_URL", "IBM_CLOUD_FUNCTIONS_NAMESPACE", "IBM_CLOUD_API_KEY")

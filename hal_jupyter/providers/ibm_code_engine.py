@@ -20,7 +20,7 @@ from typing import Any
 
 from ..engine.models import CostEstimate, JobStatus
 from . import serverless
-from .base import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, JobUpdate
 
 RUNTIME = "python-3.11"
 API_VERSION = "2025-01-10"

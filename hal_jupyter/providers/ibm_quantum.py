@@ -34,7 +34,7 @@ from typing import Any
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
-from .base import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 LOCAL_DEFAULT_BACKEND = "fake_brisbane"
 #: local mode's noiseless simulator (``QiskitRuntimeLocalService.backend("aer_simulator")``)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
-from .base import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 RUNNER = Path(__file__).with_name("python_runner.py")
 OUTPUT_LIMIT = 1_000_000  # bytes of stdout / stderr kept per job

@@ -20,7 +20,7 @@ from typing import Any
 from ..engine.errors import InvalidCircuit, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import aer_worker
-from .base import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 _METHODS = {
     "aer_simulator": "automatic",

@@ -25,7 +25,7 @@ from typing import Any
 from ..engine.errors import InvalidCircuit, InvalidRequest
 from ..engine.models import CostEstimate, ErrorInfo, JobStatus
 from ..engine.qasm import parse_circuit
-from .base import JobSpec, JobUpdate
+from ..engine.contract import JobSpec, JobUpdate
 
 #: operations every target takes or that only annotate the circuit
 _ALWAYS = {"barrier", "measure"}

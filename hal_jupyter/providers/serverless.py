@@ -23,7 +23,7 @@ from typing import Any
 
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, ErrorInfo, JobStatus
-from .base import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 HANDLER_MODULE = "hal_handler"
 HANDLER_SOURCE = '''\

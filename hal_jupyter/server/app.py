@@ -124,7 +124,7 @@ class HalExtension(ExtensionApp):
 
     def engine_config(self) -> EngineConfig:
         from ..engine.engine import EngineConfig
-        from ..providers.base import Settings
+        from ..engine.contract import Settings
 
         return EngineConfig(
             db_url=self.db_url or None,

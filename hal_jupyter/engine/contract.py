@@ -1,0 +1,190 @@
+"""The provider contract: what the engine asks of every backend family.
+
+A provider is a small, declared class (name, kind, description) registered in
+the ``hal_jupyter.providers`` entry-point group. Its methods are blocking and
+are always called from the engine's worker threads, never on the event loop.
+Import SDKs inside methods, so listing providers stays cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar
+
+from .models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from .qasm import CircuitSummary
+
+Notifier = Callable[[str], None]
+T = TypeVar("T")
+
+
+@dataclass
+class Settings:
+    """Server-wide limits a provider enforces (the ``HalExtension`` traits)."""
+
+    max_shots: int = 100_000
+    max_circuit_bytes: int = 1_000_000
+    max_local_qubits: int = 28
+    local_python_timeout_s: float = 300.0
+    local_python_memory_mb: int = 2048
+    #: how long a provider call may wait for an answer (where the SDK lets us set it)
+    provider_timeout_s: float = 60.0
+    #: transient faults: how many submission attempts, and the backoff between them
+    submit_attempts: int = 5
+    retry_base_s: float = 1.0
+    retry_max_s: float = 60.0
+    #: failed status checks in a row after which a job is UNKNOWN (its provider lost)
+    max_poll_failures: int = 30
+    #: failed calls in a row after which a provider is listed as degraded
+    degraded_after: int = 3
+
+
+@dataclass
+class JobSpec:
+    """One job as a provider sees it. ``payload`` is the stored request body
+    (``circuit``/``options`` or ``code``/``entrypoint``/``args``/``function``/``timeout_s``);
+    ``summary`` (quantum jobs, at submission) has the circuit's size; ``parsed`` is
+    the ``QuantumCircuit`` when the engine already built one and still has it."""
+
+    id: str
+    kind: Literal["quantum", "classical"]
+    backend: str
+    shots: int | None
+    payload: dict[str, Any]
+    parsed: Any = None
+    summary: CircuitSummary | None = None
+
+
+@dataclass
+class BatchSpec:
+    """Jobs that go to the provider as one call."""
+
+    id: str
+    provider: str
+    backend: str
+    shots: int | None
+    options: dict[str, Any]
+    jobs: list[JobSpec]
+
+
+@dataclass
+class JobUpdate:
+    """What a poll learned of one job. ``result`` comes with COMPLETED, ``error`` with FAILED."""
+
+    status: JobStatus
+    message: str | None = None
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class Availability:
+    available: bool
+    reason: str | None = None
+
+
+@dataclass
+class Submission:
+    """The provider's answer to a submit: remote ids per job (often all the same)."""
+
+    remote_ids: dict[str, str]
+    cost: dict[str, CostEstimate] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """A backend family: submits batches, reports their state, cancels them."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Literal["quantum", "classical"]]
+    description: ClassVar[str] = ""
+    #: Blocking calls at once to this provider (submit, poll, cancel).
+    max_concurrency: ClassVar[int] = 4
+    #: Most jobs one provider call can carry.
+    max_batch_size: ClassVar[int] = 1000
+    #: True when submitting a batch again after a crash cannot run or bill it
+    #: twice: a free local run whose first attempt died with the server, or a
+    #: create call with an idempotency token. Otherwise the engine asks
+    #: :meth:`find_remote`, and marks the jobs UNKNOWN if that cannot tell.
+    resubmit_safe: ClassVar[bool] = False
+    #: True when remote work outlives the server (a cloud job): after a restart
+    #: the engine re-attaches to it by remote id instead of running it again.
+    remote_survives_restart: ClassVar[bool] = True
+    #: False when :meth:`validate` or :meth:`default_backend` may call the
+    #: provider's service (or build a transpiler): the engine then runs them in a
+    #: worker thread instead of on the event loop.
+    inline_validation: ClassVar[bool] = True
+    #: First and longest wait between two polls of an unfinished batch.
+    poll_interval: ClassVar[tuple[float, float]] = (1.0, 30.0)
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._notify: Notifier = lambda _batch_id: None
+
+    # -- what the registry shows -------------------------------------------
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    @abstractmethod
+    def backends(self) -> list[BackendInfo]: ...
+
+    def default_backend(self) -> str:
+        return self.backends()[0].name
+
+    # -- the job path ------------------------------------------------------
+    def validate(self, job: JobSpec) -> None:
+        """Reject a job that cannot run here (raise ``InvalidRequest``); called at submission."""
+
+    def estimate_cost(self, job: JobSpec) -> CostEstimate | None:
+        return None
+
+    @abstractmethod
+    def submit(self, batch: BatchSpec) -> Submission:
+        """Hand the batch to the backend as one call; return its remote id(s)."""
+
+    @abstractmethod
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        """The current state of each job of the batch (jobs left out are unchanged)."""
+
+    @abstractmethod
+    def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
+        """Cancel these jobs of the batch at the backend, as far as it allows."""
+
+    def find_remote(self, batch: BatchSpec) -> dict[str, str] | None:
+        """After a crash during submit: the remote ids of the batch if the backend
+        accepted it, ``{}`` if it surely did not, ``None`` if that cannot be told."""
+        return None
+
+    # -- plumbing ----------------------------------------------------------
+    def set_notifier(self, notify: Notifier) -> None:
+        """The engine's callback: call it with a batch id (from any thread) when
+        that batch changed, so the engine polls it at once instead of waiting."""
+        self._notify = notify
+
+    def warm_up(self) -> None:
+        """Prepare for the first batch (start workers, import an SDK); called once at start."""
+
+    def close(self) -> None:
+        """Release threads, processes and clients (server shutdown)."""
+
+
+def poll_each(items: Iterable[T], poll_one: Callable[[T], dict[str, JobUpdate]]) -> dict[str, JobUpdate]:
+    """Poll a batch's remote tasks one by one. A task whose status check fails is
+    left for the next poll; only when every check failed does the poll fail (and
+    the scheduler backs off), so one flaky answer does not hold up the rest."""
+    updates: dict[str, JobUpdate] = {}
+    first_error: Exception | None = None
+    answered = False
+    for item in items:
+        try:
+            updates.update(poll_one(item))
+            answered = True
+        except Exception as exc:  # noqa: BLE001 - retried at the next poll
+            first_error = first_error or exc
+    if first_error is not None and not answered:
+        raise first_error
+    return updates
+
+
+__all__ = ["Availability", "BatchSpec", "JobSpec", "JobUpdate", "Notifier", "Provider", "Settings", "Submission", "poll_each"]

@@ -38,6 +38,19 @@ class Leases:
     def __init__(self, store: JobStore) -> None:
         self.store = store
         self.now = db_now(store.dialect)
+        me = sa.bindparam("me")
+        others = self._live().where(engines.c.id != me)
+        self._others = others.limit(1)
+        self._held = (
+            sa.select(jobs.c.group_key)
+            .where(
+                jobs.c.status == "QUEUED",
+                jobs.c.group_key.in_(sa.bindparam("keys", expanding=True)),
+                jobs.c.priority != "high",  # dispatched alone: they hold no group
+                jobs.c.engine_id.in_(others),  # one index probe (status, group_key, engine_id) per other engine
+            )
+            .distinct()
+        )
 
     def _live(self) -> sa.Select[Any]:
         return sa.select(engines.c.id).where(engines.c.expires_at >= self.now)
@@ -107,23 +120,12 @@ class Leases:
 
     # -- claims ---------------------------------------------------------------
     def held_groups(self, conn: sa.Connection, engine_id: str, keys: Iterable[str]) -> set[str]:
-        """Groups (of ``keys``) that another live engine holds queued jobs of."""
+        """Groups (of ``keys``) that another live engine holds queued jobs of (every
+        submission asks: the statements are built once)."""
         keys = list(keys)
-        if not keys:
+        if not keys or conn.execute(self._others, {"me": engine_id}).first() is None:  # alone: nobody holds anything
             return set()
-        query = (
-            sa.select(jobs.c.group_key)
-            .where(
-                jobs.c.status == "QUEUED",
-                jobs.c.group_key.in_(keys),
-                jobs.c.priority != "high",  # dispatched alone: they hold no group
-                jobs.c.engine_id.is_not(None),
-                jobs.c.engine_id != engine_id,
-                jobs.c.engine_id.in_(self._live()),
-            )
-            .distinct()
-        )
-        return {k for (k,) in conn.execute(query)}
+        return {k for (k,) in conn.execute(self._held, {"me": engine_id, "keys": keys})}
 
     def has_work(self, engine_id: str) -> bool:
         """Whether a claim would find anything (a read: cheap when the answer is no)."""
@@ -141,8 +143,8 @@ class Leases:
             orphans = sa.select(jobs.c.id).where(self._orphaned()).order_by(jobs.c.seq)
             other = jobs.alias("other")  # a subquery over the same table: never correlated to the outer row
             held = sa.select(other.c.group_key).where(
-                other.c.status == "QUEUED", other.c.engine_id.is_not(None), other.c.engine_id != engine_id,
-                other.c.group_key.is_not(None), other.c.priority != "high", other.c.engine_id.in_(live),
+                other.c.status == "QUEUED", other.c.group_key.is_not(None), other.c.priority != "high",
+                other.c.engine_id.in_(live.where(engines.c.id != engine_id)),
             )
             free = (
                 sa.select(jobs.c.id)

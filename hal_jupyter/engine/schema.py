@@ -58,6 +58,8 @@ jobs = sa.Table(
     # it was claimed with, so an engine that lost the job changes nothing.
     sa.Column("fence", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # which groups other engines hold queued (every claim asks)
+    sa.Index("ix_hal_jobs_queued_groups", "status", "group_key", "engine_id"),
 )
 
 results = sa.Table(

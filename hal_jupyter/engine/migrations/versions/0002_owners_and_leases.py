@@ -19,6 +19,7 @@ def upgrade() -> None:
         table.create_index("ix_hal_jobs_owner", ["owner"])
         table.create_index("ix_hal_jobs_engine_id", ["engine_id"])
         table.create_index("ix_hal_jobs_updated_at", ["updated_at"])
+        table.create_index("ix_hal_jobs_queued_groups", ["status", "group_key", "engine_id"])
     op.create_table(
         "hal_engines",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -35,6 +36,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("hal_engines")
     with op.batch_alter_table("hal_jobs") as table:
+        table.drop_index("ix_hal_jobs_queued_groups")
         table.drop_index("ix_hal_jobs_updated_at")
         table.drop_index("ix_hal_jobs_engine_id")
         table.drop_index("ix_hal_jobs_owner")

@@ -246,7 +246,7 @@ class Coordinator:
             self.wake()
         if kind == "cancel" and engine_id == self.engine_id:
             self.wake()
-        if engine_id != self.engine_id and kind in ("queued", "jobs"):
+        if engine_id != self.engine_id and kind in ("queued", "jobs") and len(self.events) > 0:  # someone listens
             self._remote_ids.update(i for i in ids if i != "*")
             if self._remote_task is None or self._remote_task.done():
                 self._remote_task = asyncio.ensure_future(self._publish_remote())

@@ -149,7 +149,8 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop driving jobs and release them to the other engines at once."""
-        if self._starting is not None and self._starting.done() and self._starting.exception() is None:
+        started = self._starting
+        if started is not None and started.done() and not started.cancelled() and started.exception() is None:
             await self.coordinator.stop()
         await self.scheduler.stop()
         self.registry.close()

@@ -70,7 +70,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             try:
-                if self.request("GET", "/hal/api/scheduler")[0] == 200:
+                if self.request("GET", "/hal/api/scheduler")[0] in (200, 503):  # 503: up, its job store is not
                     return self
             except OSError:
                 pass

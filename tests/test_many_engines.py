@@ -214,3 +214,25 @@ def test_a_server_that_does_not_dispatch_leaves_jobs_queued_until_a_worker_start
     assert "releasing its jobs" in worker.log_path.read_text()
     labels = [label for (label,) in _rows(pg_url, "SELECT label FROM hal_engines")]
     assert not any(label.startswith("worker") for label in labels)  # its lease is gone with it
+
+
+def test_a_server_started_while_postgresql_is_down_answers_503_then_works_once_it_is_up(pg_cluster, pg_url, processes, tmp_path):
+    pg_cluster.stop()
+    try:
+        server = _server(processes, tmp_path / "a", pg_url.replace("postgresql+psycopg://", "postgresql://"))
+        server.start()
+        for method, path, body in (("GET", "/hal/api/jobs", None), ("POST", "/hal/api/quantum/jobs", {"circuit": BELL_QASM2})):
+            status, error = server.request(method, path, body)
+            assert status == 503 and error["type"] == "StoreUnavailable" and "cannot be reached" in error["message"], (status, error)
+            assert pg_cluster.password not in error["message"]
+    finally:
+        pg_cluster.start()
+    deadline = time.monotonic() + 30
+    while True:  # the next request after a short pause builds the engine again
+        status, record = server.request("POST", "/hal/api/quantum/jobs", {"circuit": BELL_QASM2, "shots": 100, "priority": "high"})
+        if status == 201 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status == 201, record
+    assert wait_records(server, [record["id"]], timeout=60)[record["id"]]["status"] == "COMPLETED"
+    assert "Uncaught exception" not in server.log_path.read_text()

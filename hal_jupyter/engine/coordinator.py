@@ -84,6 +84,8 @@ class Coordinator:
         """Register this engine's lease; with ``dispatch``, take up what is free now
         (after a restart: this server's own jobs, as the engine of a dead process)."""
         self._loop = asyncio.get_running_loop()
+        if self._tasks:  # started already (this is a start tried again)
+            return
         await self._register()
         dead = await self.ledger.db(self.store.leases.forget_dead, self.host, pid_alive, self.engine_id)
         if dead:

@@ -128,8 +128,9 @@ class Engine:
         Every public method waits for this first, so nothing is answered from
         the store before the jobs of an earlier run have been taken up again.
         """
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
+        started = self._starting
+        if started is None or (started.done() and (started.cancelled() or started.exception() is not None)):
+            self._starting = asyncio.ensure_future(self._start())  # (again: the store may be back)
         await asyncio.shield(self._starting)
 
     async def _start(self) -> None:

@@ -69,6 +69,7 @@ class Leases:
     # -- engines ------------------------------------------------------------
     def register(self, engine_id: str, *, label: str, host: str, pid: int, dispatch: bool, lease_s: float) -> None:
         with self.store.write() as conn:
+            conn.execute(engines.delete().where(engines.c.id == engine_id))  # a start that is tried again
             conn.execute(
                 engines.insert().values(
                     id=engine_id, label=label, host=host, pid=pid, dispatch=dispatch,

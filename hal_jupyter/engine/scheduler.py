@@ -100,6 +100,8 @@ class Scheduler:
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
+        if self._running:
+            return
         self._loop = asyncio.get_running_loop()
         self._running = True
         self._spawn(self._timer())

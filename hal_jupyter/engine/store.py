@@ -37,6 +37,15 @@ CHANNEL = "hal_jobs"
 NOTIFY_IDS = 300  # job ids per notification (PostgreSQL's payload limit is 8000 bytes)
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the ``postgres`` extra), not
+    SQLAlchemy's default psycopg2; a URL SQLAlchemy cannot read is a clear error."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def default_db_url() -> str:
     from jupyter_core.paths import jupyter_data_dir
 
@@ -64,8 +73,13 @@ class JobStore:
     """Jobs, their results, batches, idempotency keys and engines' leases, in one database."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.dialect = sa.make_url(url).get_backend_name()
+        self.url = url = normalize_url(url)
+        try:
+            self.dialect = sa.make_url(url).get_backend_name()
+        except sa.exc.ArgumentError:
+            raise errors.StoreUnavailable("db_url is not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)") from None
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise errors.StoreUnavailable(f"db_url names {self.dialect!r}; the job store runs on SQLite or PostgreSQL")
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if self.dialect == "sqlite":
@@ -73,10 +87,19 @@ class JobStore:
             event.listen(self._engine, "connect", _sqlite_connect)
             event.listen(self._engine, "begin", _sqlite_begin)
         else:
-            # pre-ping: a connection that died with a database restart is replaced, not reused
-            self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            try:  # pre-ping: a connection that died with a database restart is replaced, not reused
+                self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            except (ImportError, sa.exc.NoSuchModuleError) as exc:
+                raise errors.StoreUnavailable(
+                    f"the PostgreSQL driver is missing ({exc}); pip install 'hal-jupyter[postgres]'"
+                ) from None
         self._writer = self._engine.execution_options(hal_write=True)
-        migrate(self._engine, url)
+        try:
+            migrate(self._engine, url)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            self._engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise errors.StoreUnavailable(f"the job store cannot be reached: {reason}") from None
         from .leases import Leases
 
         self.leases = Leases(self)

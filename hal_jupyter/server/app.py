@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ..engine.engine import Engine, EngineConfig, Viewer
 
 STOP_WAIT_S = 30.0  # how long stopping the server waits for an engine still starting
+REBUILD_AFTER_S = 2.0  # an engine that could not be built is tried again on a request after this long
 
 
 class HalExtension(ExtensionApp):
@@ -172,8 +174,10 @@ class HalExtension(ExtensionApp):
             engine = await asyncio.wrap_future(self._pending._build())
             self.engine = self.settings["hal_engine"] = serverapp.web_app.settings["hal_engine"] = engine
             await engine.start()
-        except Exception:
-            self.log.exception("hal_jupyter: the engine did not start; its requests fail until the server restarts")
+        except Exception as exc:  # noqa: BLE001 - requests answer 503 with the reason and retry the start
+            from ..engine.boundary import describe
+
+            self.log.error("hal_jupyter: the engine did not start (requests answer 503 and try again): %s", describe(exc))
             return
         self.log.info("hal_jupyter: engine started, job store %s", _safe_url(engine.store.url))
 
@@ -199,12 +203,20 @@ class PendingEngine:
     def __init__(self, new_engine: Callable[[], Engine]) -> None:
         self._new_engine = new_engine
         self._built: Future[Engine] | None = None
+        self._failed_at = 0.0
 
     def _build(self) -> Future[Engine]:
-        """Starts the build unless it has begun; the engine, when built."""
-        if self._built is None:
-            self._built = start_thread().submit(self._new_engine)
-        return self._built
+        """Starts the build unless it has begun (or failed a while ago: a job store
+        that was down may be up now); the engine, when built."""
+        built = self._built
+        if built is not None and built.done() and built.exception() is not None:
+            if not self._failed_at:
+                self._failed_at = time.monotonic()
+            if time.monotonic() - self._failed_at >= REBUILD_AFTER_S:
+                built, self._failed_at = None, 0.0
+        if built is None:
+            built = self._built = start_thread().submit(self._new_engine)
+        return built
 
     def _engine(self) -> Engine | None:
         """The engine if it was built, else None."""
@@ -216,7 +228,14 @@ class PendingEngine:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return getattr(self._build().result(), name)
+        try:
+            engine = self._build().result()
+        except Exception as exc:  # noqa: BLE001 - a 503 that says why, never a 500
+            from ..engine import errors
+            from ..engine.boundary import describe
+
+            raise errors.StoreUnavailable(f"the job engine could not start: {describe(exc)}") from None
+        return getattr(engine, name)
 
 
 @functools.cache

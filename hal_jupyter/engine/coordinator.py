@@ -64,7 +64,6 @@ class Coordinator:
         self.host = socket.gethostname()
         self.listening = False
         self._wake = asyncio.Event()
-        self._cancels = asyncio.Event()
         self._remote_ids: set[str] = set()
         self._remote_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -237,7 +236,6 @@ class Coordinator:
 
     def _caught_up(self) -> None:
         self.wake()
-        self._cancels.set()
 
     def _notified(self, payload: str) -> None:
         note = parse_notification(payload)

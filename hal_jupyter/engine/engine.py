@@ -22,8 +22,8 @@ from . import errors, intake
 from .boundary import provider_calls
 from .events import EventBus
 from .coordinator import Coordinator
-from .ledger import TERMINAL_NAMES, Ledger, Row, now_iso, public_record
-from .models import MAX_LIST_IDS, QuantumJobRequest
+from .ledger import Ledger, Row, now_iso, public_record
+from .models import MAX_LIST_IDS, TERMINAL_NAMES, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
 from .registry import Registry

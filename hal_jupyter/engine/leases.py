@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .schema import db_now, engines, jobs
+from .models import UNFINISHED_NAMES
+from .schema import RECORD_COLUMNS, db_now, decode, engines, jobs
 
 if TYPE_CHECKING:
     from .store import JobStore
@@ -59,7 +60,7 @@ class Leases:
         """Unfinished jobs no live engine drives: their engine is gone, or (a store
         from before leases) they were in flight with no engine named."""
         return sa.and_(
-            jobs.c.status.in_(_unfinished()),
+            jobs.c.status.in_(UNFINISHED_NAMES),
             sa.or_(
                 sa.and_(jobs.c.engine_id.is_not(None), jobs.c.engine_id.not_in(self._live())),
                 sa.and_(jobs.c.engine_id.is_(None), jobs.c.status != "QUEUED"),
@@ -98,7 +99,7 @@ class Leases:
             )
             conn.execute(engines.delete().where(engines.c.id == engine_id))
             held = conn.execute(
-                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(_unfinished()))
+                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(UNFINISHED_NAMES))
             ).scalar()
             self.store.notify(conn, "queued", engine_id, ["*"])
         return int(done.rowcount or 0) + int(held or 0)
@@ -112,12 +113,6 @@ class Leases:
             if dead:
                 conn.execute(engines.delete().where(engines.c.id.in_(dead)))
         return dead
-
-    def sweep(self, grace_s: float = 3600.0) -> None:
-        """Remove engines whose lease expired long ago and that hold no job."""
-        with self.store.write() as conn:
-            holding = sa.select(jobs.c.engine_id).where(jobs.c.engine_id.is_not(None)).distinct()
-            conn.execute(engines.delete().where(engines.c.expires_at < self.now - grace_s, engines.c.id.not_in(holding)))
 
     # -- claims ---------------------------------------------------------------
     def held_groups(self, conn: sa.Connection, engine_id: str, keys: Iterable[str]) -> set[str]:
@@ -137,8 +132,6 @@ class Leases:
 
     def claim(self, engine_id: str, limit: int = 5000) -> list[dict[str, Any]]:
         """Take every job of gone engines and the free queued jobs (module docstring)."""
-        from .store import decode
-
         live = self._live()
         with self.store.write(claim_lock=True) as conn:
             orphans = sa.select(jobs.c.id).where(self._orphaned()).order_by(jobs.c.seq)
@@ -167,14 +160,12 @@ class Leases:
     def claim_job(self, engine_id: str, job_id: str) -> dict[str, Any] | None:
         """Take one job that no live engine drives (to cancel it): queued and free,
         UNKNOWN, or left by a gone engine. None if a live engine drives it."""
-        from .store import decode
-
         with self.store.write(claim_lock=True) as conn:
             done = conn.execute(
                 jobs.update()
                 .where(
                     jobs.c.id == job_id,
-                    jobs.c.status.in_([*_unfinished(), "UNKNOWN"]),
+                    jobs.c.status.in_([*UNFINISHED_NAMES, "UNKNOWN"]),
                     sa.or_(jobs.c.status == "UNKNOWN", jobs.c.engine_id.is_(None), jobs.c.engine_id.not_in(self._live())),
                 )
                 .values(engine_id=engine_id, fence=jobs.c.fence + 1)
@@ -189,7 +180,7 @@ class Leases:
         """Ask the engine that drives the job to cancel it; False if it is terminal already."""
         with self.store.write() as conn:
             done = conn.execute(
-                jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_([*_unfinished(), "UNKNOWN"])).values(cancel_requested=True)
+                jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_([*UNFINISHED_NAMES, "UNKNOWN"])).values(cancel_requested=True)
             )
             owner = conn.execute(sa.select(jobs.c.engine_id).where(jobs.c.id == job_id)).scalar()
             if done.rowcount == 1:
@@ -199,41 +190,29 @@ class Leases:
     def cancel_requests(self, engine_id: str) -> list[str]:
         with self.store._engine.connect() as conn:
             query = sa.select(jobs.c.id).where(
-                jobs.c.engine_id == engine_id, jobs.c.cancel_requested.is_(True), jobs.c.status.in_(_unfinished())
+                jobs.c.engine_id == engine_id, jobs.c.cancel_requested.is_(True), jobs.c.status.in_(UNFINISHED_NAMES)
             )
             return [i for (i,) in conn.execute(query)]
 
     def driven_ids(self, engine_id: str) -> set[str]:
         """The unfinished jobs the store says this engine drives."""
         with self.store._engine.connect() as conn:
-            query = sa.select(jobs.c.id).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(_unfinished()))
+            query = sa.select(jobs.c.id).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(UNFINISHED_NAMES))
             return {i for (i,) in conn.execute(query)}
 
     def records(self, ids: list[str]) -> list[dict[str, Any]]:
         """Jobs by id without their payload (what an event needs)."""
-        from .store import decode
-
-        columns = [c for c in jobs.c if c.name != "payload"]
         found: list[dict[str, Any]] = []
         with self.store._engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                found += [decode(r) for r in conn.execute(sa.select(*columns).where(jobs.c.id.in_(ids[start : start + 500])))]
+                found += [decode(r) for r in conn.execute(sa.select(*RECORD_COLUMNS).where(jobs.c.id.in_(ids[start : start + 500])))]
         return found
 
     def changed_since(self, since: str, limit: int = 1000) -> list[dict[str, Any]]:
         """Jobs changed at or after ``since`` (ISO time): the events fallback without NOTIFY."""
-        from .store import decode
-
-        columns = [c for c in jobs.c if c.name not in ("payload",)]
         with self.store._engine.connect() as conn:
-            query = sa.select(*columns).where(jobs.c.updated_at >= since).order_by(jobs.c.updated_at).limit(limit)
+            query = sa.select(*RECORD_COLUMNS).where(jobs.c.updated_at >= since).order_by(jobs.c.updated_at).limit(limit)
             return [decode(r) for r in conn.execute(query)]
-
-
-def _unfinished() -> list[str]:
-    from .store import UNFINISHED
-
-    return UNFINISHED
 
 
 def parse_notification(payload: str) -> tuple[str, str, list[str]] | None:

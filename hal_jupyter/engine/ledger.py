@@ -21,13 +21,12 @@ import sqlalchemy as sa
 
 from . import errors
 from .events import EventBus
-from .models import TERMINAL, JobRecord, JobStatus
+from .models import TERMINAL_NAMES, JobRecord, JobStatus
 from .store import JobStore
 
 T = TypeVar("T")
 Row = dict[str, Any]
 PUBLIC_FIELDS = tuple(JobRecord.model_fields)
-TERMINAL_NAMES = frozenset(s.value for s in TERMINAL)
 Change = tuple[str, dict[str, Any], "dict[str, Any] | None"]
 
 

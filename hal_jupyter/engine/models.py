@@ -36,6 +36,9 @@ class JobStatus(str, enum.Enum):
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 IN_FLIGHT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
+#: the same, as the strings the store holds; UNFINISHED: what an engine drives
+TERMINAL_NAMES = tuple(sorted(s.value for s in TERMINAL))
+UNFINISHED_NAMES = (JobStatus.QUEUED.value, *sorted(s.value for s in IN_FLIGHT))
 
 Kind = Literal["quantum", "classical"]
 Priority = Literal["high", "standard"]

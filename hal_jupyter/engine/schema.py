@@ -7,6 +7,7 @@ place; a store made before Alembic (schema version 1) is stamped first.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,9 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+#: what an event needs of a job: everything but its payload
+RECORD_COLUMNS = tuple(c for c in jobs.c if c.name != "payload")
+
 #: v2: every engine (server or worker) that drives jobs; its lease is live until ``expires_at``.
 engines = sa.Table(
     "hal_engines",
@@ -108,6 +112,25 @@ engines = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+
+JSON_COLUMNS = ("tags", "cost_estimate", "error", "payload")
+
+
+def encode(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for col in JSON_COLUMNS:
+        if col in out and out[col] is not None and not isinstance(out[col], str):
+            out[col] = json.dumps(out[col])
+    return out
+
+
+def decode(row: sa.Row[Any] | Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    for col in JSON_COLUMNS:
+        if out.get(col) is not None:
+            out[col] = json.loads(out[col])
+    return out
 
 
 def db_now(dialect: str) -> sa.ColumnElement[float]:

@@ -24,14 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import errors
-from .models import IN_FLIGHT, TERMINAL
-from .schema import CLAIM_LOCK, SCHEMA_VERSION, batches, engines, idempotency, jobs, meta, migrate, results
+from .models import TERMINAL_NAMES
+from .schema import CLAIM_LOCK, SCHEMA_VERSION, batches, decode, encode, idempotency, jobs, meta, migrate, results
 
 __all__ = ["JobStore", "SCHEMA_VERSION", "default_db_url", "meta"]
 
-JSON_COLUMNS = ("tags", "cost_estimate", "error", "payload")
-TERMINAL_NAMES = sorted(s.value for s in TERMINAL)
-UNFINISHED = ["QUEUED", *sorted(s.value for s in IN_FLIGHT)]
 #: ``NOTIFY`` channel: every change of jobs, so engines on other servers see it
 CHANNEL = "hal_jobs"
 NOTIFY_IDS = 300  # job ids per notification (PostgreSQL's payload limit is 8000 bytes)
@@ -51,22 +48,6 @@ def default_db_url() -> str:
 
     path = Path(jupyter_data_dir()) / "hal_jupyter" / "jobs.sqlite"
     return f"sqlite:///{path}"
-
-
-def encode(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for col in JSON_COLUMNS:
-        if col in out and out[col] is not None and not isinstance(out[col], str):
-            out[col] = json.dumps(out[col])
-    return out
-
-
-def decode(row: sa.Row[Any] | Any) -> dict[str, Any]:
-    out = dict(row._mapping)
-    for col in JSON_COLUMNS:
-        if out.get(col) is not None:
-            out[col] = json.loads(out[col])
-    return out
 
 
 class JobStore:
@@ -274,9 +255,6 @@ class JobStore:
             row = conn.execute(sa.select(idempotency).where(idempotency.c.key == key)).first()
         return None if row is None else (row.body_hash, json.loads(row.job_ids))
 
-    def engine_rows(self) -> list[dict[str, Any]]:
-        with self._engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(engines))]
 
 
 def _fenced_update(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .contract import JobSpec, Provider, Settings
-from . import errors, intake
+from . import errors, intake, sweeps
 from .boundary import provider_calls
 from .events import EventBus
 from .coordinator import Coordinator
@@ -27,7 +27,7 @@ from .models import MAX_LIST_IDS, TERMINAL_NAMES, QuantumJobRequest
 from .policy import BatchPolicy, Strategy
 from .qasm import inspect_circuit
 from .registry import Registry
-from .scheduler import Scheduler, new_id
+from .scheduler import Scheduler, group_key, new_id
 from .store import JobStore, default_db_url
 
 log = logging.getLogger("hal_jupyter")
@@ -245,6 +245,9 @@ class Engine:
             payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
             summary = inspect_circuit(request.circuit)
             intake.check_json_size(request.options, self.settings.max_circuit_bytes, "options")
+            sweep = self._check_sweep(request, summary)
+            if sweep is not None:
+                payload["sweep"] = sweep.to_payload()
         else:
             shots, summary = None, None
             payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
@@ -253,8 +256,6 @@ class Engine:
             backend = getattr(request, "backend", None) or provider.default_backend()
         job_id = new_id()
         parsed = summary.circuit if summary is not None else None
-        options = payload.get("options") or {}
-        group = json.dumps([provider.name, backend, shots, options], sort_keys=True)
         spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
         with provider_calls(provider.name, "check the job", about_job=True):
             provider.validate(spec)
@@ -281,9 +282,21 @@ class Engine:
             "error": None,
             "payload": payload,
             "attempts": 0,
-            "group_key": hashlib.sha256(group.encode()).hexdigest()[:32],
+            "group_key": group_key({"provider": provider.name, "backend": backend, "shots": shots, "payload": payload}).digest(),
             "_parsed": spec.parsed,
         }
+
+    def _check_sweep(self, request: QuantumJobRequest, summary: Any) -> sweeps.Sweep | None:
+        """The request's parameter sweep and observables checked against its circuit
+        (None for a plain sampling job of a circuit without free parameters)."""
+        names = sweeps.circuit_parameter_names(summary.circuit) if summary.circuit is not None else []
+        if request.parameters is None and request.observables is None and request.precision is None and not names:
+            return None
+        if request.parameters is not None:
+            intake.check_json_size(request.parameters, self.settings.max_circuit_bytes, "parameters")
+        if request.observables is not None:
+            intake.check_json_size(request.observables, self.settings.max_circuit_bytes, "observables")
+        return sweeps.check(request.parameters, request.observables, request.precision, names, summary.num_qubits)
 
     def _check_quantum(self, request: QuantumJobRequest) -> None:
         if not 1 <= request.shots <= self.settings.max_shots:

@@ -65,6 +65,11 @@ class QuantumJobRequest(_Request):
     circuit: str = Field(min_length=1)
     shots: StrictInt = 1024
     options: dict[str, Any] = Field(default_factory=dict)
+    #: v1.1 sweeps and estimation (checked against the circuit by :mod:`.sweeps`):
+    #: name -> N values; observables as dense-label objects or sparse terms; target standard error
+    parameters: dict[str, Any] | None = None
+    observables: list[Any] | None = None
+    precision: Any = None
 
 
 class ClassicalJobRequest(_Request):
@@ -123,11 +128,17 @@ class JobRecord(BaseModel):
 
 
 class QuantumResult(BaseModel):
+    """Counts (one dict; v1.1: one per point of a sweep), or, for an estimation job,
+    ``evs`` and ``stds`` shaped [observables] or [observables][points]."""
+
     id: str
-    counts: dict[str, int]
-    shots: int
+    counts: dict[str, int] | list[dict[str, int]] | None = None
+    shots: int | None = None
     backend: str | None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, list[float]] | None = None
+    evs: list[float] | list[list[float]] | None = None
+    stds: list[float] | list[list[float]] | None = None
 
 
 class ClassicalResult(BaseModel):

@@ -6,9 +6,11 @@ The scheduler drives it; the tests drive it with a fake clock.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Strategy = Literal["time", "cost", "time_or_cost"]
 Trigger = Literal["size", "window", "max_wait", "priority", "recovery"]
@@ -17,16 +19,26 @@ STRATEGIES: tuple[Strategy, ...] = ("time", "cost", "time_or_cost")
 
 @dataclass(frozen=True, order=True)
 class GroupKey:
-    """Jobs that can share one provider call: same provider, backend, shots, options."""
+    """Jobs that can share one provider call: same provider, backend, shots, options,
+    and the same primitive (``estimate`` jobs go to an Estimator, the others to a Sampler)."""
 
     provider: str
     backend: str
     shots: int | None = None
     options: str = "{}"
+    estimate: bool = False
 
     def label(self) -> str:
         shots = "" if self.shots is None else f" x{self.shots}"
-        return f"{self.provider}/{self.backend}{shots}"
+        return f"{self.provider}/{self.backend}{shots}{' estimate' if self.estimate else ''}"
+
+    def digest(self) -> str:
+        """The key as the store keeps it (``hal_jobs.group_key``): engines that share a
+        store batch a group's jobs together by it."""
+        parts: list[Any] = [self.provider, self.backend, self.shots, json.loads(self.options)]
+        if self.estimate:
+            parts.append("estimate")
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass

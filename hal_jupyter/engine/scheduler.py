@@ -22,6 +22,7 @@ from .faults import crash_point
 from .ledger import Ledger, Row, now_iso
 from .models import JobStatus
 from .policy import BatchPolicy, Flush, GroupKey, Trigger
+from . import sweeps
 from .registry import Registry
 from .retry import Fault, backoff, classify
 
@@ -36,7 +37,8 @@ def new_id(prefix: str = "") -> str:
 
 def group_key(row: Row) -> GroupKey:
     options = json.dumps(row["payload"].get("options") or {}, sort_keys=True)
-    return GroupKey(row["provider"], row["backend"] or "", row["shots"], options)
+    estimate = sweeps.of(row["payload"]).estimating
+    return GroupKey(row["provider"], row["backend"] or "", row["shots"], options, estimate)
 
 
 @dataclass

@@ -63,7 +63,8 @@ def write_frame(stream: BinaryIO, value: Any) -> None:
 
 
 def main() -> None:
-    """Serve ``(method, sources, shots, seed)`` requests on stdin, answers on stdout."""
+    """Serve ``(method, jobs, shots, seed)`` requests on stdin, answers on stdout;
+    each job is ``(source, sweep)``, its sweep the stored payload form or None."""
     # Ctrl-C (or a kernel interrupt) reaches the whole process group: the worker
     # leaves stopping to its parent, which closes the pipe or kills it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -78,23 +79,96 @@ def main() -> None:
             write_frame(answers, ("error", f"{type(exc).__name__}: {exc}"))
 
 
-def simulate(method: str, sources: list[str], shots: int, seed: int | None) -> list[dict[str, Any]]:
-    """Run every circuit as ONE Aer run where they all can; per circuit, in order,
-    ``{"counts", "metadata"}`` or ``{"error": message}``."""
+def simulate(method: str, jobs: list[tuple[str, dict[str, Any] | None]], shots: int, seed: int | None) -> list[dict[str, Any]]:
+    """Run every job of a batch, in order: plain circuits as ONE Aer run, parameter
+    sweeps as ONE ``SamplerV2`` call with a PUB each, estimation jobs as ONE
+    ``EstimatorV2`` call with a PUB each. Per job ``{"counts", "metadata"}``
+    (counts per point for a sweep), ``{"evs", "stds", "metadata"}`` (per
+    observable, per point) or ``{"error": message}``."""
+    from ..engine.sweeps import Sweep
+
     simulator = _simulator(method)
-    outputs: list[dict[str, Any]] = [{}] * len(sources)
-    runnable: list[tuple[int, Any]] = []
-    for index, source in enumerate(sources):
+    outputs: list[dict[str, Any]] = [{}] * len(jobs)
+    plain: list[tuple[int, Any]] = []
+    sampled: list[tuple[int, tuple[Any, Sweep]]] = []
+    estimated: list[tuple[int, tuple[Any, Sweep]]] = []
+    for index, (source, stored) in enumerate(jobs):
+        sweep = Sweep.from_payload(stored)
         try:
-            runnable.append((index, _runnable(method, source, simulator)))
+            circuit = _runnable(method, source, simulator, sweep.estimating)
         except Exception as exc:  # noqa: BLE001 - this circuit's own failure, reported on its job
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             outputs[index] = {"error": f"the circuit could not be prepared for Aer: {message}"}
-    for index, output in run_isolated(simulator, runnable, shots, seed).items():
+            continue
+        if sweep.estimating:
+            estimated.append((index, (circuit, sweep)))
+        elif sweep.swept:
+            sampled.append((index, (circuit, sweep)))
+        else:
+            plain.append((index, circuit))
+    found = run_isolated(simulator, plain, shots, seed)
+    found.update(isolated(lambda items: _sample(method, items, shots, seed), sampled))
+    found.update(isolated(lambda items: _estimate(method, items, shots, seed), estimated))
+    for index, output in found.items():
         if "metadata" in output:
-            output["metadata"]["batch_size"] = len(sources)
+            output["metadata"]["batch_size"] = len(jobs)
         outputs[index] = output
     return outputs
+
+
+def isolated(run: Any, items: list[tuple[int, Any]]) -> dict[int, dict[str, Any]]:
+    """``run(items)`` (one primitive call for them all, returning one output per
+    item); when it raises, each half on its own, down to the items that fail."""
+    if not items:
+        return {}
+    try:
+        return dict(zip((index for index, _ in items), run([item for _, item in items])))
+    except Exception as exc:  # noqa: BLE001 - narrowed down to the jobs that cause it
+        if len(items) == 1:
+            return {items[0][0]: {"error": f"Aer could not run the circuit: {type(exc).__name__}: {exc}"}}
+        half = len(items) // 2
+        return {**isolated(run, items[:half]), **isolated(run, items[half:])}
+
+
+def _sample(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
+    """Parameter sweeps: one Aer ``SamplerV2`` call, a PUB ``(circuit, values, shots)`` per job."""
+    from qiskit_aer.primitives import SamplerV2
+
+    sampler = SamplerV2(seed=seed, options={"backend_options": {"method": method}})
+    pubs = [(circuit, _values(circuit, sweep), shots) for circuit, sweep in items]
+    outputs = []
+    for (circuit, sweep), pub in zip(items, sampler.run(pubs).result()):
+        joined = pub.join_data()
+        counts = [{k.replace(" ", ""): n for k, n in joined.get_counts(loc=i).items()} for i in range(sweep.num_points)]
+        outputs.append({"counts": counts, "metadata": {"method": method, "primitive": "SamplerV2"}})
+    return outputs
+
+
+def _estimate(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
+    """Estimation jobs: one Aer ``EstimatorV2`` call, a PUB ``(circuit, observables,
+    values, precision)`` per job. Aer computes expectation values exactly from the
+    state; a job that asks for a ``precision`` gets normal noise of that standard
+    deviation added (as a device's estimate would have), and that as its ``stds``."""
+    from qiskit_aer.primitives import EstimatorV2
+
+    estimator = EstimatorV2(options={"backend_options": {"method": method}, "run_options": {"seed": seed} if seed is not None else {}})
+    pubs = []
+    for circuit, sweep in items:
+        observables = sweep.sparse_pauli_ops(circuit)
+        shaped: Any = [[op] for op in observables] if sweep.swept else observables
+        pubs.append((circuit, shaped, _values(circuit, sweep) if sweep.swept else None, sweep.precision or 0.0))
+    outputs = []
+    for (_, sweep), pub in zip(items, estimator.run(pubs).result()):
+        evs = pub.data.evs.reshape(len(sweep.observables or ()), -1).tolist()
+        stds = pub.data.stds.reshape(len(sweep.observables or ()), -1).tolist()
+        how = "exact (statevector)" if not sweep.precision else f"exact, with normal noise of the requested precision {sweep.precision}"
+        outputs.append({"evs": evs, "stds": stds, "metadata": {"method": method, "primitive": "EstimatorV2", "estimates": how}})
+    return outputs
+
+
+def _values(circuit: Any, sweep: Any) -> Any:
+    """The sweep's points as the PUB's parameter values: columns in the circuit's parameter order."""
+    return sweep.values_array([p.name for p in circuit.parameters])
 
 
 def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, seed: int | None) -> dict[int, dict[str, Any]]:
@@ -139,18 +213,22 @@ def _simulator(method: str) -> Any:
     return simulator
 
 
-def _runnable(method: str, source: str, simulator: Any) -> Any:
+def _runnable(method: str, source: str, simulator: Any, estimating: bool = False) -> Any:
     """The circuit as Aer can run it: gates that only borrow the name of an Aer
     instruction replaced by their definitions, and gates Aer lacks translated
-    by a cached pass manager."""
+    by a cached pass manager; without its final measurements to estimate."""
     from ..engine.qasm import parse_circuit
+    from ..engine.sweeps import without_measurements
 
-    key = hashlib.sha256(f"{method}\0{source}".encode()).hexdigest()
+    key = hashlib.sha256(f"{method}\0{estimating}\0{source}".encode()).hexdigest()
     cached = _transpiled.get(key)
     if cached is not None:
         _transpiled.move_to_end(key)
         return cached
-    circuit = without_impostors(parse_circuit(source), _reserved[method], "Aer")
+    circuit = parse_circuit(source)
+    if estimating:
+        circuit = without_measurements(circuit)
+    circuit = without_impostors(circuit, _reserved[method], "Aer")
     if not _names(circuit) <= _native[method]:
         circuit = _pass_manager(method, simulator).run(circuit)
     _transpiled[key] = circuit

@@ -1,6 +1,8 @@
 """``local_simulator``: Qiskit Aer on the server's machine, free and always there.
 
-A batch is ONE ``AerSimulator.run`` over all its circuits, in a worker process
+A batch is ONE ``AerSimulator.run`` over all its circuits (parameter sweeps: ONE
+Aer ``SamplerV2`` call with a PUB per job; estimation jobs: ONE Aer
+``EstimatorV2`` call, exact expectation values), in a worker process
 (:mod:`.aer_worker`): Aer holds the GIL while it simulates, so in the server
 process it would stall every other request for the length of the run. Batches
 go to the worker one at a time; cancelling a running batch stops the worker,
@@ -19,7 +21,8 @@ from typing import Any
 
 from ..engine.errors import InvalidCircuit, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
-from . import aer_worker
+from ..engine import sweeps
+from . import aer_worker, quantum
 from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 _METHODS = {
@@ -51,12 +54,12 @@ class LocalSimulatorProvider(Provider):
         self._feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer")
         self._worker: subprocess.Popen[bytes] | None = None
 
-    def _simulate(self, method: str, sources: list[str], shots: int, seed: int | None) -> list[dict[str, Any]]:
+    def _simulate(self, method: str, jobs: list[tuple[str, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
         """Runs on the feeder thread: one request to the worker, one answer."""
         worker = self._start_worker()
         assert worker.stdin is not None and worker.stdout is not None
         try:
-            aer_worker.write_frame(worker.stdin, (method, sources, shots, seed))
+            aer_worker.write_frame(worker.stdin, (method, jobs, shots, seed))
             answer = aer_worker.read_frame(worker.stdout)
         except (BrokenPipeError, OSError):
             answer = None
@@ -109,8 +112,8 @@ class LocalSimulatorProvider(Provider):
                 f"the circuit uses {circuit.num_qubits} qubits; local_simulator runs at most {limit} "
                 f"(HalExtension.max_local_qubits)"
             )
-        if circuit.num_clbits == 0 or not circuit.measures:
-            raise InvalidCircuit("the circuit measures nothing, so it has no counts: add a measurement")
+        if not sweeps.of(job.payload).estimating and (circuit.num_clbits == 0 or not circuit.measures):
+            raise InvalidCircuit(quantum.NOTHING_MEASURED)
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         return _FREE
@@ -121,9 +124,9 @@ class LocalSimulatorProvider(Provider):
 
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
-        sources = [job.payload["circuit"] for job in batch.jobs]
+        jobs = [(job.payload["circuit"], job.payload.get("sweep")) for job in batch.jobs]
         seed = batch.options.get("seed_simulator")
-        future = self._feeder.submit(self._simulate, _METHODS[batch.backend], sources, batch.shots, seed)
+        future = self._feeder.submit(self._simulate, _METHODS[batch.backend], jobs, batch.shots, seed)
         with self._guard:
             self._runs[batch.id] = future
         future.add_done_callback(lambda _: self._notify(batch.id))
@@ -151,7 +154,7 @@ class LocalSimulatorProvider(Provider):
         if error is not None:
             info = ErrorInfo(type="SimulatorError", message=f"{type(error).__name__}: {error}")
             return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in batch.jobs}
-        return {job.id: _update(out, batch) for job, out in zip(batch.jobs, future.result())}
+        return {job.id: _update(out, job, batch) for job, out in zip(batch.jobs, future.result())}
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         # A batch stops only when every one of its jobs is cancelled: a waiting
@@ -174,9 +177,14 @@ class LocalSimulatorProvider(Provider):
         self._stop_worker()
 
 
-def _update(out: dict[str, Any], batch: BatchSpec) -> JobUpdate:
-    """One circuit's outcome in the worker's answer: its counts, or its own error."""
+def _update(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> JobUpdate:
+    """One job's outcome in the worker's answer: its counts or estimates, or its own error."""
     if "error" in out:
         return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="SimulatorError", message=out["error"]))
-    result = {"counts": out["counts"], "shots": batch.shots, "backend": batch.backend, "metadata": out["metadata"]}
+    sweep = sweeps.of(job.payload)
+    if sweep.estimating:
+        result = sweeps.estimate_result(sweep, out["evs"], out["stds"], batch.shots, batch.backend, out["metadata"])
+    else:
+        counts = out["counts"] if sweep.swept else [out["counts"]]
+        result = sweeps.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"])
     return JobUpdate(JobStatus.COMPLETED, result=result)

@@ -25,6 +25,7 @@ from typing import Any
 from ..engine.errors import InvalidCircuit, InvalidRequest
 from ..engine.models import CostEstimate, ErrorInfo, JobStatus
 from ..engine.qasm import parse_circuit
+from ..engine import sweeps
 from ..engine.contract import JobSpec, JobUpdate
 
 #: operations every target takes or that only annotate the circuit
@@ -35,6 +36,7 @@ NOT_SENT = "not-sent"
 MAX_DEFINITION_DEPTH = 64
 #: reasons of unsent jobs remembered per provider (a job's first poll reports it)
 MAX_REASONS = 10_000
+NOTHING_MEASURED = "the circuit measures nothing, so it has no counts: add a measurement, or give 'observables' to estimate"
 
 
 def circuit_of(job: JobSpec) -> Any:
@@ -65,8 +67,10 @@ def check_circuit(
     circuit = circuit_of(job)
     if num_qubits is not None and circuit.num_qubits > num_qubits:
         raise InvalidCircuit(f"the circuit uses {circuit.num_qubits} qubits; {where} has {num_qubits}")
-    if circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
-        raise InvalidCircuit("the circuit measures nothing, so it has no counts: add a measurement")
+    if sweeps.of(job.payload).estimating:
+        circuit = sweeps.without_measurements(circuit)  # an estimate measures the observables itself
+    elif circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
+        raise InvalidCircuit(NOTHING_MEASURED)
     measured: set[Any] = set()
     for instruction in circuit.data:
         name = instruction.operation.name

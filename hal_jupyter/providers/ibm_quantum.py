@@ -7,7 +7,9 @@ Sampler code on the fake backends (``fake_brisbane``, ...), simulated with their
 noise on this machine, free, and on ``aer_simulator``, the noiseless simulator
 local mode also offers by name.
 
-A batch is ONE Sampler job with one PUB per HAL job, its circuits made ISA for
+A batch is ONE Sampler job with one PUB per HAL job (ONE Estimator job for
+estimation jobs: their observables carried through the ISA layout; a sweep's
+points are the PUB's parameter values), its circuits made ISA for
 the backend by a pass manager cached per backend, tagged with the HAL batch
 id (``job_tags``), so that after a crash during submission the job is found
 by its tag instead of being submitted again; after a restart jobs are
@@ -33,6 +35,7 @@ from typing import Any
 
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from ..engine import sweeps
 from . import quantum
 from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
@@ -68,7 +71,7 @@ def _channel() -> str:
 class IbmQuantumProvider(Provider):
     name = "ibm_quantum"
     kind = "quantum"
-    description = "IBM Quantum (qiskit-ibm-runtime): one Sampler job per batch; QISKIT_IBM_CHANNEL=local for the fake backends"
+    description = "IBM Quantum (qiskit-ibm-runtime): one Sampler or Estimator job per batch; QISKIT_IBM_CHANNEL=local for the fake backends"
     max_concurrency = 4
     max_batch_size = 300
     poll_interval = (0.5, 30.0)
@@ -192,7 +195,7 @@ class IbmQuantumProvider(Provider):
         return (FIXED_S + shots * PER_SHOT_S) * PRICE_PER_S
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
-        amount = self._job_cost(job.shots or 0)
+        amount = self._job_cost((job.shots or 0) * sweeps.of(job.payload).num_points)  # a sweep runs every point
         if _channel() == "local":
             return CostEstimate(currency="USD", amount=0.0, basis=f"free: local mode (on the device about USD {amount:.2f}; {PRICE_SOURCE})")
         return CostEstimate(currency="USD", amount=round(amount, 4), basis=PRICE_SOURCE)
@@ -215,7 +218,10 @@ class IbmQuantumProvider(Provider):
         refused: dict[str, str] = {}
         for job in batch.jobs:
             try:
-                circuits[job.id] = quantum.without_impostors(quantum.circuit_of(job), reserved, batch.backend)
+                circuit = quantum.circuit_of(job)
+                if sweeps.of(job.payload).estimating:
+                    circuit = sweeps.without_measurements(circuit)
+                circuits[job.id] = quantum.without_impostors(circuit, reserved, batch.backend)
             except Exception as exc:  # noqa: BLE001 - this job's own failure
                 refused[job.id] = quantum.failure_reason(exc)
         if not skip and circuits:
@@ -248,21 +254,29 @@ class IbmQuantumProvider(Provider):
         return {job.id: f"{job_id}#{pubs[job.id]}" if job.id in pubs else quantum.NOT_SENT for job in batch.jobs}
 
     def submit(self, batch: BatchSpec) -> Submission:
-        from qiskit_ibm_runtime import SamplerV2
-
         circuits, refused = self._prepare(batch)
         if not circuits:
             return Submission(remote_ids=self._remote_ids(batch, "", circuits, refused))
-        sampler = SamplerV2(mode=self._backend(batch.backend))
-        sampler.options.environment.job_tags = [f"hal-batch:{batch.id}"]
+        jobs = {job.id: job for job in batch.jobs}
+        primitive = self._primitive(batch)
+        primitive.options.environment.job_tags = [f"hal-batch:{batch.id}"]
         if "seed_simulator" in batch.options:
-            sampler.options.simulator.seed_simulator = batch.options["seed_simulator"]
-        runtime_job = sampler.run([(c,) for c in circuits.values()], shots=batch.shots)
+            primitive.options.simulator.seed_simulator = batch.options["seed_simulator"]
+        pubs = [_pub(circuit, sweeps.of(jobs[job_id].payload), batch.shots or 1) for job_id, circuit in circuits.items()]
+        runtime_job = primitive.run(pubs) if _estimating(batch) else primitive.run(pubs, shots=batch.shots)
         job_id = runtime_job.job_id()
         self._jobs[job_id] = runtime_job
         fixed = FIXED_S * PRICE_PER_S
         cost = quantum.batch_costs(list(circuits), self._job_cost(batch.shots or 0), fixed, "USD", PRICE_SOURCE, free=_channel() == "local")
         return Submission(remote_ids=self._remote_ids(batch, job_id, circuits, refused), cost=cost)
+
+    def _primitive(self, batch: BatchSpec) -> Any:
+        """ONE primitive for the batch: an Estimator for estimation jobs, else a Sampler
+        (the engine never batches the two kinds together)."""
+        from qiskit_ibm_runtime import EstimatorV2, SamplerV2
+
+        primitive = EstimatorV2 if _estimating(batch) else SamplerV2
+        return primitive(mode=self._backend(batch.backend))
 
     def _runtime_job(self, job_id: str) -> Any:
         runtime_job = self._jobs.get(job_id)
@@ -294,11 +308,7 @@ class IbmQuantumProvider(Provider):
             updates = {}
             for job in jobs:
                 index = int(remote_ids[job.id].partition("#")[2])
-                counts = result[index].join_data().get_counts()
-                updates[job.id] = JobUpdate(
-                    JobStatus.COMPLETED,
-                    result={"counts": counts, "shots": batch.shots, "backend": batch.backend, "metadata": {"runtime_job": job_id, "pub": index}},
-                )
+                updates[job.id] = JobUpdate(JobStatus.COMPLETED, result=_outcome(job, result[index], batch, {"runtime_job": job_id, "pub": index}))
             return updates
         if state == JobStatus.FAILED:
             self._jobs.pop(job_id, None)
@@ -329,6 +339,36 @@ class IbmQuantumProvider(Provider):
             return {}
         circuits, refused = self._prepare(batch)  # which jobs are PUBs depends on the circuits only
         return self._remote_ids(batch, found[0].job_id(), circuits, refused)
+
+
+def _estimating(batch: BatchSpec) -> bool:
+    return any(sweeps.of(job.payload).estimating for job in batch.jobs)
+
+
+def _pub(circuit: Any, sweep: sweeps.Sweep, shots: int) -> tuple[Any, ...]:
+    """A job's PUB for its ISA circuit: ``(circuit, parameter values)`` for a Sampler;
+    ``(circuit, observables, parameter values, precision)`` for an Estimator, the
+    observables carried through the circuit's layout and shaped (observables, 1)
+    to broadcast against the N points. Without a ``precision``, the shots of one
+    point set it (a standard error of 1/sqrt(shots) for a +-1 observable)."""
+    values = sweep.values_array([p.name for p in circuit.parameters]) if sweep.swept else None
+    if not sweep.estimating:
+        return (circuit,) if values is None else (circuit, values)
+    observables = sweep.sparse_pauli_ops(circuit)
+    shaped: Any = [[op] for op in observables] if sweep.swept else observables
+    return (circuit, shaped, values, sweep.precision or 1 / shots**0.5)
+
+
+def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A job's result from its PUB's result."""
+    sweep = sweeps.of(job.payload)
+    if sweep.estimating:
+        rows = len(sweep.observables or ())
+        evs, stds = pub_result.data.evs.reshape(rows, -1).tolist(), pub_result.data.stds.reshape(rows, -1).tolist()
+        return sweeps.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
+    joined = pub_result.join_data()
+    counts = [joined.get_counts(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_counts()]
+    return sweeps.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"})
 
 
 def _is_simulator(backend: Any) -> bool:

@@ -31,6 +31,8 @@ MAX_VALUES = 200_000
 #: most observables one job may estimate, and most Pauli terms in all of them
 MAX_OBSERVABLES = 1_000
 MAX_TERMS = 20_000
+#: most measurement settings per point where estimates are made from counts
+MAX_SETTINGS = 1_000
 _PAULIS = frozenset("IXYZ")
 
 Term = tuple[str, tuple[int, ...], float]
@@ -301,23 +303,49 @@ class Setting:
 
 
 def measurement_plan(sweep: Sweep) -> list[Setting]:
-    """The fewest settings (greedy) such that every non-identity term of every
-    observable is diagonal in one of them: qubit-wise commuting terms are grouped."""
+    """The settings (greedy, first fit) such that every non-identity term of every
+    observable is diagonal in one of them: qubit-wise commuting terms are grouped.
+    At most :data:`MAX_SETTINGS`, else ``InvalidRequest``: each setting is one more
+    circuit per point on providers that measure in rotated bases."""
     assert sweep.observables is not None
-    settings: list[dict[int, str]] = []
+    masks: list[list[int]] = []  # per setting: [pauli codes, support], 2 bits per qubit
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for terms in sweep.observables:
         for paulis, qubits, _ in terms:
             if not qubits or (paulis, qubits) in seen:
                 continue
             seen.add((paulis, qubits))
-            for setting in settings:
-                if all(setting.get(q, p) == p for p, q in zip(paulis, qubits)):
-                    setting.update(zip(qubits, paulis))
+            codes, support = _masks(paulis, qubits)
+            for mask in masks:
+                if (mask[0] ^ codes) & mask[1] & support == 0:  # they agree wherever both act
+                    mask[0] |= codes
+                    mask[1] |= support
                     break
             else:
-                settings.append(dict(zip(qubits, paulis)))
-    return [Setting(tuple(sorted(s)), tuple(s[q] for q in sorted(s))) for s in settings]
+                if len(masks) == MAX_SETTINGS:
+                    raise InvalidRequest(
+                        f"the observables need more than {MAX_SETTINGS} measurement settings (groups of qubit-wise "
+                        f"commuting terms) per point on this provider: use fewer or more compatible terms"
+                    )
+                masks.append([codes, support])
+    return [_setting(codes, support) for codes, support in masks]
+
+
+_CODES = {"X": 1, "Y": 2, "Z": 3}
+_BASES = {1: "X", 2: "Y", 3: "Z"}
+
+
+def _masks(paulis: str, qubits: tuple[int, ...]) -> tuple[int, int]:
+    codes = support = 0
+    for pauli, qubit in zip(paulis, qubits):
+        codes |= _CODES[pauli] << (2 * qubit)
+        support |= 3 << (2 * qubit)
+    return codes, support
+
+
+def _setting(codes: int, support: int) -> Setting:
+    qubits = tuple(q for q in range(support.bit_length() // 2 + 1) if support >> (2 * q) & 3)
+    return Setting(qubits, tuple(_BASES[codes >> (2 * q) & 3] for q in qubits))
 
 
 def rotated(circuit: Any, setting: Setting) -> Any:
@@ -342,13 +370,18 @@ def estimate_from_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[st
     """Each observable's expectation value and standard error at one point, from
     the counts of each setting of ``plan`` (keys in Qiskit order: the setting's
     register, added last by :func:`rotated`, is the leftmost ``len(qubits)``
-    characters, its bit k = ``qubits[k]`` read from the right). Settings are independent runs, so the
-    variances of an observable's parts in each setting add up."""
+    characters, its bit k = ``qubits[k]`` read from the right). Settings are
+    independent runs, so the variances of an observable's parts in each setting add up."""
+    return _estimates(sweep, plan, _placement(plan), counts)
+
+
+def _placement(plan: list[Setting]) -> dict[int, int]:
+    """Pauli codes of each setting -> its index, for finding a term's setting by masks."""
+    return {s: _masks("".join(setting.bases), setting.qubits)[0] for s, setting in enumerate(plan)}
+
+
+def _estimates(sweep: Sweep, plan: list[Setting], placement: dict[int, int], counts: list[dict[str, int]]) -> tuple[list[float], list[float], int]:
     assert sweep.observables is not None
-    where = {}
-    for s, setting in enumerate(plan):
-        for paulis, qubits, _ in _terms_of(setting):
-            where.setdefault((paulis, qubits), s)
     evs, stds = [], []
     shots_used = 0
     for terms in sweep.observables:
@@ -356,11 +389,12 @@ def estimate_from_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[st
         parts: dict[int, list[Term]] = {}
         for term in terms:
             if term[1]:
-                parts.setdefault(_setting_of(term, plan), []).append(term)
+                parts.setdefault(_setting_of(term, placement), []).append(term)
         value, variance = constant, 0.0
         for s, group in parts.items():
             setting, table = plan[s], counts[s]
             width = len(setting.qubits)
+            position = {qubit: width - 1 - k for k, qubit in enumerate(setting.qubits)}
             shots = sum(table.values())
             shots_used = max(shots_used, shots)
             if shots == 0:
@@ -369,11 +403,8 @@ def estimate_from_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[st
             for key, n in table.items():
                 bits = key.replace(" ", "")
                 x = 0.0
-                for paulis, qubits, coeff in group:
-                    parity = 0
-                    for qubit in qubits:
-                        k = setting.qubits.index(qubit)
-                        parity ^= bits[width - 1 - k] == "1"
+                for _, qubits, coeff in group:
+                    parity = sum(bits[position[q]] == "1" for q in qubits) & 1
                     x += -coeff if parity else coeff
                 mean += n * x
                 square += n * x * x
@@ -385,17 +416,12 @@ def estimate_from_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[st
     return evs, stds, shots_used
 
 
-def _terms_of(setting: Setting) -> list[Term]:
-    return [(b, (q,), 1.0) for q, b in zip(setting.qubits, setting.bases)]
-
-
-def _setting_of(term: Term, plan: list[Setting]) -> int:
-    paulis, qubits, _ = term
-    for s, setting in enumerate(plan):
-        bases = dict(zip(setting.qubits, setting.bases))
-        if all(bases.get(q) == p for p, q in zip(paulis, qubits)):
+def _setting_of(term: Term, placement: dict[int, int]) -> int:
+    codes, support = _masks(term[0], term[1])
+    for s, setting_codes in placement.items():
+        if setting_codes & support == codes:
             return s
-    raise ValueError(f"no measurement setting for the term {paulis} on {qubits}")
+    raise ValueError(f"no measurement setting for the term {term[0]} on {term[1]}")
 
 
 # -- results --------------------------------------------------------------------------
@@ -424,7 +450,8 @@ def estimate_by_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[str,
     """An estimation job's result from the counts of its circuits, run in the order
     of :func:`executions` (point-major, then setting)."""
     per_point = [counts[i * len(plan) : (i + 1) * len(plan)] for i in range(sweep.num_points)]
-    columns = [estimate_from_counts(sweep, plan, point) for point in per_point]
+    placement = _placement(plan)
+    columns = [_estimates(sweep, plan, placement, point) for point in per_point]
     evs = [[column[0][o] for column in columns] for o in range(len(sweep.observables or ()))]
     stds = [[column[1][o] for column in columns] for o in range(len(sweep.observables or ()))]
     return estimate_result(sweep, evs, stds, shots, backend, {**metadata, "estimator": "counts", "settings": len(plan)})

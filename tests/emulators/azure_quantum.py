@@ -82,6 +82,7 @@ class AzureQuantum:
         self.hold.set()
         self.fail_next: str | None = None
         self.guard = threading.Lock()
+        self.simulating = threading.Lock()
 
     def sas(self, container: str, blob: str | None = None) -> str:
         path = f"{self.base_url}/blob/{container}" + (f"/{blob}" if blob else "")
@@ -127,7 +128,8 @@ class AzureQuantum:
             if job["_fail"]:
                 raise RuntimeError(job["_fail"])
             data, _ = self.blobs[self._blob_of(job["inputDataUri"])]
-            output, content_type = self._simulate(job, data)
+            with self.simulating:  # one simulation at a time: hundreds of jobs of a sweep arrive at once
+                output, content_type = self._simulate(job, data)
             self.blobs[self._blob_of(job["outputDataUri"])] = (output, content_type)
             outcome: dict[str, Any] = {"status": "Succeeded"}
         except Exception as exc:  # noqa: BLE001 - the job fails with the provider's message

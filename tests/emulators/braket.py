@@ -55,6 +55,9 @@ class Braket:
         self.hold.set()  # set: tasks run; clear(): they stay QUEUED until set() again
         self.fail_next: str | None = None
         self.guard = threading.Lock()
+        # One simulation at a time, as the provider's own LocalSimulator runs do: Braket's
+        # numba-parallel simulators abort the process when two threads enter them at once.
+        self.simulating = threading.Lock()
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         with self.guard:
@@ -87,7 +90,8 @@ class Braket:
         try:
             if task["_fail"]:
                 raise RuntimeError(task["_fail"])
-            body = self._simulate(task)
+            with self.simulating:
+                body = self._simulate(task)
             import boto3
 
             s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=self.region, aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY)

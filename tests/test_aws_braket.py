@@ -189,3 +189,178 @@ def test_submitting_a_batch_again_returns_the_same_tasks(braket):
         again = provider.submit(batch).remote_ids
         assert first == again and len(braket.creates) == before + new_tasks
     provider.close()
+
+
+# -- sweeps and expectation values (API v1.1) -----------------------------------------
+import math  # noqa: E402
+
+RY = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[1] q;\nbit[1] c;\nry(theta) q[0];\nc[0] = measure q[0];\n'
+
+
+def _close(value: float, std: float, expected: float) -> bool:
+    return abs(value - expected) <= 5 * std + 0.05
+
+
+def _ones(counts: dict[str, int]) -> float:
+    return counts.get("1", 0) / sum(counts.values())
+
+
+@pytest.fixture
+def serial_braket(braket, monkeypatch):
+    """The emulator runs each task in a thread of its own, and Braket's density-matrix simulator
+    aborts the process ("Numba workqueue threading layer is terminating: Concurrent access") when
+    two threads run a two-qubit gate at once: tests that create several DM1 tasks together let
+    the emulator simulate one task at a time."""
+    import threading
+
+    lock, simulate = threading.Lock(), braket._simulate
+
+    def one_at_a_time(task):
+        with lock:
+            return simulate(task)
+
+    monkeypatch.setattr(braket, "_simulate", one_at_a_time)
+    return braket
+
+
+async def test_ten_sweep_jobs_are_one_program_set_task_with_results_per_point(api, braket):
+    before = len(braket.creates)
+    thetas = [[0.3 * k, 0.3 * k + 1.5, math.pi] for k in range(10)]
+    jobs = [{"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": RY, "parameters": {"theta": t}, "shots": 1000} for t in thetas]
+    status, body = await api.post("quantum/jobs", {"jobs": jobs})
+    assert status == 201, body
+    finals = [await api.wait(r["id"], timeout=120) for r in body["jobs"]]
+    assert all(f["status"] == "COMPLETED" for f in finals), finals
+    assert len(braket.creates) == before + 1 and len({f["batch_id"] for f in finals}) == 1
+    assert len({f["remote_id"].partition("#")[0] for f in finals}) == 1 and sorted(int(f["remote_id"].partition("#")[2]) for f in finals) == list(range(10))
+    assert all("batching saves" in f["cost_estimate"]["basis"] for f in finals), finals[0]
+    for values, final in zip(thetas, finals):
+        result = (await api.get(f"jobs/{final['id']}/result"))[1]
+        assert result["parameters"] == {"theta": values} and len(result["counts"]) == 3, result
+        for theta, counts in zip(values, result["counts"]):
+            assert sum(counts.values()) == 1000 and abs(_ones(counts) - math.sin(theta / 2) ** 2) < 0.08, (theta, counts)
+
+
+async def test_an_estimate_on_a_device_without_program_sets_is_one_task_per_setting(api, serial_braket):
+    braket = serial_braket
+    before = len(braket.creates)
+    final, result = await checks.run(api, {"provider": PROVIDER, "backend": braket_emulator.DM1, "circuit": checks.BELL, "observables": [{"ZZ": 1.0}, {"XX": 1.0}], "shots": 2000})
+    assert len(braket.creates) == before + 2 and len(final["remote_id"].split(",")) == 2, final  # ZZ and XX do not share a setting
+    assert result["parameters"] is None and result["shots"] == 2000, result
+    for value, std in zip(result["evs"], result["stds"]):
+        assert _close(value, std, 1.0), result
+
+
+async def test_a_cos_theta_sweep_of_z_on_the_local_simulator(api):
+    thetas = [0.0, 1.0, 2.0, 3.0]
+    _, result = await checks.run(api, {"provider": PROVIDER, "backend": "braket_sv", "circuit": RY, "parameters": {"theta": thetas}, "observables": [{"Z": 1.0}], "shots": 2000})
+    assert result["parameters"] == {"theta": thetas} and len(result["evs"]) == 1, result
+    for theta, value, std in zip(thetas, result["evs"][0], result["stds"][0]):
+        assert _close(value, std, math.cos(theta)), (theta, result)
+
+
+async def test_a_sweep_larger_than_a_program_set_is_split_over_tasks_in_order(api, braket):
+    """SV1 takes at most 100 executables per program set: 101 points are two tasks, read back in order."""
+    before = len(braket.creates)
+    thetas = [math.pi if k % 3 == 0 else 0.0 for k in range(101)]
+    final, result = await checks.run(api, {"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": RY, "parameters": {"theta": thetas}, "shots": 20})
+    assert len(braket.creates) == before + 2 and [p.partition("#")[2] for p in final["remote_id"].split(",")] == ["0", "0"], final
+    assert result["counts"] == [{"1": 20} if theta else {"0": 20} for theta in thetas], result
+
+
+async def test_a_job_of_more_tasks_than_its_remote_id_can_list_is_a_400(api, braket):
+    body = {"provider": PROVIDER, "backend": braket_emulator.DM1, "circuit": RY, "parameters": {"theta": [0.1 * k for k in range(20)]}}
+    status, error = await api.post("quantum/jobs", body)
+    assert status == 400 and "20 tasks" in error["message"] and "split the sweep" in error["message"], error
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "circuit": checks.BELL, "observables": [{"II": 2.0}]})
+    assert status == 400 and "identity terms only" in error["message"], error
+
+
+def test_a_job_over_several_tasks_is_read_back_from_its_remote_id_alone(serial_braket):
+    """What a restart does: another provider object, with nothing cached, polls by the remote ids;
+    and submitting the batch again creates nothing new."""
+    from hal_jupyter.engine import sweeps
+    from hal_jupyter.engine.contract import BatchSpec, JobSpec
+    from hal_jupyter.engine.qasm import parse_circuit
+    from hal_jupyter.providers.aws_braket import AwsBraketProvider
+
+    thetas = [0.0, math.pi / 2, math.pi]
+    circuit = parse_circuit(RY)
+    sweep = sweeps.check({"theta": thetas}, [{"Z": 1.0}, {"X": 1.0}], None, ["theta"], 1)
+    jobs = [JobSpec(f"j{k}", "quantum", braket_emulator.DM1, 2000, {"circuit": RY, "sweep": sweep.to_payload()}, circuit) for k in range(2)]
+    batch = BatchSpec("b-sweep-reattach", PROVIDER, braket_emulator.DM1, 2000, {}, jobs)
+    first, second = AwsBraketProvider(), AwsBraketProvider()
+    braket = serial_braket
+    before = len(braket.creates)
+    remote = first.submit(batch).remote_ids
+    assert first.submit(batch).remote_ids == remote and len(braket.creates) == before + 12  # 2 jobs x 3 points x 2 settings
+    assert all(len(r) <= 400 and len(r.split(",")) == 6 for r in remote.values()), remote
+    first.close()
+    import time
+
+    deadline = time.monotonic() + 60
+    updates = second.poll(batch, remote)
+    while {u.status.value for u in updates.values()} != {"COMPLETED"} and time.monotonic() < deadline:
+        time.sleep(0.2)
+        updates = second.poll(batch, remote)
+    second.close()
+    for update in updates.values():
+        evs, stds = update.result["evs"], update.result["stds"]
+        for point, theta in enumerate(thetas):
+            assert _close(evs[0][point], stds[0][point], math.cos(theta)) and _close(evs[1][point], stds[1][point], math.sin(theta)), update.result
+
+
+def test_parameters_of_any_name_become_braket_inputs():
+    """Qiskit names such as θ[0] or _φ_0_ are no OpenQASM identifiers: Braket sees p0, p1, ..."""
+    from qiskit.circuit import Parameter, ParameterVector, QuantumCircuit
+
+    from hal_jupyter.engine import sweeps
+    from hal_jupyter.engine.contract import BatchSpec, JobSpec
+    from hal_jupyter.providers.aws_braket import AwsBraketProvider, parameter_names, to_braket
+
+    theta, phi = ParameterVector("θ", 2), Parameter("_φ_0_")
+    circuit = QuantumCircuit(2, 2)
+    circuit.ry(theta[0] + phi, 0)
+    circuit.ry(2 * theta[1], 1)
+    circuit.measure([0, 1], [0, 1])
+    assert parameter_names(circuit) == {"_φ_0_": "p0", "θ[0]": "p1", "θ[1]": "p2"}
+    assert {str(p) for p in to_braket(circuit, {"ry", "measure"}).parameters} == {"p0", "p1", "p2"}
+    values = {"_φ_0_": [0.0, math.pi / 2], "θ[0]": [0.0, math.pi / 2], "θ[1]": [math.pi / 2, 0.0]}
+    sweep = sweeps.check(values, None, None, sweeps.circuit_parameter_names(circuit), 2)
+    job = JobSpec("j0", "quantum", "braket_sv", 500, {"circuit": "", "sweep": sweep.to_payload()}, circuit)
+    provider = AwsBraketProvider()
+    provider.set_notifier(lambda _: None)
+    batch = BatchSpec("b-names", PROVIDER, "braket_sv", 500, {}, [job])
+    remote = provider.submit(batch).remote_ids
+    import time
+
+    deadline = time.monotonic() + 60
+    while (update := provider.poll(batch, remote)["j0"]).status.value != "COMPLETED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    provider.close()
+    assert update.result["counts"] == [{"10": 500}, {"01": 500}], update  # qubit 1 flipped, then qubit 0 (Qiskit order)
+
+
+async def test_a_job_over_several_tasks_fails_with_any_and_cancels_all(api, serial_braket):
+    braket = serial_braket
+    body = {"provider": PROVIDER, "backend": braket_emulator.DM1, "circuit": checks.BELL, "observables": [{"ZZ": 1.0}, {"XX": 1.0}], "priority": "high"}
+    braket.fail_next = "Device is retired"
+    status, record = await api.post("quantum/jobs", body)
+    final = await api.wait(record["id"], timeout=60)
+    assert final["status"] == "FAILED" and "Device is retired" in final["error"]["message"], final
+
+    braket.hold.clear()
+    status, record = await api.post("quantum/jobs", body)
+    import asyncio
+
+    for _ in range(200):
+        status, current = await api.get(f"jobs/{record['id']}")
+        if current["remote_id"]:
+            break
+        await asyncio.sleep(0.05)
+    status, cancelled = await api.post(f"jobs/{record['id']}/cancel")
+    assert status == 200, cancelled
+    final = await api.wait(record["id"], timeout=30)
+    braket.hold.set()
+    tasks = braket.creates[-2:]
+    assert final["status"] == "CANCELLED" and set(tasks) <= set(braket.cancels) and current["remote_id"].split(",")[0] == tasks[0], (final, braket.cancels)

@@ -7,29 +7,50 @@ need boto3's credentials, ``AWS_REGION`` and a results bucket
 Braket endpoint.
 
 A circuit goes through a Braket ``Circuit`` (Braket's own OpenQASM reader takes
-neither ``stdgates.inc`` nor ``cx``); counts come back in Qiskit's bit order.
-A batch is ONE task holding a program set where the device takes program sets
-(one per-task fee instead of one per circuit), else one task per circuit. Every
-``CreateQuantumTask`` carries a ``clientToken`` made from the HAL batch id (and
-the circuit's index), so submitting the batch again after a crash returns the
-same tasks instead of creating, and billing, new ones. ``run_batch`` is not
-used: it retries failed tasks on its own and creates its tasks from copied
-sessions that cannot carry the HAL's tokens.
+neither ``stdgates.inc`` nor ``cx``), its free parameters renamed ``p0``,
+``p1``, ... (Qiskit's names may be anything, such as ``_φ_0_``); counts come
+back in Qiskit's bit order. A batch is ONE task holding a program set where the
+device takes program sets (one per-task fee instead of one per circuit), each
+job one entry: a circuit, or a ``CircuitBinding`` of its sweep's points as
+input sets and, to estimate, the Braket observable of each measurement setting
+of :func:`..engine.sweeps.measurement_plan` (qubit-wise commuting terms share
+one, so a job runs fewer executables than it has terms); a program set larger
+than the device takes is split over several tasks. Elsewhere a job is one task
+per circuit of :func:`..engine.sweeps.executions` (each point bound, each
+setting rotated). Either way a job's readings come back in the order of those
+executions (point-major, then setting) and :mod:`..engine.sweeps` makes them its
+result, so a restarted server that re-attaches to the tasks needs nothing but
+the job and its remote id.
+
+Every ``CreateQuantumTask`` carries a ``clientToken`` made from the HAL batch id
+(and the program set's or the circuit's place), so submitting the batch again
+after a crash returns the same tasks instead of creating, and billing, new
+ones. ``run_batch`` is not used: it retries failed tasks on its own and
+creates its tasks from copied sessions that cannot carry the HAL's tokens.
+
+A job's remote id lists its tasks (see :func:`_remote_id`); the job store keeps
+400 characters of it, so a job is spread over at most 8 or 9 tasks
+(:func:`_most_tasks`), and a larger one is a 400 at submission.
 
 A job whose circuit does not convert is not sent and fails alone (conversion
 depends on the circuit only: a batch sent again is the same programs under the
-same token). A local program set that fails runs again circuit by circuit; a
-device's task that fails fails the jobs it carries (Braket reports per task).
+same token). A local program set that fails runs again job by job; a device's
+task that fails fails the jobs it carries (Braket reports per task), and an
+executable that fails in a program set fails its job.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from ..engine import sweeps
 from ..engine.errors import InvalidRequest, ProviderUnavailable
 from ..engine.retry import classify
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
@@ -41,6 +62,10 @@ PROGRAM_SET = "braket.ir.openqasm.program_set"
 OPENQASM = "braket.ir.openqasm.program"
 S3_PREFIX = "hal-jupyter"
 DEVICES_TTL_S = 60.0
+#: A job's remote id lists its tasks (:func:`_remote_id`) in the characters the job store
+#: keeps: the first task's ARN with its ``#entry`` (under 95 in every Braket region), then
+#: ``,`` and the id of each further task (a UUID), with its entry in a program set.
+REMOTE_ID_CHARS, ARN_CHARS, TASK_ID_CHARS, ENTRY_CHARS = 400, 95, 37, 3
 # Qiskit gate -> Braket gate class; the device's operation names are these names in lower case.
 GATES = {
     "id": "I", "h": "H", "x": "X", "y": "Y", "z": "Z", "s": "S", "sdg": "Si", "t": "T", "tdg": "Ti",
@@ -60,6 +85,9 @@ _STATES = {
     "COMPLETED": JobStatus.COMPLETED, "FAILED": JobStatus.FAILED, "CANCELLING": JobStatus.RUNNING,
     "CANCELLED": JobStatus.CANCELLED,
 }
+_FINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+#: what one executable gave: (counts in Braket's order, measured qubits), or why it failed
+Reading = tuple[dict[str, int], list[int]] | str
 
 
 def _has_account() -> str | None:
@@ -77,13 +105,23 @@ def _has_account() -> str | None:
     return f"devices by ARN need {', '.join(missing)}" if missing else None
 
 
+def parameter_names(circuit: Any) -> dict[str, str]:
+    """The Braket name of each free parameter of a Qiskit circuit: ``p0``, ``p1``, ... in
+    the circuit's own order, because Qiskit's names (``θ[0]``, ``_φ_0_``) need not be
+    OpenQASM identifiers."""
+    return {parameter.name: f"p{k}" for k, parameter in enumerate(circuit.parameters)}
+
+
 def to_braket(circuit: Any, native: set[str]) -> Any:
     """A Braket ``Circuit`` for a Qiskit circuit whose operations map to ``native``
-    Braket gates, with explicit measurements of the measured qubits. User gates
-    that borrow a Qiskit gate's name are unrolled first: the mapping goes by name."""
+    Braket gates, with explicit measurements of the measured qubits (none for a
+    circuit without measurements) and free parameters named by
+    :func:`parameter_names`. User gates that borrow a Qiskit gate's name are
+    unrolled first: the mapping goes by name."""
     from braket.circuits import Circuit, Instruction, gates
     from qiskit import transpile
 
+    names = parameter_names(circuit)
     basis = [name for name, gate in GATES.items() if gate.lower() in native]
     circuit = quantum.without_impostors(circuit, quantum.reserved_operations(), "Amazon Braket")
     lowered = transpile(circuit, basis_gates=basis + ["measure"], optimization_level=0)
@@ -92,11 +130,145 @@ def to_braket(circuit: Any, native: set[str]) -> Any:
         name = instruction.operation.name
         if name in ("barrier", "measure"):
             continue
-        gate = getattr(gates, GATES[name])(*(float(p) for p in instruction.operation.params))
+        gate = getattr(gates, GATES[name])(*(_angle(p, names) for p in instruction.operation.params))
         out.add_instruction(Instruction(gate, [lowered.find_bit(q).index for q in instruction.qubits]))
     for qubit in sorted(quantum.final_measurements(lowered)):
         out.measure(qubit)
     return out
+
+
+def _angle(value: Any, names: dict[str, str]) -> Any:
+    """A gate's angle: a number, or a Braket expression of the renamed free parameters
+    (transpiling turns a parameter into expressions such as ``theta + pi``)."""
+    if not getattr(value, "parameters", None):
+        return float(value)
+    import sympy
+    from braket.circuits import FreeParameterExpression
+
+    expression = value.sympify()
+    return FreeParameterExpression(expression.xreplace({s: sympy.Symbol(names[s.name]) for s in expression.free_symbols}))
+
+
+def _observable(setting: sweeps.Setting) -> Any:
+    """A measurement setting as a Braket observable, qubit by qubit (``X(0) @ Z(2)``):
+    the setting names qubits by index, so no label order is involved."""
+    from braket.circuits import observables
+
+    return functools.reduce(operator.matmul, (getattr(observables, basis)(qubit) for qubit, basis in zip(setting.qubits, setting.bases)))
+
+
+@functools.lru_cache(maxsize=16)
+def _plan(sweep: sweeps.Sweep) -> list[sweeps.Setting]:
+    """An estimation job's measurement settings, worked out once for its checks, cost,
+    submission and results (many terms make :func:`..engine.sweeps.measurement_plan` slow)."""
+    return sweeps.measurement_plan(sweep)
+
+
+def _settings(sweep: sweeps.Sweep) -> int:
+    """Circuits per point: one per measurement setting to estimate, else one."""
+    return len(_plan(sweep)) if sweep.estimating else 1
+
+
+def _pieces(points: int, settings: int, limit: int) -> list[tuple[range, range]]:
+    """A job's executables (``points`` x ``settings``, point-major) cut into runs of at
+    most ``limit`` that one ``CircuitBinding`` each can hold, in order: whole points,
+    or, when one point alone has more settings than fit, slices of one point's."""
+    if settings <= limit:
+        step = limit // settings
+        return [(range(start, min(start + step, points)), range(settings)) for start in range(0, points, step)]
+    return [(range(point, point + 1), range(start, min(start + limit, settings))) for point in range(points) for start in range(0, settings, limit)]
+
+
+@dataclass(frozen=True)
+class _Parametric:
+    """A job as one Braket circuit: free parameters renamed, measured when sampling,
+    unmeasured when estimating (the observables add their own measurements)."""
+
+    circuit: Any
+    sweep: sweeps.Sweep
+    #: the sweep's parameter -> its Braket name, for those the Braket circuit uses
+    inputs: dict[str, str]
+    #: the Braket observable of each measurement setting (estimation only)
+    observables: list[Any]
+
+    @classmethod
+    def of(cls, job: JobSpec, native: set[str]) -> _Parametric:
+        sweep = sweeps.of(job.payload)
+        circuit = quantum.circuit_of(job)
+        if sweep.estimating:
+            circuit = sweeps.without_measurements(circuit)
+        braket = to_braket(circuit, native)
+        used = {str(p) for p in braket.parameters}
+        names = parameter_names(circuit)
+        # A parameter may live on in the global phase only; the sweep still needs its points.
+        inputs = {name: braket_name for name, braket_name in names.items() if braket_name in used} or names
+        observables = [_observable(s) for s in _plan(sweep)] if sweep.estimating else []
+        return cls(braket, sweep, inputs, observables)
+
+    def entry(self, points: range, settings: range) -> Any:
+        """The program-set entry running these points in these settings: the circuit
+        itself for a plain sampling job, else a ``CircuitBinding``."""
+        from braket.program_sets import CircuitBinding
+
+        sweep = self.sweep
+        if not sweep.swept and not sweep.estimating:
+            return self.circuit
+        inputs = None
+        if sweep.swept:
+            columns = {name: sweep.names.index(name) for name in self.inputs}
+            inputs = {self.inputs[name]: [sweep.points[p][column] for p in points] for name, column in columns.items()}
+        observables = [self.observables[s] for s in settings] if sweep.estimating else None
+        return CircuitBinding(self.circuit, input_sets=inputs, observables=observables)
+
+    def pieces(self, limit: int) -> list[tuple[Any, int]]:
+        """The job's program-set entries of at most ``limit`` executables, with their sizes."""
+        return [(self.entry(p, s), len(p) * len(s)) for p, s in _pieces(self.sweep.num_points, max(len(self.observables), 1), limit)]
+
+
+def _executions(job: JobSpec, native: set[str]) -> list[Any]:
+    """A job as the Braket circuits of :func:`..engine.sweeps.executions`: one task each
+    on a device without program sets."""
+    return [to_braket(circuit, native) for circuit in sweeps.executions(quantum.circuit_of(job), sweeps.of(job.payload))]
+
+
+def _most_tasks(in_sets: bool) -> int:
+    """How many tasks one job may be spread over: as many as its remote id can list."""
+    return 1 + (REMOTE_ID_CHARS - ARN_CHARS) // (TASK_ID_CHARS + (ENTRY_CHARS if in_sets else 0))
+
+
+def _remote_id(parts: list[str]) -> str:
+    """A job's remote id: its tasks in the order of its executions, comma-joined, each
+    ``arn`` (a task of one circuit) or ``arn#b`` (entry ``b`` of a program-set task).
+    After the first, a part leaves out the ARN up to the task's id (the same for all
+    tasks of a device), so that :func:`_most_tasks` parts fit the job store."""
+    prefix = parts[0].rpartition("/")[0] + "/"
+    return ",".join([parts[0]] + [part.removeprefix(prefix) for part in parts[1:]])
+
+
+def _parts(remote_id: str) -> list[tuple[str, int | None]]:
+    """(task ARN, program-set entry or None) of each part of a :func:`_remote_id`."""
+    first, *rest = remote_id.split(",")
+    prefix = first.rpartition("/")[0] + "/"
+    parts = [first] + [part if part.startswith("arn:") else prefix + part for part in rest]
+    return [(arn, int(entry) if entry else None) for arn, _, entry in (part.partition("#") for part in parts)]
+
+
+def _readings(entry: Any) -> list[Reading]:
+    """What each executable of one program-set entry gave, in order (input set, then observable)."""
+    from braket.task_result import ProgramSetExecutableFailure
+
+    return [
+        e.failureMetadata.failureReason if isinstance(e, ProgramSetExecutableFailure) else (dict(e.counts), list(e.measured_qubits))
+        for e in entry.entries
+    ]
+
+
+def _readouts(circuit: Any, sweep: sweeps.Sweep) -> list[tuple[dict[int, int], int]]:
+    """Where each execution's measured qubits go among Qiskit's classical bits (qubit ->
+    clbit, and how many clbits), repeating from point to point: the circuit's own
+    measurements when sampling, each measurement setting's register when estimating."""
+    circuits = [sweeps.rotated(circuit, s) for s in _plan(sweep)] if sweep.estimating else [circuit]
+    return [(quantum.final_measurements(c), c.num_clbits) for c in circuits]
 
 
 class AwsBraketProvider(Provider):
@@ -116,7 +288,7 @@ class AwsBraketProvider(Provider):
         self._session: Any = None
         self._token = threading.local()
         self._devices: dict[str, Any] = {}
-        self._capabilities: dict[str, tuple[set[str], int | None, bool]] = {}
+        self._capabilities: dict[str, tuple[set[str], int | None, tuple[int, int] | None]] = {}
         self._listing: tuple[float, list[BackendInfo]] | None = None
         self._local_runs: dict[str, Future[Any]] = {}
         self._tasks: dict[str, Any] = {}
@@ -189,13 +361,14 @@ class AwsBraketProvider(Provider):
     def default_backend(self) -> str:
         return "braket_sv"
 
-    def _native(self, backend: str) -> tuple[set[str], int | None, bool]:
-        """The device's Braket gates, qubit count and whether it takes program sets (read once per device)."""
+    def _native(self, backend: str) -> tuple[set[str], int | None, tuple[int, int] | None]:
+        """The device's Braket gates, qubit count and, where it takes program sets, their
+        limits (most executables, most shots in all); read once per device."""
         if backend not in self._capabilities:
             self._capabilities[backend] = self._read_capabilities(backend)
         return self._capabilities[backend]
 
-    def _read_capabilities(self, backend: str) -> tuple[set[str], int | None, bool]:
+    def _read_capabilities(self, backend: str) -> tuple[set[str], int | None, tuple[int, int] | None]:
         if backend in LOCAL:
             from braket.devices import LocalSimulator
 
@@ -204,8 +377,24 @@ class AwsBraketProvider(Provider):
             properties = self._device(backend).properties
         action = properties.action.get(OPENQASM) or properties.action.get(_action_type(OPENQASM))
         ops = {op.lower() if op not in ("U", "GPhase") else op for op in action.supportedOperations}
-        keys = {getattr(k, "value", k) for k in properties.action}
-        return ops, _qubits_of(properties), PROGRAM_SET in keys
+        program_sets = properties.action.get(PROGRAM_SET) or properties.action.get(_action_type(PROGRAM_SET))
+        limits = (program_sets.maximumExecutables, program_sets.maximumTotalShots) if program_sets is not None else None
+        return ops, _qubits_of(properties), limits
+
+    def _set_limit(self, backend: str, shots: int) -> int:
+        """How many executables one program set may hold at ``shots`` each on the device;
+        0 where it takes no program sets (or not one executable of so many shots)."""
+        limits = self._native(backend)[2]
+        return min(limits[0], limits[1] // shots) if limits is not None else 0
+
+    def _tasks_of(self, job: JobSpec) -> tuple[int, int]:
+        """(executions, tasks) of a job on its device, when it is sent with others: its
+        program-set entries, or one task per execution without program sets."""
+        sweep = sweeps.of(job.payload)
+        settings = _settings(sweep)
+        limit = self._set_limit(job.backend, job.shots or 1)
+        executions = sweep.num_points * settings
+        return executions, len(_pieces(sweep.num_points, settings, limit)) if limit else executions
 
     def validate(self, job: JobSpec) -> None:
         if job.backend not in LOCAL and not job.backend.startswith("arn:aws:braket:"):
@@ -222,6 +411,27 @@ class AwsBraketProvider(Provider):
             raise InvalidRequest(f"aws_braket: no device {job.backend!r}: {exc}") from None
         qiskit_native = {name for name, gate in GATES.items() if gate.lower() in native}
         quantum.check_circuit(job, job.backend, qubits, qiskit_native, reset=False, mid_circuit_measurement=False)
+        sweep = sweeps.of(job.payload)
+        if sweep.estimating and not _settings(sweep):
+            raise InvalidRequest(
+                "the observables hold identity terms only: each one's value is the sum of its coefficients, "
+                "and aws_braket has nothing to measure (add a Pauli term, or compute it without a device)"
+            )
+        if job.backend not in LOCAL:
+            self._check_spread(job)
+
+    def _check_spread(self, job: JobSpec) -> None:
+        """Refuse a job that would be spread over more tasks than its remote id can list."""
+        executions, tasks = self._tasks_of(job)
+        limit = self._set_limit(job.backend, job.shots or 1)
+        most = _most_tasks(limit > 0)
+        if tasks <= most:
+            return
+        how = f"program sets of at most {limit} executables" if limit else "one task per circuit (it takes no program sets)"
+        raise InvalidRequest(
+            f"this job runs {executions} circuits (points x measurement settings), which {job.backend} runs as {how}: "
+            f"{tasks} tasks, and aws_braket spreads one job over at most {most}: split the sweep into smaller jobs"
+        )
 
     # -- cost -------------------------------------------------------------------
     def _prices(self, backend: str, shots: int) -> tuple[float, float]:
@@ -237,75 +447,122 @@ class AwsBraketProvider(Provider):
                 return minimum, minimum
         return TASK_FEE, TASK_FEE
 
+    def _cost(self, backend: str, shots: int, executions: int, tasks: int) -> float:
+        """What ``executions`` circuits of ``shots`` cost in ``tasks`` tasks: the per-task part
+        once per task, the rest (the shots) once per circuit."""
+        one, fixed = self._prices(backend, shots)
+        return tasks * fixed + executions * (one - fixed)
+
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         if job.backend in LOCAL:
             return CostEstimate(currency="USD", amount=0.0, basis="free: Braket LocalSimulator")
-        alone, _ = self._prices(job.backend, job.shots or 0)
-        return CostEstimate(currency="USD", amount=round(alone, 6), basis=PRICE_SOURCE)
+        executions, tasks = self._tasks_of(job)
+        basis = PRICE_SOURCE if executions == 1 else f"{executions} circuits of {job.shots} shots in {tasks} task(s); {PRICE_SOURCE}"
+        return CostEstimate(currency="USD", amount=round(self._cost(job.backend, job.shots or 0, executions, tasks), 6), basis=basis)
+
+    def _set_costs(self, batch: BatchSpec, sizes: dict[str, tuple[int, int]], tasks: int) -> dict[str, CostEstimate]:
+        """Each job's share of program-set tasks; ``sizes``: job id -> (executions, its entries)."""
+        shots = batch.shots or 0
+        alone = [self._cost(batch.backend, shots, executions, entries) for executions, entries in sizes.values()]
+        total = self._cost(batch.backend, shots, sum(executions for executions, _ in sizes.values()), tasks)
+        n = len(sizes)
+        # batch_costs takes a cost alone per job and the fixed part the batch pays once instead of n times
+        return quantum.batch_costs(list(sizes), sum(alone) / n, (sum(alone) - total) / (n - 1) if n > 1 else 0.0, "USD", PRICE_SOURCE)
 
     # -- running ------------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
-        from braket.program_sets import ProgramSet
-
-        native, _, program_sets = self._native(batch.backend)
-        programs = {}  # the Braket circuit of each job that converts, in batch order
+        native = self._native(batch.backend)[0]
+        shots = batch.shots or 1
+        local = batch.backend in LOCAL
+        limit = 0 if local else self._set_limit(batch.backend, shots)
+        # a single plain circuit is a plain task: a program set of one saves nothing
+        in_sets = local or (limit > 0 and (len(batch.jobs) > 1 or self._tasks_of(batch.jobs[0])[0] > 1))
+        converted: dict[str, Any] = {}  # job id -> _Parametric, or the Braket circuits of its executions
         for job in batch.jobs:
             try:
-                programs[job.id] = to_braket(quantum.circuit_of(job), native)
+                converted[job.id] = _Parametric.of(job, native) if in_sets else _executions(job, native)
             except Exception as exc:  # noqa: BLE001 - this job's own failure: it is not sent
                 quantum.keep_reason(self._not_sent, job.id, quantum.failure_reason(exc))
-        not_sent = {job.id: quantum.NOT_SENT for job in batch.jobs if job.id not in programs}
-        shots = batch.shots or 1
-        if not programs:
+        not_sent = {job.id: quantum.NOT_SENT for job in batch.jobs if job.id not in converted}
+        if not converted:
             return Submission(remote_ids=not_sent)
-        if batch.backend in LOCAL:
-            future = self._local_pool.submit(self._run_local, batch.backend, programs, shots)
+        if local:
+            entries = {job_id: job.entry(range(job.sweep.num_points), range(len(job.observables))) for job_id, job in converted.items()}
+            future = self._local_pool.submit(self._run_local, batch.backend, entries, shots)
             future.add_done_callback(lambda _: self._notify(batch.id))
             with self._guard:
                 self._local_runs[batch.id] = future
-            return Submission(remote_ids={**not_sent, **{job_id: f"local:{batch.id}#{i}" for i, job_id in enumerate(programs)}})
-        device, folder = self._device(batch.backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
-        alone, fixed = self._prices(batch.backend, shots)
-        if program_sets and len(programs) > 1:
-            self._token.value = f"hal-{batch.id}"
-            try:
-                task = device.run(ProgramSet(list(programs.values()), shots_per_executable=shots), folder, shots=shots * len(programs))
-            finally:
-                self._token.value = None
-            self._tasks[task.id] = task
-            remote = {job_id: f"{task.id}#{i}" for i, job_id in enumerate(programs)}
-            cost = quantum.batch_costs(list(remote), alone, fixed, "USD", PRICE_SOURCE)
+            return Submission(remote_ids={**not_sent, **{job_id: f"local:{batch.id}#{i}" for i, job_id in enumerate(converted)}})
+        if in_sets:
+            remote, cost = self._submit_sets(batch, converted, limit)
             return Submission(remote_ids={**not_sent, **remote}, cost=cost)
-        remote = dict(not_sent)
-        for i, job in enumerate(batch.jobs):  # the token keeps the job's place in the batch
-            if job.id not in programs:
-                continue
-            self._token.value = f"hal-{batch.id}-{i}"
-            try:
-                task = device.run(programs[job.id], folder, shots=shots)
-            finally:
-                self._token.value = None
-            self._tasks[task.id] = task
-            remote[job.id] = task.id
-        return Submission(remote_ids=remote)
+        return Submission(remote_ids={**not_sent, **self._submit_tasks(batch, converted)})
 
-    def _run_local(self, backend: str, programs: dict[str, Any], shots: int) -> dict[str, tuple[dict[str, int], list[int]] | str]:
-        """job id -> (counts, measured qubits), or the reason that job's circuit failed."""
+    def _create(self, spec: Any, shots: int, token: str, backend: str) -> str:
+        """One task under a client token; its ARN."""
+        device, folder = self._device(backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
+        self._token.value = token
+        try:
+            task = device.run(spec, folder, shots=shots)
+        finally:
+            self._token.value = None
+        self._tasks[task.id] = task
+        return task.id
+
+    def _submit_sets(self, batch: BatchSpec, jobs: dict[str, _Parametric], limit: int) -> tuple[dict[str, str], dict[str, CostEstimate]]:
+        """The batch's entries packed, in order, into program sets of at most ``limit``
+        executables: one task each (almost always one for the batch)."""
+        from braket.program_sets import ProgramSet
+
+        sets: list[list[tuple[str, Any]]] = []
+        room = 0
+        sizes: dict[str, tuple[int, int]] = {}
+        for job_id, job in jobs.items():
+            pieces = job.pieces(limit)
+            sizes[job_id] = (sum(size for _, size in pieces), len(pieces))
+            for entry, size in pieces:
+                if size > room:
+                    sets.append([])
+                    room = limit
+                sets[-1].append((job_id, entry))
+                room -= size
+        parts: dict[str, list[str]] = {job_id: [] for job_id in jobs}
+        for k, chosen in enumerate(sets):
+            program_set = ProgramSet([entry for _, entry in chosen], shots_per_executable=batch.shots or 1)
+            arn = self._create(program_set, program_set.total_shots, f"hal-{batch.id}" if k == 0 else f"hal-{batch.id}-set{k}", batch.backend)
+            for b, (job_id, _) in enumerate(chosen):
+                parts[job_id].append(f"{arn}#{b}")
+        return {job_id: _remote_id(p) for job_id, p in parts.items()}, self._set_costs(batch, sizes, len(sets))
+
+    def _submit_tasks(self, batch: BatchSpec, jobs: dict[str, list[Any]]) -> dict[str, str]:
+        """One task per circuit; the token keeps the job's place in the batch (and the
+        circuit's place in the job, for a job of several)."""
+        remote = {}
+        for i, job in enumerate(batch.jobs):
+            circuits = jobs.get(job.id)
+            if circuits is None:
+                continue
+            tokens = [f"hal-{batch.id}-{i}"] if len(circuits) == 1 else [f"hal-{batch.id}-{i}-{k}" for k in range(len(circuits))]
+            remote[job.id] = _remote_id([self._create(c, batch.shots or 1, token, batch.backend) for c, token in zip(circuits, tokens)])
+        return remote
+
+    def _run_local(self, backend: str, entries: dict[str, Any], shots: int) -> dict[str, list[Reading] | str]:
+        """job id -> its readings, or the reason that job failed."""
         from braket.devices import LocalSimulator
         from braket.program_sets import ProgramSet
 
         device = LocalSimulator(backend)
         try:
-            result = device.run(ProgramSet(list(programs.values()), shots_per_executable=shots), shots=shots * len(programs)).result()
-            return {job_id: (dict(entry.entries[0].counts), list(entry.entries[0].measured_qubits)) for job_id, entry in zip(programs, result)}
+            program_set = ProgramSet(list(entries.values()), shots_per_executable=shots)
+            result = device.run(program_set, shots=program_set.total_shots).result()
+            return {job_id: _readings(entry) for job_id, entry in zip(entries, result)}
         except Exception:  # noqa: BLE001 - run them one by one: each job gets its own outcome
-            if len(programs) == 1:
+            if len(entries) == 1:
                 raise
-        outcomes: dict[str, tuple[dict[str, int], list[int]] | str] = {}
-        for job_id, program in programs.items():
+        outcomes: dict[str, list[Reading] | str] = {}
+        for job_id, entry in entries.items():
             try:
-                alone = device.run(program, shots=shots).result()
-                outcomes[job_id] = (dict(alone.measurement_counts), list(alone.measured_qubits))
+                outcomes[job_id] = _run_alone(device, entry, shots)
             except Exception as exc:  # noqa: BLE001 - this job's own failure
                 outcomes[job_id] = quantum.failure_reason(exc)
         return outcomes
@@ -317,10 +574,7 @@ class AwsBraketProvider(Provider):
         elif batch.backend in LOCAL:
             updates = self._poll_local(batch, jobs)
         else:
-            by_task: dict[str, list[JobSpec]] = {}
-            for job in jobs:
-                by_task.setdefault(remote_ids[job.id].partition("#")[0], []).append(job)
-            updates = poll_each(by_task.items(), lambda task: self._poll_task(task[0], task[1], remote_ids, batch))
+            updates = self._poll_tasks(batch, jobs, remote_ids)
         for job in batch.jobs:
             if remote_ids.get(job.id) == quantum.NOT_SENT:
                 updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
@@ -342,15 +596,25 @@ class AwsBraketProvider(Provider):
         outcomes = future.result()
         return {job.id: self._local_outcome(job, outcomes.get(job.id, "no result"), batch) for job in jobs}
 
-    def _local_outcome(self, job: JobSpec, outcome: tuple[dict[str, int], list[int]] | str, batch: BatchSpec) -> JobUpdate:
+    def _local_outcome(self, job: JobSpec, outcome: list[Reading] | str, batch: BatchSpec) -> JobUpdate:
         if isinstance(outcome, str):
             return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Braket LocalSimulator: {outcome}"))
-        return self._completed(job, outcome[0], outcome[1], batch, {"device": batch.backend})
+        return self._completed(job, outcome, batch, {"device": batch.backend}, "Braket LocalSimulator")
 
-    def _completed(self, job: JobSpec, counts: dict[str, int], measured: list[int], batch: BatchSpec, metadata: dict[str, Any]) -> JobUpdate:
-        circuit = quantum.circuit_of(job)
-        qiskit_counts = quantum.qiskit_counts(counts, measured, quantum.final_measurements(circuit), circuit.num_clbits)
-        return JobUpdate(JobStatus.COMPLETED, result={"counts": qiskit_counts, "shots": batch.shots, "backend": batch.backend, "metadata": metadata})
+    def _completed(self, job: JobSpec, readings: list[Reading], batch: BatchSpec, metadata: dict[str, Any], source: str) -> JobUpdate:
+        """The job's result from its readings in the order of its executions (point-major,
+        then measurement setting), or FAILED when an executable failed."""
+        circuit, sweep = quantum.circuit_of(job), sweeps.of(job.payload)
+        failed = [r for r in readings if isinstance(r, str)]
+        expected = sweep.num_points * _settings(sweep)
+        if failed or len(readings) != expected:
+            reason = failed[0] if failed else f"{len(readings)} results came back for {expected} circuits"
+            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"{source}: {reason}"))
+        readouts = _readouts(circuit, sweep)
+        counts = [quantum.qiskit_counts(c, measured, *readouts[i % len(readouts)]) for i, (c, measured) in enumerate(readings)]
+        if sweep.precision is not None:
+            metadata = {**metadata, "stds": f"from {batch.shots} shots per circuit; the requested precision is not targeted"}
+        return JobUpdate(JobStatus.COMPLETED, result=sweeps.result_from_executions(circuit, sweep, counts, batch.shots, batch.backend, metadata))
 
     def _task(self, arn: str) -> Any:
         if arn not in self._tasks:
@@ -359,28 +623,46 @@ class AwsBraketProvider(Provider):
             self._tasks[arn] = AwsQuantumTask(arn, aws_session=self._aws())
         return self._tasks[arn]
 
-    def _poll_task(self, arn: str, jobs: list[JobSpec], remote_ids: dict[str, str], batch: BatchSpec) -> dict[str, JobUpdate]:
+    def _poll_tasks(self, batch: BatchSpec, jobs: list[JobSpec], remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+        """Each task's state once, then each job from the states of its tasks. A job one of
+        whose tasks did not answer is left for the next poll; a task is forgotten once every
+        job it carries is final."""
+        parts = {job.id: _parts(remote_ids[job.id]) for job in jobs}
+        arns = list(dict.fromkeys(arn for job_parts in parts.values() for arn, _ in job_parts))
+        states = poll_each(arns, lambda arn: {arn: self._task_state(arn)})
+
+        def one(job: JobSpec) -> dict[str, JobUpdate]:
+            job_states = [states[arn] for arn, _ in parts[job.id] if arn in states]
+            return {job.id: self._job_state(job, parts[job.id], job_states, batch)} if len(job_states) == len(parts[job.id]) else {}
+
+        updates = poll_each(jobs, one)  # reading one job's results may fail too: the others go on
+        for arn in arns:
+            if all(job_id in updates and updates[job_id].status in _FINAL for job_id, p in parts.items() if arn in (a for a, _ in p)):
+                self._tasks.pop(arn, None)
+        return updates
+
+    def _task_state(self, arn: str) -> JobUpdate:
         task = self._task(arn)
         state = task.state()
         status = _STATES.get(state, JobStatus.SUBMITTED)
-        if status == JobStatus.COMPLETED:
-            result = task.result()
-            self._tasks.pop(arn, None)
-            updates = {}
-            for job in jobs:
-                index = remote_ids[job.id].partition("#")[2]
-                entry = result.entries[int(index)].entries[0] if index else result
-                counts = entry.counts if index else result.measurement_counts
-                updates[job.id] = self._completed(job, dict(counts), list(entry.measured_qubits), batch, {"task": arn})
-            return updates
         if status == JobStatus.FAILED:
-            self._tasks.pop(arn, None)
             reason = task.metadata(use_cached_value=False).get("failureReason") or "the task failed"
-            return {job.id: JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Amazon Braket: {reason}")) for job in jobs}
-        if status == JobStatus.CANCELLED:
-            self._tasks.pop(arn, None)
-            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in jobs}
-        return {job.id: JobUpdate(status, message=f"Braket task {state.lower()}") for job in jobs}
+            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Amazon Braket: {reason}"))
+        return JobUpdate(status, message=None if status in _FINAL else f"Braket task {state.lower()}")
+
+    def _job_state(self, job: JobSpec, parts: list[tuple[str, int | None]], states: list[JobUpdate], batch: BatchSpec) -> JobUpdate:
+        """A job is as far as its slowest task: failed or cancelled with any of them,
+        queued while any is, completed with all."""
+        for status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SUBMITTED, JobStatus.RUNNING):
+            for state in states:
+                if state.status == status:
+                    return state
+        readings: list[Reading] = []
+        for arn, entry in parts:
+            result = self._task(arn).result()
+            readings += _readings(result.entries[entry]) if entry is not None else [(dict(result.measurement_counts), list(result.measured_qubits))]
+        arns = list(dict.fromkeys(arn for arn, _ in parts))
+        return self._completed(job, readings, batch, {"task": arns[0]} if len(arns) == 1 else {"tasks": arns}, "Amazon Braket")
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """A task is cancelled when every job it carries is."""
@@ -394,13 +676,25 @@ class AwsBraketProvider(Provider):
         carried: dict[str, set[str]] = {}
         for job_id, remote in remote_ids.items():
             if remote != quantum.NOT_SENT:
-                carried.setdefault(remote.partition("#")[0], set()).add(job_id)
+                for arn, _ in _parts(remote):
+                    carried.setdefault(arn, set()).add(job_id)
         for arn, jobs in carried.items():
             if jobs <= set(job_ids):
                 self._task(arn).cancel()
 
     def close(self) -> None:
         self._local_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_alone(device: Any, entry: Any, shots: int) -> list[Reading]:
+    """One job's entry run by itself: a circuit as a plain run, a binding as a program set of one."""
+    from braket.program_sets import CircuitBinding, ProgramSet
+
+    if isinstance(entry, CircuitBinding):
+        program_set = ProgramSet([entry], shots_per_executable=shots)
+        return _readings(device.run(program_set, shots=program_set.total_shots).result().entries[0])
+    result = device.run(entry, shots=shots).result()
+    return [(dict(result.measurement_counts), list(result.measured_qubits))]
 
 
 def _qubits_of(properties: Any) -> int | None:
@@ -424,4 +718,4 @@ def _action_type(name: str) -> Any:
     return DeviceActionType(name)
 
 
-__all__ = ["AwsBraketProvider", "to_braket"]
+__all__ = ["AwsBraketProvider", "parameter_names", "to_braket"]

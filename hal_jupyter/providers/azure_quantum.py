@@ -15,22 +15,37 @@ is created only if the workspace does not have it yet: submitting a batch again
 after a crash never creates a second job. A job whose circuit does not convert
 to its target's format, or whose input the service refuses (HTTP 400), fails
 alone; the other jobs of the batch are created.
+
+Azure has no sweeps and no estimator: a sweep runs as one Azure job per point
+(the circuit with that point's values bound), an estimate as one per point and
+measurement setting (the circuit rotated so that qubit-wise commuting Pauli
+terms are read together), all in the batch's session (see
+:func:`..engine.sweeps.executions`). Such a job's remote id is
+``"<base>*<n>"``: its n Azure job ids are derived from the base, so the stored
+id stays short however many points it has, and poll, cancel and a restart find
+every one of them. A plain sampling job keeps its single id.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 import uuid
 from typing import Any
 
+from ..engine import sweeps
 from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from . import quantum
 from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
 
 TARGETS_TTL_S = 60.0
+#: most Azure jobs one HAL job may create (points, times measurement settings to estimate)
+MAX_CIRCUITS = 1000
+#: jobs whose finished circuits' counts are kept between polls (each is fetched once)
+MAX_TRACKED = 1000
 #: qubits per target family (Azure's provider status does not say)
 QUBITS = {"ionq.simulator": 29, "ionq.qpu.aria": 25, "ionq.qpu.forte": 36, "quantinuum.sim.h2": 56, "quantinuum.qpu.h2": 56}
 # Qiskit gate -> IonQ gate (controls taken from the Qiskit gate's control qubits)
@@ -48,6 +63,7 @@ _STATES = {
     "Finishing": JobStatus.RUNNING, "CancellationRequested": JobStatus.RUNNING, "Cancelling": JobStatus.RUNNING,
     "Succeeded": JobStatus.COMPLETED, "Completed": JobStatus.COMPLETED, "Failed": JobStatus.FAILED, "Cancelled": JobStatus.CANCELLED,
 }
+_FINISHED = frozenset({"Succeeded", "Completed", "Failed", "Cancelled"})
 _SETTINGS = ("AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")
 
 
@@ -62,6 +78,29 @@ def _qubits(target: str) -> int | None:
 def hal_uuid(*parts: str) -> str:
     """The Azure id of a HAL batch's job or session: the same parts, the same id."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "hal-jupyter:" + ":".join(parts)))
+
+
+def circuit_count(sweep: sweeps.Sweep) -> int:
+    """How many circuits, each an Azure job, a HAL job runs: one per point, times
+    the measurement settings of its observables when it estimates."""
+    return sweep.num_points * (len(sweeps.measurement_plan(sweep)) if sweep.estimating else 1)
+
+
+def remote_id_of(batch_id: str, job_id: str, sweep: sweeps.Sweep) -> str:
+    """A job's remote id: its Azure job id, or for a sweep or an estimate the base
+    its Azure job ids derive from and their number (see :func:`azure_ids`)."""
+    base = hal_uuid(batch_id, job_id)
+    if not sweep.swept and not sweep.estimating:
+        return base
+    return f"{base}*{circuit_count(sweep)}"
+
+
+def azure_ids(remote_id: str) -> list[str]:
+    """The Azure job ids a remote id stands for, in the order of :func:`..engine.sweeps.executions`."""
+    base, many, count = remote_id.partition("*")
+    if not many:
+        return [remote_id]
+    return [hal_uuid(base, str(k)) for k in range(int(count))]
 
 
 def ionq_program(circuit: Any) -> dict[str, Any]:
@@ -104,6 +143,7 @@ class AzureQuantumProvider(Provider):
         self._guard = threading.Lock()
         self._listing: tuple[float, list[BackendInfo]] | None = None
         self._not_sent: dict[str, str] = {}
+        self._finished: dict[str, dict[int, dict[str, int]]] = {}
 
     def availability(self) -> Availability:
         try:
@@ -166,25 +206,49 @@ class AzureQuantumProvider(Provider):
             quantum.check_circuit(job, job.backend, _qubits(job.backend), QASM2_GATES)
         else:
             raise InvalidRequest(f"{job.backend} takes QIR, which hal_jupyter does not generate; use an IonQ or Quantinuum target")
+        self._check_size(sweeps.of(job.payload))
+
+    def _check_size(self, sweep: sweeps.Sweep) -> None:
+        """Each circuit is an Azure job, created, polled and billed on its own: a
+        sweep or an estimate may hold :data:`MAX_CIRCUITS` of them, and a precision
+        may ask for no more shots per circuit than the server allows."""
+        count = circuit_count(sweep)
+        if count > MAX_CIRCUITS:
+            settings = f" x {count // sweep.num_points} measurement settings" if sweep.estimating else ""
+            raise InvalidRequest(
+                f"azure_quantum runs one Azure job per circuit, at most {MAX_CIRCUITS} per job; this one needs {count} "
+                f"({sweep.num_points} points{settings}): use fewer points or observables (qubit-wise commuting terms share a "
+                f"setting), or split it into several jobs"
+            )
+        shots = _shots(sweep, 0)
+        if shots > self.settings.max_shots:
+            least = math.ceil(self.settings.max_shots ** -0.5 * 1e4) / 1e4  # rounded up: it is within the limit
+            raise InvalidRequest(
+                f"precision {sweep.precision} needs {shots} shots per circuit on azure_quantum; at most {self.settings.max_shots} "
+                f"are allowed here: ask for a precision of {least:g} or more"
+            )
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         if ".sim" in job.backend or job.backend.endswith("simulator"):
             return CostEstimate(currency="USD", amount=0.0, basis=f"simulator: free ({PRICE_SOURCE})")
+        sweep = sweeps.of(job.payload)
+        count = circuit_count(sweep)
+        per = f"; x {count} circuits, one Azure job each" if count > 1 else ""
         circuit = quantum.circuit_of(job)
         ops = [i for i in circuit.data if i.operation.name not in ("barrier", "measure")]
         one = sum(len(i.qubits) == 1 for i in ops)
         two = sum(len(i.qubits) >= 2 for i in ops)
-        shots = job.shots or 0
+        shots = _shots(sweep, job.shots or 0)
         if _family(job.backend) == "quantinuum":
-            measured = sum(i.operation.name == "measure" for i in circuit.data)
+            measured = circuit.num_qubits if sweep.estimating else sum(i.operation.name == "measure" for i in circuit.data)
             hqc = 5 + shots * (one + 10 * two + 5 * measured) / 5000
-            return CostEstimate(currency="HQC", amount=round(hqc, 3), basis=f"Quantinuum HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000; {PRICE_SOURCE}")
+            return CostEstimate(currency="HQC", amount=round(count * hqc, 3), basis=f"Quantinuum HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000{per}; {PRICE_SOURCE}")
         amount = IONQ_MINIMUM + 0.000220 * one * shots + 0.000975 * two * shots
-        return CostEstimate(currency="USD", amount=round(amount, 4), basis=f"IonQ AQT: $12.4166 per job + gate-shots; {PRICE_SOURCE}")
+        return CostEstimate(currency="USD", amount=round(count * amount, 4), basis=f"IonQ AQT: $12.4166 per job + gate-shots{per}; {PRICE_SOURCE}")
 
     # -- running ------------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
-        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+        from azure.core.exceptions import ResourceExistsError
 
         workspace = self._ws()
         target = workspace.get_targets(batch.backend)
@@ -195,33 +259,41 @@ class AzureQuantumProvider(Provider):
             target.latest_session = workspace.get_session(session_id)
         remote = {}
         for job in batch.jobs:
-            job_id = hal_uuid(batch.id, job.id)
-            try:
-                workspace.get_job(job_id)  # created before a crash: never again
-            except ResourceNotFoundError:
-                reason = self._create(target, job, job_id, batch)
-                if reason is not None:
-                    quantum.keep_reason(self._not_sent, job.id, reason)
-                    job_id = quantum.NOT_SENT
-            remote[job.id] = job_id
+            remote_id = remote_id_of(batch.id, job.id, sweeps.of(job.payload))
+            reason = self._create(workspace, target, job, azure_ids(remote_id), batch)
+            if reason is not None:
+                quantum.keep_reason(self._not_sent, job.id, reason)
+                remote_id = quantum.NOT_SENT
+            remote[job.id] = remote_id
         return Submission(remote_ids=remote)
 
-    def _create(self, target: Any, job: JobSpec, job_id: str, batch: BatchSpec) -> str | None:
-        """Create the job at Azure; None, or why this job (and only it) cannot be sent."""
+    def _create(self, workspace: Any, target: Any, job: JobSpec, ids: list[str], batch: BatchSpec) -> str | None:
+        """Create the job's circuits at Azure, as the Azure jobs ``ids``, skipping
+        those created before a crash; None, or why this job (and only it) cannot be
+        sent. Every circuit is converted before the first is created, so a job that
+        does not convert leaves nothing behind at Azure."""
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
+        first = _created(workspace, ids)
+        if first == len(ids):
+            return None
+        sweep = sweeps.of(job.payload)
         try:
-            program = _program(quantum.circuit_of(job), batch.backend)
+            circuits = sweeps.executions(quantum.circuit_of(job), sweep)
+            programs = [_program(circuit, batch.backend) for circuit in circuits[first:]]
         except Exception as exc:  # noqa: BLE001 - this job's own circuit
             return f"it does not convert for {batch.backend}: {quantum.failure_reason(exc)}"
-        try:
-            target.submit(program, name=f"hal-{job.id}", shots=batch.shots, job_id=job_id)
-        except ResourceExistsError:
-            pass  # an earlier attempt created it and its answer was lost (the SDK's retry of our PUT): it is ours
-        except HttpResponseError as exc:
-            if exc.status_code != 400:
-                raise  # not about this job's input: the scheduler retries or fails the batch
-            return f"Azure Quantum refused it: {exc.message}"
+        for k, program in enumerate(programs, start=first):
+            name = f"hal-{job.id}" if len(ids) == 1 else f"hal-{job.id}-{k}"
+            try:
+                target.submit(program, name=name, shots=_shots(sweep, batch.shots), job_id=ids[k])
+            except ResourceExistsError:
+                pass  # an earlier attempt created it and its answer was lost (the SDK's retry of our PUT): it is ours
+            except HttpResponseError as exc:
+                if exc.status_code != 400:
+                    raise  # not about this job's input: the scheduler retries or fails the batch
+                _cancel(workspace, ids[:k])  # its other circuits are of no use alone
+                return f"Azure Quantum refused {_which(sweep, k, len(ids))}: {exc.message}"
         return None
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
@@ -234,40 +306,150 @@ class AzureQuantumProvider(Provider):
         return updates
 
     def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> JobUpdate:
-        azure_job = workspace.get_job(remote_id)
-        status = getattr(azure_job.details.status, "value", str(azure_job.details.status))
-        state = _STATES.get(status, JobStatus.SUBMITTED)
-        if state == JobStatus.COMPLETED:
-            counts = self._counts(job, azure_job.get_results(), batch)
-            return JobUpdate(JobStatus.COMPLETED, result={
-                "counts": counts, "shots": batch.shots, "backend": batch.backend,
-                "metadata": {"azure_job": azure_job.id, "session": azure_job.details.session_id},
-            })
-        if state == JobStatus.FAILED:
-            error = azure_job.details.error_data
-            message = getattr(error, "message", None) or "the job failed"
-            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Azure Quantum: {message}"))
-        return JobUpdate(state, message=f"Azure Quantum job {status}")
+        """COMPLETED once every Azure job of the job succeeded; FAILED or CANCELLED as
+        soon as one of them is. The counts of finished circuits are kept between
+        polls, so each is fetched once and a finished circuit is not asked again."""
+        ids = azure_ids(remote_id)
+        sweep = sweeps.of(job.payload)
+        counts = self._finished_counts(remote_id)
+        measured: list[Any] = []
+        running, status, session = False, "", None
+        for k, azure_id in enumerate(ids):
+            if k in counts:
+                continue
+            azure_job = workspace.get_job(azure_id)
+            status, session = _status(azure_job), azure_job.details.session_id
+            state = _STATES.get(status, JobStatus.SUBMITTED)
+            if state in (JobStatus.FAILED, JobStatus.CANCELLED):
+                self._forget(remote_id)
+                return _ended(state, azure_job, status, _which(sweep, k, len(ids)) if len(ids) > 1 else "")
+            if state == JobStatus.COMPLETED:
+                measured = measured or _measured(job, sweep)
+                counts[k] = _counts(measured[k % len(measured)], azure_job.get_results(), _shots(sweep, batch.shots))
+                self._keep(remote_id, k, counts[k])
+                continue
+            running = running or state == JobStatus.RUNNING
+            if state == JobStatus.SUBMITTED:
+                break  # a session runs its jobs in order: the ones after a waiting job wait too
+        if len(counts) == len(ids):
+            self._forget(remote_id)
+            metadata = {"azure_job": ids[0]} if len(ids) == 1 else {"azure_jobs": ids}
+            return JobUpdate(JobStatus.COMPLETED, result=sweeps.result_from_executions(
+                quantum.circuit_of(job), sweep, [counts[k] for k in range(len(ids))], _shots(sweep, batch.shots), batch.backend,
+                {**metadata, "session": session},
+            ))
+        state = JobStatus.RUNNING if running or counts else JobStatus.SUBMITTED
+        if len(ids) == 1:
+            return JobUpdate(state, message=f"Azure Quantum job {status}")
+        return JobUpdate(state, message=f"Azure Quantum: {len(counts)} of {len(ids)} circuits done")
 
-    def _counts(self, job: JobSpec, results: dict[str, Any], batch: BatchSpec) -> dict[str, int]:
-        circuit = quantum.circuit_of(job)
-        if "histogram" in results:  # IonQ: probabilities keyed by the state as an integer, qubit 0 least significant
-            n, shots = circuit.num_qubits, batch.shots or 0
-            left_first = {format(int(state), f"0{n}b")[::-1]: round(p * shots) for state, p in results["histogram"].items()}
-            return quantum.qiskit_counts(left_first, list(range(n)), quantum.final_measurements(circuit), circuit.num_clbits)
-        # Quantinuum: one bitstring per shot for each register, bit 0 rightmost (Qiskit's order)
-        names = [creg.name for creg in circuit.cregs]
-        counts: dict[str, int] = {}
-        for shot in zip(*(results[name] for name in names)):
-            key = "".join(reversed(shot))
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+    def _finished_counts(self, remote_id: str) -> dict[int, dict[str, int]]:
+        """The counts of a job's circuits that finished at earlier polls, by position."""
+        with self._guard:
+            return dict(self._finished.get(remote_id, {}))
+
+    def _keep(self, remote_id: str, k: int, counts: dict[str, int]) -> None:
+        """Remember the counts of a job's k-th circuit for its next polls (at once: a poll
+        that fails halfway keeps what it fetched), for the :data:`MAX_TRACKED` most
+        recent jobs: those whose polls stopped (another engine took them over) do not pile up."""
+        with self._guard:
+            self._finished.setdefault(remote_id, {})[k] = counts
+            while len(self._finished) > MAX_TRACKED:
+                del self._finished[next(iter(self._finished))]
+
+    def _forget(self, remote_id: str) -> None:
+        with self._guard:
+            self._finished.pop(remote_id, None)
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         workspace = self._ws()
         for job_id in job_ids:
             if remote_ids.get(job_id, quantum.NOT_SENT) != quantum.NOT_SENT:
-                workspace.cancel_job(workspace.get_job(remote_ids[job_id]))
+                _cancel(workspace, azure_ids(remote_ids[job_id]))
+
+
+def _shots(sweep: sweeps.Sweep, shots: int | None) -> int:
+    """Shots per circuit: the request's, or for an estimate with a precision (a target
+    standard error) enough that one Pauli term's error is at most that, 1/precision^2."""
+    if sweep.precision:
+        return math.ceil(sweep.precision ** -2)
+    return shots or 0
+
+
+def _created(workspace: Any, ids: list[str]) -> int:
+    """How many of ``ids``, from the first, the workspace has: a job's Azure jobs are
+    created in order, so after a crash those before the first missing one exist."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    for k, azure_id in enumerate(ids):
+        try:
+            workspace.get_job(azure_id)  # created before a crash: never again
+        except ResourceNotFoundError:
+            return k
+    return len(ids)
+
+
+def _cancel(workspace: Any, ids: list[str]) -> None:
+    """Cancel the Azure jobs ``ids`` that are still to finish (and exist)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    for azure_id in ids:
+        try:
+            azure_job = workspace.get_job(azure_id)
+        except ResourceNotFoundError:
+            continue  # never created: nothing runs
+        if _status(azure_job) not in _FINISHED:
+            workspace.cancel_job(azure_job)
+
+
+def _status(azure_job: Any) -> str:
+    return getattr(azure_job.details.status, "value", str(azure_job.details.status))
+
+
+def _which(sweep: sweeps.Sweep, k: int, count: int) -> str:
+    """Which circuit of a job the k-th of its ``count`` Azure jobs runs, for a person."""
+    settings = count // sweep.num_points
+    parts = [f"circuit {k + 1} of {count}"]
+    if sweep.swept:
+        binding = ", ".join(f"{name}={value:g}" for name, value in list(sweep.binding(k // settings).items())[:5])
+        parts.append(f"point {k // settings} ({binding})")
+    if sweep.estimating:
+        parts.append(f"measurement setting {k % settings + 1} of {settings}")
+    return ", ".join(parts)
+
+
+def _ended(state: JobStatus, azure_job: Any, status: str, which: str) -> JobUpdate:
+    """The update of a job one of whose Azure jobs (``which``, or its only one) failed or was cancelled."""
+    where = f" ({which})" if which else ""
+    if state == JobStatus.CANCELLED:
+        return JobUpdate(state, message=f"Azure Quantum job {status}{where}")
+    message = getattr(azure_job.details.error_data, "message", None) or "the job failed"
+    return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Azure Quantum: {message}{where}"))
+
+
+def _measured(job: JobSpec, sweep: sweeps.Sweep) -> list[Any]:
+    """The circuits whose measurements the counts of a job's Azure jobs follow, one per
+    measurement setting (binding values moves no measurement): the job's circuit to
+    sample; to estimate, that circuit rotated into each setting of its plan."""
+    circuit = quantum.circuit_of(job)
+    if not sweep.estimating:
+        return [circuit]
+    return [sweeps.rotated(circuit, setting) for setting in sweeps.measurement_plan(sweep)]
+
+
+def _counts(circuit: Any, results: dict[str, Any], shots: int) -> dict[str, int]:
+    """An Azure job's results as counts keyed in Qiskit's order, every classical bit of ``circuit`` (the one it ran, up to bound values)."""
+    if "histogram" in results:  # IonQ: probabilities keyed by the state as an integer, qubit 0 least significant
+        n = circuit.num_qubits
+        left_first = {format(int(state), f"0{n}b")[::-1]: round(p * shots) for state, p in results["histogram"].items()}
+        return quantum.qiskit_counts(left_first, list(range(n)), quantum.final_measurements(circuit), circuit.num_clbits)
+    # Quantinuum: one bitstring per shot for each register, bit 0 rightmost (Qiskit's order)
+    names = [creg.name for creg in circuit.cregs]
+    counts: dict[str, int] = {}
+    for shot in zip(*(results[name] for name in names)):
+        key = "".join(reversed(shot))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _program(circuit: Any, target: str) -> Any:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any, overload
+from typing import Annotated, Any, overload
+
+from pydantic import AfterValidator, PlainSerializer
 
 from ..engine import errors
 from ..engine.models import TERMINAL as _TERMINAL
 from ..engine.models import MAX_LIST_IDS as MAX_IDS
 from ..engine.models import ClassicalResult, QuantumResult
 from . import display
-from .circuits import to_qasm
+from .circuits import request_fields
 from .hub import EventHub
 from .transport import EmbeddedTransport, RemoteTransport, Transport, find_server
 
@@ -31,11 +33,39 @@ class JobFailed(errors.HalError):
     type = "JobFailed"
 
 
+def _array(values: Any) -> Any:
+    import numpy as np
+
+    return None if values is None else np.asarray(values, dtype=float)
+
+
+def _listed(values: Any) -> Any:
+    return None if values is None else values.tolist()
+
+
+#: ``evs``/``stds`` arrive as JSON lists, are numpy arrays on the result (so
+#: ``evs[0] - 1``, ``evs.shape`` work) and are lists again in ``model_dump()``
+Estimates = Annotated[list[float] | list[list[float]] | None, AfterValidator(_array), PlainSerializer(_listed)]
+
+
 class QuantumJobResult(QuantumResult):
-    """Counts of a quantum job (Qiskit bit order: the rightmost character is bit 0)."""
+    """The outcome of a quantum job.
+
+    Sampling: ``counts`` (Qiskit bit order: the rightmost character is bit 0); for
+    a sweep one dict per point, ``counts[i]`` at the values ``parameters[name][i]``.
+    Estimation: ``evs`` and ``stds``, numpy arrays of shape (observables,) or,
+    for a sweep, (observables, points).
+    """
+
+    evs: Estimates = None
+    stds: Estimates = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when their JSON is (pydantic's own ``==`` would ask numpy arrays for one truth value)."""
+        return isinstance(other, QuantumJobResult) and self.model_dump() == other.model_dump()
 
     def _repr_html_(self) -> str:
-        return display.histogram(self.counts, self.shots, title=f"{self.backend} - {self.shots} shots")
+        return display.quantum_result(self.model_dump(), title=f"{self.backend} - {self.shots} shots")
 
 
 class ClassicalJobResult(ClassicalResult):
@@ -146,20 +176,37 @@ class Hal:
 
     # -- submitting ------------------------------------------------------------
     @overload
-    def submit_quantum(self, circuit: list[Any] | tuple[Any, ...], provider: str = ..., shots: int = ..., **fields: Any) -> list[Job]: ...
+    def submit_quantum(
+        self, circuit: list[Any] | tuple[Any, ...], provider: str = ..., shots: int = ...,
+        parameters: dict[Any, Any] | None = ..., observables: Any = ..., precision: float | None = ..., **fields: Any,
+    ) -> list[Job]: ...
     @overload
-    def submit_quantum(self, circuit: Any, provider: str = ..., shots: int = ..., **fields: Any) -> Job: ...
+    def submit_quantum(
+        self, circuit: Any, provider: str = ..., shots: int = ...,
+        parameters: dict[Any, Any] | None = ..., observables: Any = ..., precision: float | None = ..., **fields: Any,
+    ) -> Job: ...
 
-    def submit_quantum(self, circuit: Any, provider: str = "local_simulator", shots: int = 1024, **fields: Any) -> Job | list[Job]:
+    def submit_quantum(
+        self, circuit: Any, provider: str = "local_simulator", shots: int = 1024,
+        parameters: dict[Any, Any] | None = None, observables: Any = None, precision: float | None = None, **fields: Any,
+    ) -> Job | list[Job]:
         """Submit a circuit (OpenQASM 2/3 text, a Qiskit ``QuantumCircuit`` or a Braket ``Circuit``).
+
+        ``parameters`` sweeps the circuit's free parameters: keys are Qiskit
+        ``Parameter`` or ``ParameterVector`` objects (a vector's values: points x
+        its length), Braket ``FreeParameter`` objects or names; values a number or
+        one per point (a list or numpy array). ``observables`` (one or a list of
+        ``SparsePauliOp``, Braket observables or ``PauliString``, labels, dense or
+        sparse JSON) makes it an estimation job, whose result has ``evs`` and
+        ``stds``; ``precision`` is the target standard error of an estimate.
 
         A list (or tuple) of circuits goes as ONE bulk request, all or none,
         every job with the same options; it returns a list of handles.
         """
-        shared = {"provider": provider, "shots": shots, **_given(fields)}
+        shared = {"provider": provider, "shots": shots, **_given({"precision": precision, **fields})}
         if isinstance(circuit, (list, tuple)):
-            return self.submit_many("quantum", [{"circuit": to_qasm(c), **shared} for c in circuit])
-        return Job(self, self.transport.submit("quantum", {"circuit": to_qasm(circuit), **shared})[0])
+            return self.submit_many("quantum", [{**request_fields(c, parameters, observables), **shared} for c in circuit])
+        return Job(self, self.transport.submit("quantum", {**request_fields(circuit, parameters, observables), **shared})[0])
 
     def submit_classical(
         self, code: str | None = None, args: dict[str, Any] | None = None, provider: str = "local_python", **fields: Any

@@ -1,11 +1,14 @@
-"""HTML for results and records: a counts histogram, classical output, job tables.
+"""HTML for results and records: a counts histogram, sweep and estimate plots,
+classical output, job tables.
 
-Plain HTML and inline CSS only (no JavaScript), so it renders in JupyterLab,
-Notebook, VS Code and static exports alike. Every value is escaped.
+Plain HTML, inline CSS and inline SVG only (no JavaScript, no plotting library),
+so it renders in JupyterLab, Notebook, VS Code and static exports alike. Every
+value is escaped.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from typing import Any
 
@@ -20,6 +23,16 @@ STATUS_COLOURS = {
     "UNKNOWN": "#6f42c1",
 }
 MAX_BARS = 32
+#: one colour per plotted series (observables, or a sweep's most frequent outcomes)
+PALETTE = ("#6f42c1", "#198754", "#fd7e14", "#0d6efd", "#dc3545", "#20c997")
+#: points per series drawn as markers with error bars; past that, the line alone keeps the SVG small
+MAX_MARKERS = 200
+#: parameters named in a point's label
+LABEL_PARAMETERS = 3
+PLOT_WIDTH, PLOT_HEIGHT = 440, 220
+_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 12, 10, 36
+#: (label, y values, standard errors or None)
+Series = tuple[str, list[float], list[float] | None]
 
 
 def status_badge(status: str) -> str:
@@ -47,6 +60,139 @@ def histogram(counts: dict[str, int], shots: int | None = None, title: str = "")
     more = f"<div>... and {len(items) - MAX_BARS} more outcomes</div>" if len(items) > MAX_BARS else ""
     heading = f"<div><b>{escape(title)}</b></div>" if title else ""
     return f'<div class="hal-histogram">{heading}<table style="border-collapse:collapse">{"".join(rows)}</table>{more}</div>'
+
+
+def quantum_result(result: dict[str, Any], point: int = 0, title: str = "") -> str:
+    """A quantum result as JSON: its counts; a sampling sweep's plot and the counts of
+    ``point``; an estimate's values (plotted for a sweep)."""
+    if result.get("evs") is not None:
+        return estimates(result["evs"], result.get("stds"), result.get("parameters"), title)
+    counts = result.get("counts") or {}
+    if isinstance(counts, list):
+        return sweep_counts(counts, result.get("parameters"), result.get("shots"), point, title)
+    return histogram(counts, result.get("shots"), title=title)
+
+
+def estimates(evs: list[Any], stds: list[Any] | None, parameters: dict[str, list[float]] | None, title: str = "") -> str:
+    """Expectation values and standard errors: a table, or for a sweep (``evs[observable][point]``)
+    a plot of each observable against the first parameter."""
+    heading = f"<div><b>{escape(title)}</b></div>" if title else ""
+    if not parameters:
+        rows = []
+        for k, value in enumerate(evs):
+            error = f"<td style='font-family:monospace'>&plusmn; {stds[k]:.2g}</td>" if stds else ""
+            rows.append(f"<tr><td>observable {k}</td><td style='font-family:monospace;text-align:right'>{value:.6g}</td>{error}</tr>")
+        return f'<div class="hal-estimates">{heading}<table>{"".join(rows)}</table></div>'
+    name, xs = _first(parameters)
+    series = [(f"observable {k}", list(row), list(stds[k]) if stds else None) for k, row in enumerate(evs)]
+    notes = _plot_notes(parameters, len(series), "observables")
+    return f'<div class="hal-estimates">{heading}{line_plot(xs, series, name, "expectation value")}{notes}</div>'
+
+
+def sweep_counts(counts: list[dict[str, int]], parameters: dict[str, list[float]] | None, shots: int | None, point: int = 0, title: str = "") -> str:
+    """A sampling sweep: the probabilities of its most frequent outcomes against the
+    first parameter, and the histogram of one ``point``."""
+    heading = f"<div><b>{escape(title)}</b></div>" if title else ""
+    if not counts:
+        return f'<div class="hal-sweep">{heading}<i>no points</i></div>'
+    name, xs = _first(parameters) if parameters else ("point", [float(i) for i in range(len(counts))])
+    totals: Counter[str] = Counter()
+    for table in counts:
+        totals.update(table)
+    outcomes = [outcome for outcome, _ in totals.most_common(len(PALETTE))]
+    series = [(f"P({outcome})", [table.get(outcome, 0) / (sum(table.values()) or 1) for table in counts], None) for outcome in outcomes]
+    notes = _plot_notes(parameters or {}, len(totals), "outcomes")
+    point = min(max(point, 0), len(counts) - 1)
+    shown = histogram(counts[point], shots, title=f"point {point} of {len(counts)}: {point_label(parameters, point)}")
+    return f'<div class="hal-sweep">{heading}{line_plot(xs, series, name, "probability")}{notes}{shown}</div>'
+
+
+def point_label(parameters: dict[str, list[float]] | None, point: int) -> str:
+    """The values of one point of a sweep, e.g. ``theta=0.785, phi=0``."""
+    if not parameters:
+        return f"#{point}"
+    shown = [f"{name}={values[point]:.4g}" for name, values in list(parameters.items())[:LABEL_PARAMETERS]]
+    return ", ".join(shown) + (", ..." if len(parameters) > LABEL_PARAMETERS else "")
+
+
+def _first(parameters: dict[str, list[float]]) -> tuple[str, list[float]]:
+    name = next(iter(parameters))
+    return name, [float(v) for v in parameters[name]]
+
+
+def _plot_notes(parameters: dict[str, list[float]], series: int, what: str) -> str:
+    notes = []
+    if series > len(PALETTE):
+        notes.append(f"the first {len(PALETTE)} of {series} {what} shown")
+    if len(parameters) > 1:
+        notes.append(f"plotted against {next(iter(parameters))}; also swept: {', '.join(list(parameters)[1:])}")
+    return "".join(f"<div><small>{escape(note)}</small></div>" for note in notes)
+
+
+def line_plot(x: list[float], series: list[Series], x_label: str, y_label: str) -> str:
+    """An SVG plot of each series (the first ``len(PALETTE)``) against ``x`` in order
+    of x: a line, and while there are few points, markers (``hal-point``, with a
+    tooltip) and error bars; a legend below."""
+    series = [s for s in series[: len(PALETTE)] if s[1]]
+    if not x or not series:
+        return ""
+    order = sorted(range(len(x)), key=x.__getitem__)
+    low = [y - (e[i] if e else 0.0) for _, ys, e in series for i, y in enumerate(ys)]
+    high = [y + (e[i] if e else 0.0) for _, ys, e in series for i, y in enumerate(ys)]
+    x0, x1 = _span(x, 0.03)
+    y0, y1 = _span(low + high, 0.08)
+    width, height = PLOT_WIDTH - _LEFT - _RIGHT, PLOT_HEIGHT - _TOP - _BOTTOM
+
+    def px(v: float) -> float:
+        return _LEFT + (v - x0) / (x1 - x0) * width
+
+    def py(v: float) -> float:
+        return _TOP + (y1 - v) / (y1 - y0) * height
+
+    parts = [
+        f'<rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" fill="none" stroke="#adb5bd"/>',
+        _text(px(min(x)), PLOT_HEIGHT - 22, f"{min(x):.4g}", "middle"),
+        _text(px(max(x)), PLOT_HEIGHT - 22, f"{max(x):.4g}", "middle"),
+        _text(_LEFT + width / 2, PLOT_HEIGHT - 4, x_label, "middle"),
+        _text(_LEFT - 4, py(max(high)) + 3, f"{max(high):.4g}", "end"),
+        _text(_LEFT - 4, py(min(low)) + 3, f"{min(low):.4g}", "end"),
+        _text(12, _TOP + height / 2, y_label, "middle", f' transform="rotate(-90 12 {_TOP + height / 2:.1f})"'),
+    ]
+    if y0 < 0 < y1:
+        parts.append(f'<line x1="{_LEFT}" x2="{_LEFT + width}" y1="{py(0):.1f}" y2="{py(0):.1f}" stroke="#dee2e6"/>')
+    for (label, ys, errors), colour in zip(series, PALETTE):
+        line = " ".join(f"{px(x[i]):.1f},{py(ys[i]):.1f}" for i in order)
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        if len(x) > MAX_MARKERS:
+            continue
+        for i in order:
+            cx, cy = px(x[i]), py(ys[i])
+            error = errors[i] if errors else 0.0
+            if error > 0:
+                parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{py(ys[i] - error):.1f}" y2="{py(ys[i] + error):.1f}" stroke="{colour}"/>')
+            tip = f"{label}: {x_label}={x[i]:.4g}, {ys[i]:.4g}" + (f" ± {error:.2g}" if errors else "")
+            parts.append(f'<circle class="hal-point" cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{colour}"><title>{escape(tip)}</title></circle>')
+    legend = "".join(
+        f'<span style="white-space:nowrap;margin-right:10px"><span style="display:inline-block;width:10px;height:10px;background:{colour}"></span> '
+        f'<code>{escape(label)}</code></span>'
+        for (label, _, _), colour in zip(series, PALETTE)
+    )
+    svg = (
+        f'<svg class="hal-plot" xmlns="http://www.w3.org/2000/svg" width="{PLOT_WIDTH}" height="{PLOT_HEIGHT}" '
+        f'viewBox="0 0 {PLOT_WIDTH} {PLOT_HEIGHT}" style="font:10px sans-serif">{"".join(parts)}</svg>'
+    )
+    return f"<div>{svg}<div>{legend}</div></div>"
+
+
+def _span(values: list[float], margin: float) -> tuple[float, float]:
+    """An axis' range: the values' own widened by ``margin`` of it each side (around a single value: by 0.5)."""
+    low, high = min(values), max(values)
+    pad = (high - low) * margin if high > low else 0.5
+    return low - pad, high + pad
+
+
+def _text(x: float, y: float, text: str, anchor: str, extra: str = "") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="#495057"{extra}>{escape(text)}</text>'
 
 
 def classical_output(value: Any, stdout: str = "", stderr: str = "") -> str:

@@ -37,10 +37,23 @@ def _quantum_options(parser: MagicArgumentParser) -> None:
     parser.add_argument("--backend", help="backend of the provider (default: the provider's own)")
     parser.add_argument("--shots", type=int, default=1024, help="number of shots, a positive integer")
     parser.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeatable)")
+    parser.add_argument(
+        "--parameters", metavar="JSON|$var",
+        help='sweep the circuit\'s free parameters: a JSON object of name -> values ({"theta": [0, 1.57]}), '
+        "or $name of a dict in the namespace (keys may be Parameters, values numpy arrays)",
+    )
+    parser.add_argument(
+        "--observables", metavar="JSON|$var",
+        help='estimate these observables instead of sampling: JSON (["ZZ"], [{"ZZ": 1.0, "XI": -0.5}], '
+        '[[["Z", [0], 1.0]]]) or $name of a variable (a SparsePauliOp, a Braket observable, a list of them)',
+    )
+    parser.add_argument("--precision", type=float, metavar="E", help="target standard error of each expectation value (with --observables)")
     _common(parser)
 
 
-QUANTUM = _parser("%%hal quantum", "Submit the cell, an OpenQASM 2 or 3 program.")
+QUANTUM = _parser(
+    "%%hal quantum", "Submit the cell, an OpenQASM 2 or 3 program (in OpenQASM 3, `input float[64] theta;` declares a parameter to sweep)."
+)
 _quantum_options(QUANTUM)
 CLASSICAL = _parser("%%hal classical", "Submit the cell, Python source defining the entrypoint.")
 CLASSICAL.add_argument("--provider", default="local_python", help="provider name")
@@ -147,26 +160,34 @@ class HalMagics(Magics):
     def _submit_quantum(self, circuit: Any, args: Any) -> Any:
         if args.shots < 1:
             raise UsageError(f"--shots must be a positive integer, not {args.shots}")
+        parameters = None if args.parameters is None else self._value("--parameters", args.parameters)
+        if parameters is not None and not isinstance(parameters, dict):
+            raise UsageError('--parameters must be a JSON object of name -> values, e.g. {"theta": [0, 1.57]} (or a dict variable)')
         job = self.client.submit_quantum(
             circuit, provider=args.provider, shots=args.shots, backend=args.backend,
-            priority=args.priority, name=args.name, tags=args.tag or None,
+            parameters=parameters,
+            observables=None if args.observables is None else self._value("--observables", args.observables),
+            precision=args.precision, priority=args.priority, name=args.name, tags=args.tag or None,
         )
         return self._finish(job, args)
 
     def _arguments(self, text: str) -> dict[str, Any]:
-        if text.startswith("$"):
-            name = text[1:]
-            if name not in self.shell.user_ns:
-                raise UsageError(f"--args {text}: no variable named {name!r}")
-            value = self.shell.user_ns[name]
-        else:
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                raise UsageError(f"--args is not valid JSON: {exc}") from None
+        value = self._value("--args", text)
         if not isinstance(value, dict):
             raise UsageError("--args must be a JSON object (or a dict variable) of keyword arguments")
         return value
+
+    def _value(self, option: str, text: str) -> Any:
+        """An option's value: ``$name`` of a variable in the notebook, else JSON."""
+        if text.startswith("$"):
+            name = text[1:]
+            if name not in self.shell.user_ns:
+                raise UsageError(f"{option} {text}: no variable named {name!r}")
+            return self.shell.user_ns[name]
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"{option} is not valid JSON: {exc} (write it in single quotes, or give $name of a variable)") from None
 
     def _finish(self, job: Job, args: Any) -> Any:
         if not args.wait:

@@ -1,10 +1,13 @@
 """The job monitor: a pure-ipywidgets view of jobs that updates itself.
 
-One row per job (name/id, provider/backend, a coloured status, batch, elapsed
-time, a progress bar by stage, a cancel button) and, when a job ends, its
-counts histogram, value and output, or error. Changes arrive through the
-client's :class:`~hal_jupyter.kernel.hub.EventHub`; closing the widget stops
-listening. The widgets hold job records only, never a URL token or credential.
+One row per job (name/id, provider/backend, a coloured status and message,
+batch, elapsed time, a progress bar by stage, a cancel button) and, when a job
+ends, its counts histogram, value and output, or error; for a parameter sweep a
+plot against the first parameter (expectation values, or the outcomes'
+probabilities with a slider choosing the point whose counts are shown).
+Changes arrive through the client's :class:`~hal_jupyter.kernel.hub.EventHub`;
+closing the widget stops listening. The widgets hold job records and results
+only, never a URL token or credential.
 """
 
 from __future__ import annotations
@@ -50,8 +53,12 @@ class _JobRow:
         self.cancel.on_click(self._on_cancel)
         self.message = widgets.HTML(layout=cell)
         self.detail = widgets.HTML()
+        # a sampling sweep's result, whose histogram shows the point this slider chooses
+        self.result: dict[str, Any] | None = None
+        self.point = widgets.IntSlider(description="point", min=0, max=0, layout=widgets.Layout(display="none", width="420px"))
+        self.point.observe(self._on_point, names="value")
         header = widgets.HBox([self.name, self.where, self.status, self.batch, self.elapsed, self.progress, self.cancel])
-        self.box = widgets.VBox([header, self.message, self.detail], layout=widgets.Layout(border_bottom="1px solid #ddd"))
+        self.box = widgets.VBox([header, self.message, self.point, self.detail], layout=widgets.Layout(border_bottom="1px solid #ddd"))
         self.box.add_class("hal-job-row")
         self.update(record)
 
@@ -76,7 +83,16 @@ class _JobRow:
 
     def show_outcome(self, result: Outcome) -> None:
         """Show how the job ended; ``result`` is read by the monitor, for many rows at once."""
+        self.result = None
+        if isinstance(result, dict) and isinstance(result.get("counts"), list):
+            self.result = result
+            self.point.max = max(len(result["counts"]) - 1, 0)
+        self.point.layout.display = "" if self.result is not None and self.point.max > 0 else "none"
         self.detail.value = self._detail(self.record, result)
+
+    def _on_point(self, change: dict[str, Any]) -> None:
+        if self.result is not None:
+            self.detail.value = display.quantum_result(self.result, change["new"])
 
     def _detail(self, record: dict[str, Any], result: Outcome) -> str:
         if record["status"] == "FAILED":
@@ -88,7 +104,7 @@ class _JobRow:
         if isinstance(result, Exception):
             return display.error_block({"type": type(result).__name__, "message": str(result)})
         if record["kind"] == "quantum":
-            return display.histogram(result.get("counts", {}), result.get("shots"))
+            return display.quantum_result(result, self.point.value)
         return display.classical_output(result.get("value"), result.get("stdout", ""), result.get("stderr", ""))
 
     def tick(self) -> None:

@@ -116,20 +116,28 @@ async def test_a_task_that_fails_at_braket_is_failed_with_its_reason(api, braket
     assert final["status"] == "FAILED" and "Device is retired" in final["error"]["message"], final
 
 
-async def test_cancel_reaches_braket(api, braket):
+async def cancel_once_sent(api, braket, body):
+    """Hold the emulator's tasks, submit, cancel once the job has its remote id;
+    returns the record as it was sent and the final one."""
+    import asyncio
+
     braket.hold.clear()
-    status, record = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": checks.BELL, "priority": "high"})
+    status, record = await api.post("quantum/jobs", body)
     for _ in range(200):
         status, current = await api.get(f"jobs/{record['id']}")
         if current["remote_id"]:
             break
-        import asyncio
-
         await asyncio.sleep(0.05)
     status, cancelled = await api.post(f"jobs/{record['id']}/cancel")
     assert status == 200, cancelled
     final = await api.wait(record["id"], timeout=30)
     braket.hold.set()
+    return current, final
+
+
+async def test_cancel_reaches_braket(api, braket):
+    body = {"provider": PROVIDER, "backend": braket_emulator.SV1, "circuit": checks.BELL, "priority": "high"}
+    current, final = await cancel_once_sent(api, braket, body)
     assert final["status"] == "CANCELLED" and current["remote_id"] in braket.cancels
 
 
@@ -349,18 +357,6 @@ async def test_a_job_over_several_tasks_fails_with_any_and_cancels_all(api, seri
     final = await api.wait(record["id"], timeout=60)
     assert final["status"] == "FAILED" and "Device is retired" in final["error"]["message"], final
 
-    braket.hold.clear()
-    status, record = await api.post("quantum/jobs", body)
-    import asyncio
-
-    for _ in range(200):
-        status, current = await api.get(f"jobs/{record['id']}")
-        if current["remote_id"]:
-            break
-        await asyncio.sleep(0.05)
-    status, cancelled = await api.post(f"jobs/{record['id']}/cancel")
-    assert status == 200, cancelled
-    final = await api.wait(record["id"], timeout=30)
-    braket.hold.set()
+    current, final = await cancel_once_sent(api, braket, body)
     tasks = braket.creates[-2:]
     assert final["status"] == "CANCELLED" and set(tasks) <= set(braket.cancels) and current["remote_id"].split(",")[0] == tasks[0], (final, braket.cancels)

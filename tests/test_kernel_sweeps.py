@@ -11,7 +11,6 @@ import re
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
@@ -24,9 +23,9 @@ from hal_jupyter.engine.qasm import parse_circuit
 from hal_jupyter.kernel import display
 from hal_jupyter.kernel.circuits import request_fields, to_observables, to_program
 from hal_jupyter.kernel.client import QuantumJobResult
-from hal_jupyter.kernel.magics import HalMagics
 
 from .server_process import ServerProcess
+from .test_magics import ip  # noqa: F401 - the IPython shell fixture
 
 ANGLES = np.linspace(0.0, np.pi, 7)
 ONE_QUBIT = """OPENQASM 3.0;
@@ -356,17 +355,6 @@ def _all_widgets(widget):
 
 
 # -- magics --------------------------------------------------------------------------------
-@pytest.fixture
-def ip(tmp_path):
-    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
-    shell.display_formatter.active_types = ["text/plain", "text/html", "application/vnd.jupyter.widget-view+json"]
-    shell.run_line_magic("load_ext", "hal_jupyter")
-    HalMagics._hal = Hal(embedded=True, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.1)
-    yield shell
-    HalMagics._hal.close()
-    HalMagics._hal = None
-
-
 def test_end_to_end_quantum_cell_with_json_parameters_and_observables(ip):
     line = """quantum --wait --priority high --out r --parameters '{"theta": [0, 3.141592653589793]}' --observables '["Z", {"Z": -2}]'"""
     with capture_output() as captured:

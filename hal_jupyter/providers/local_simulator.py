@@ -140,11 +140,7 @@ class LocalSimulatorProvider(Provider):
             return {job.id: JobUpdate(JobStatus.FAILED, error=error) for job in batch.jobs}
         if not future.done():
             status = JobStatus.RUNNING if future.running() else JobStatus.SUBMITTED
-            message = (
-                f"simulating {len(batch.jobs)} circuit(s) in one Aer run"
-                if future.running()
-                else "waiting for the simulator"
-            )
+            message = _progress(batch) if future.running() else "waiting for the simulator"
             return {job.id: JobUpdate(status, message=message) for job in batch.jobs}
         with self._guard:
             self._runs.pop(batch.id, None)
@@ -175,6 +171,14 @@ class LocalSimulatorProvider(Provider):
     def close(self) -> None:
         self._feeder.shutdown(wait=False, cancel_futures=True)
         self._stop_worker()
+
+
+def _progress(batch: BatchSpec) -> str:
+    """What a running batch does, for its jobs' status messages (a sweep counts its points)."""
+    points = sum(sweeps.of(job.payload).num_points for job in batch.jobs)
+    if points == len(batch.jobs):
+        return f"simulating {len(batch.jobs)} circuit(s) in one Aer run"
+    return f"simulating {len(batch.jobs)} job(s), {points} parameter points, in one Aer call"
 
 
 def _update(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> JobUpdate:

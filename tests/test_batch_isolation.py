@@ -64,7 +64,7 @@ def test_the_worker_gives_each_circuit_its_own_outcome(good, good_references) ->
     sources = [e.source for e in good[:16]]
     for position in sorted(bads):
         sources.insert(position, bads[position][0])
-    outputs = aer_worker.simulate("density_matrix", sources, corpus.SHOTS, 11)
+    outputs = aer_worker.simulate("density_matrix", [(source, None) for source in sources], corpus.SHOTS, 11)
     entries = iter(good[:16])
     for position, output in enumerate(outputs):
         if position in bads:

@@ -183,9 +183,14 @@ def test_answers_the_fuzzer_rarely_reaches_conform(server, api_schema, auth):
         "POST", "/hal/api/classical/jobs", 201, body={"code": CLASSICAL_PROGRAMS[1], "args": {"x": 1}, "priority": "high"}
     )
     failing = call("POST", "/hal/api/classical/jobs", 201, body={"code": CLASSICAL_PROGRAMS[2], "priority": "high"})
-    server.wait_all([quantum["id"], classical["id"], failing["id"]], timeout=30)
+    swept = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[1] q;\nbit[1] c;\nry(theta) q[0];\nc[0] = measure q[0];\n'
+    sweep = call("POST", "/hal/api/quantum/jobs", 201, body={"circuit": swept, "parameters": {"theta": [0.0, 1.0]}, "shots": 20, "priority": "high"})
+    estimate = call("POST", "/hal/api/quantum/jobs", 201, body={"circuit": swept, "parameters": {"theta": [0.0, 1.0]}, "observables": [{"Z": 1.0}], "priority": "high"})
+    server.wait_all([quantum["id"], classical["id"], failing["id"], sweep["id"], estimate["id"]], timeout=30)
     for job in (quantum, classical, failing):
         call("GET", "/hal/api/jobs/{job_id}", 200, path_parameters={"job_id": job["id"]})
+    assert len(call("GET", "/hal/api/jobs/{job_id}/result", 200, path_parameters={"job_id": sweep["id"]})["counts"]) == 2
+    assert len(call("GET", "/hal/api/jobs/{job_id}/result", 200, path_parameters={"job_id": estimate["id"]})["evs"][0]) == 2
     assert call("GET", "/hal/api/jobs/{job_id}/result", 200, path_parameters={"job_id": quantum["id"]})["counts"]
     assert call("GET", "/hal/api/jobs/{job_id}/result", 200, path_parameters={"job_id": classical["id"]})["stdout"]
     call("GET", "/hal/api/jobs/{job_id}/result", 409, path_parameters={"job_id": failing["id"]})

@@ -26,7 +26,11 @@ from ..engine.models import (
 
 REF = "#/components/schemas/{model}"
 #: Answers whose every field is always sent (docs/API.md), although the models give some a default.
-ALWAYS_COMPLETE = ("JobRecord", "JobList", "QuantumResult", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate", "ErrorInfo")
+ALWAYS_COMPLETE = ("JobRecord", "JobList", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate", "ErrorInfo")
+#: v1.1: a quantum result has counts (a sampling job: one dict, or one per point of a
+#: sweep) or evs and stds (an estimation job), and parameters when it is a sweep
+QUANTUM_RESULT_ALWAYS = ["id", "shots", "backend", "metadata"]
+QUANTUM_RESULT_KINDS = [{"required": ["counts"]}, {"required": ["evs", "stds", "parameters"]}]
 ERROR_BODY = {
     "type": "object",
     "description": "Every error: 'type' is stable (for programs), 'message' is for people.",
@@ -141,6 +145,8 @@ def _schemas() -> dict[str, Any]:
     defs: dict[str, Any] = schemas["$defs"]
     for name in ALWAYS_COMPLETE:
         defs[name]["required"] = list(defs[name]["properties"])
+    defs["QuantumResult"]["required"] = QUANTUM_RESULT_ALWAYS
+    defs["QuantumResult"]["anyOf"] = QUANTUM_RESULT_KINDS
     defs["JobRecord"]["additionalProperties"] = False
     # v1.1: with include=result, a listed record also carries its result (null until COMPLETED)
     with_result = copy.deepcopy(defs["JobRecord"])

@@ -37,7 +37,7 @@ def new_id(prefix: str = "") -> str:
 
 def group_key(row: Row) -> GroupKey:
     options = json.dumps(row["payload"].get("options") or {}, sort_keys=True)
-    estimate = sweeps.of(row["payload"]).estimating
+    estimate = sweeps.estimating(row["payload"])
     return GroupKey(row["provider"], row["backend"] or "", row["shots"], options, estimate)
 
 

@@ -94,6 +94,22 @@ class Sweep:
         layout = getattr(circuit, "layout", None)
         return ops if layout is None else [op.apply_layout(layout) for op in ops]
 
+    def pub_values(self, circuit: Any) -> Any:
+        """The points as a primitive's PUB takes them for ``circuit`` (columns in its
+        parameter order), or None without parameters."""
+        return self.values_array([p.name for p in circuit.parameters]) if self.swept else None
+
+    def pub_observables(self, circuit: Any) -> Any:
+        """The observables as an Estimator PUB takes them for ``circuit``: through its
+        layout, and shaped (observables, 1) to broadcast against a sweep's N points."""
+        observables = self.sparse_pauli_ops(circuit)
+        return [[op] for op in observables] if self.swept else observables
+
+    def estimates_of(self, data: Any) -> tuple[list[list[float]], list[list[float]]]:
+        """``evs`` and ``stds`` of an Estimator PUB's data, as ``[observable][point]`` lists."""
+        rows = len(self.observables or ())
+        return data.evs.reshape(rows, -1).tolist(), data.stds.reshape(rows, -1).tolist()
+
     def to_payload(self) -> dict[str, Any]:
         return {
             "names": list(self.names),
@@ -120,6 +136,17 @@ class Sweep:
 def of(payload: dict[str, Any]) -> Sweep:
     """The sweep of a stored job payload (a plain sampling job: an empty one)."""
     return Sweep.from_payload(payload.get("sweep"))
+
+
+def estimating(payload: dict[str, Any]) -> bool:
+    """Whether a stored job payload is an estimation job, without reading its points
+    (the scheduler asks this of every job it queues)."""
+    return (payload.get("sweep") or {}).get("observables") is not None
+
+
+def num_points(payload: dict[str, Any]) -> int:
+    """How many times a stored job's circuit runs, without reading its points."""
+    return len((payload.get("sweep") or {}).get("points") or ()) or 1
 
 
 # -- checking a request ---------------------------------------------------------------

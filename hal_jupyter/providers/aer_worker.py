@@ -135,7 +135,7 @@ def _sample(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | N
     from qiskit_aer.primitives import SamplerV2
 
     sampler = SamplerV2(seed=seed, options={"backend_options": {"method": method}})
-    pubs = [(circuit, _values(circuit, sweep), shots) for circuit, sweep in items]
+    pubs = [(circuit, sweep.pub_values(circuit), shots) for circuit, sweep in items]
     outputs = []
     for (circuit, sweep), pub in zip(items, sampler.run(pubs).result()):
         joined = pub.join_data()
@@ -152,23 +152,13 @@ def _estimate(method: str, items: list[tuple[Any, Any]], shots: int, seed: int |
     from qiskit_aer.primitives import EstimatorV2
 
     estimator = EstimatorV2(options={"backend_options": {"method": method}, "run_options": {"seed": seed} if seed is not None else {}})
-    pubs = []
-    for circuit, sweep in items:
-        observables = sweep.sparse_pauli_ops(circuit)
-        shaped: Any = [[op] for op in observables] if sweep.swept else observables
-        pubs.append((circuit, shaped, _values(circuit, sweep) if sweep.swept else None, sweep.precision or 0.0))
+    pubs = [(circuit, sweep.pub_observables(circuit), sweep.pub_values(circuit), sweep.precision or 0.0) for circuit, sweep in items]
     outputs = []
     for (_, sweep), pub in zip(items, estimator.run(pubs).result()):
-        evs = pub.data.evs.reshape(len(sweep.observables or ()), -1).tolist()
-        stds = pub.data.stds.reshape(len(sweep.observables or ()), -1).tolist()
+        evs, stds = sweep.estimates_of(pub.data)
         how = "exact (statevector)" if not sweep.precision else f"exact, with normal noise of the requested precision {sweep.precision}"
         outputs.append({"evs": evs, "stds": stds, "metadata": {"method": method, "primitive": "EstimatorV2", "estimates": how}})
     return outputs
-
-
-def _values(circuit: Any, sweep: Any) -> Any:
-    """The sweep's points as the PUB's parameter values: columns in the circuit's parameter order."""
-    return sweep.values_array([p.name for p in circuit.parameters])
 
 
 def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, seed: int | None) -> dict[int, dict[str, Any]]:

@@ -195,7 +195,7 @@ class IbmQuantumProvider(Provider):
         return (FIXED_S + shots * PER_SHOT_S) * PRICE_PER_S
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
-        amount = self._job_cost((job.shots or 0) * sweeps.of(job.payload).num_points)  # a sweep runs every point
+        amount = self._job_cost((job.shots or 0) * sweeps.num_points(job.payload))  # a sweep runs every point
         if _channel() == "local":
             return CostEstimate(currency="USD", amount=0.0, basis=f"free: local mode (on the device about USD {amount:.2f}; {PRICE_SOURCE})")
         return CostEstimate(currency="USD", amount=round(amount, 4), basis=PRICE_SOURCE)
@@ -219,7 +219,7 @@ class IbmQuantumProvider(Provider):
         for job in batch.jobs:
             try:
                 circuit = quantum.circuit_of(job)
-                if sweeps.of(job.payload).estimating:
+                if sweeps.estimating(job.payload):
                     circuit = sweeps.without_measurements(circuit)
                 circuits[job.id] = quantum.without_impostors(circuit, reserved, batch.backend)
             except Exception as exc:  # noqa: BLE001 - this job's own failure
@@ -342,7 +342,7 @@ class IbmQuantumProvider(Provider):
 
 
 def _estimating(batch: BatchSpec) -> bool:
-    return any(sweeps.of(job.payload).estimating for job in batch.jobs)
+    return any(sweeps.estimating(job.payload) for job in batch.jobs)
 
 
 def _pub(circuit: Any, sweep: sweeps.Sweep, shots: int) -> tuple[Any, ...]:
@@ -351,20 +351,17 @@ def _pub(circuit: Any, sweep: sweeps.Sweep, shots: int) -> tuple[Any, ...]:
     observables carried through the circuit's layout and shaped (observables, 1)
     to broadcast against the N points. Without a ``precision``, the shots of one
     point set it (a standard error of 1/sqrt(shots) for a +-1 observable)."""
-    values = sweep.values_array([p.name for p in circuit.parameters]) if sweep.swept else None
+    values = sweep.pub_values(circuit)
     if not sweep.estimating:
         return (circuit,) if values is None else (circuit, values)
-    observables = sweep.sparse_pauli_ops(circuit)
-    shaped: Any = [[op] for op in observables] if sweep.swept else observables
-    return (circuit, shaped, values, sweep.precision or 1 / shots**0.5)
+    return (circuit, sweep.pub_observables(circuit), values, sweep.precision or 1 / shots**0.5)
 
 
 def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str, Any]) -> dict[str, Any]:
     """A job's result from its PUB's result."""
     sweep = sweeps.of(job.payload)
     if sweep.estimating:
-        rows = len(sweep.observables or ())
-        evs, stds = pub_result.data.evs.reshape(rows, -1).tolist(), pub_result.data.stds.reshape(rows, -1).tolist()
+        evs, stds = sweep.estimates_of(pub_result.data)
         return sweeps.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
     joined = pub_result.join_data()
     counts = [joined.get_counts(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_counts()]

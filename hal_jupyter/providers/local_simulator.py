@@ -112,7 +112,7 @@ class LocalSimulatorProvider(Provider):
                 f"the circuit uses {circuit.num_qubits} qubits; local_simulator runs at most {limit} "
                 f"(HalExtension.max_local_qubits)"
             )
-        if not sweeps.of(job.payload).estimating and (circuit.num_clbits == 0 or not circuit.measures):
+        if not sweeps.estimating(job.payload) and (circuit.num_clbits == 0 or not circuit.measures):
             raise InvalidCircuit(quantum.NOTHING_MEASURED)
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
@@ -175,7 +175,7 @@ class LocalSimulatorProvider(Provider):
 
 def _progress(batch: BatchSpec) -> str:
     """What a running batch does, for its jobs' status messages (a sweep counts its points)."""
-    points = sum(sweeps.of(job.payload).num_points for job in batch.jobs)
+    points = sum(sweeps.num_points(job.payload) for job in batch.jobs)
     if points == len(batch.jobs):
         return f"simulating {len(batch.jobs)} circuit(s) in one Aer run"
     return f"simulating {len(batch.jobs)} job(s), {points} parameter points, in one Aer call"

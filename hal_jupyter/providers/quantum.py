@@ -67,7 +67,7 @@ def check_circuit(
     circuit = circuit_of(job)
     if num_qubits is not None and circuit.num_qubits > num_qubits:
         raise InvalidCircuit(f"the circuit uses {circuit.num_qubits} qubits; {where} has {num_qubits}")
-    if sweeps.of(job.payload).estimating:
+    if sweeps.estimating(job.payload):
         circuit = sweeps.without_measurements(circuit)  # an estimate measures the observables itself
     elif circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
         raise InvalidCircuit(NOTHING_MEASURED)

@@ -31,7 +31,7 @@ import comm
 import pytest
 from nbval.plugin import IPyNbCell
 
-from .emulators import credentials
+from hal_jupyter.offline import credentials
 
 #: Canaries for secret variables that providers (or the SDKs under them) read
 #: from the environment but that no test sets. Each is chosen so that it changes

@@ -53,9 +53,9 @@ async def test_what_braket_cannot_run_is_a_400(api):
 
 
 # -- devices by ARN, through the real AwsDevice against the Braket emulator -----------
-from .emulators import aws_lambda as moto_emulator  # noqa: E402
-from .emulators import braket as braket_emulator  # noqa: E402
-from .emulators import credentials  # noqa: E402
+from hal_jupyter.offline import aws_lambda as moto_emulator  # noqa: E402
+from hal_jupyter.offline import braket as braket_emulator  # noqa: E402
+from hal_jupyter.offline import credentials  # noqa: E402
 
 BUCKET = "amazon-braket-hal-tests"
 

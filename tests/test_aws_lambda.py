@@ -8,8 +8,8 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 
 from . import serverless_checks as checks  # noqa: E402
-from .emulators import aws_lambda as emulator  # noqa: E402
-from .emulators import credentials  # noqa: E402
+from hal_jupyter.offline import aws_lambda as emulator  # noqa: E402
+from hal_jupyter.offline import credentials  # noqa: E402
 
 ROLE_NAME = "hal-lambda-role"
 

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("azure.functions")
 
 from . import serverless_checks as checks  # noqa: E402
-from .emulators import azure_functions as emulator  # noqa: E402
+from hal_jupyter.offline import azure_functions as emulator  # noqa: E402
 
 PROVIDER = "azure_functions"
 ADDER = '''\

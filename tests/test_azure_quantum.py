@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("azure.quantum")
 
 from . import quantum_checks as checks  # noqa: E402
-from .emulators import azure_quantum as emulator  # noqa: E402
+from hal_jupyter.offline import azure_quantum as emulator  # noqa: E402
 
 PROVIDER = "azure_quantum"
 SETTINGS = ("AZURE_QUANTUM_CONNECTION_STRING", "AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")

@@ -23,7 +23,7 @@ from . import circuit_corpus as corpus
 
 pytest.importorskip("qiskit_aer")
 
-from .emulators import braket as braket_emulator  # noqa: E402
+from hal_jupyter.offline import braket as braket_emulator  # noqa: E402
 from .test_aws_braket import braket, braket_world  # noqa: E402,F401 - the Braket API emulator's fixtures
 from .test_azure_quantum import azure, azure_world  # noqa: E402,F401 - the Azure Quantum emulator's fixtures
 

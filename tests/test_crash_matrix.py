@@ -25,7 +25,7 @@ import pytest
 from hal_jupyter.engine.faults import ENV, POINTS
 
 from . import quantum_checks as checks
-from .emulators import offline
+from hal_jupyter.offline import stack as offline
 from .server_process import ServerProcess
 
 pytest.importorskip("braket")

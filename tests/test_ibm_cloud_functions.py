@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("ibm_cloud_sdk_core")
 
 from . import serverless_checks as checks  # noqa: E402
-from .emulators import openwhisk  # noqa: E402
+from hal_jupyter.offline import openwhisk  # noqa: E402
 
 PROVIDER = "ibm_cloud_functions"
 

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("ibm_code_engine_sdk")
 
 from . import serverless_checks as checks  # noqa: E402
-from .emulators import code_engine  # noqa: E402
+from hal_jupyter.offline import code_engine  # noqa: E402
 
 PROVIDER = "ibm_code_engine"
 

@@ -12,7 +12,7 @@ def _runner_processes() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if any(part.endswith("python_runner.py") for part in cmdline) or cmdline[:2] == ["sleep", "987"]:
+        if any(part.endswith("providers/user_code.py") for part in cmdline) or cmdline[:2] == ["sleep", "987"]:
             found.append(proc)
     return found
 

@@ -87,7 +87,7 @@ REMOTE = {"aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1",
 
 @pytest.fixture(scope="module")
 def clouds():
-    from .emulators import offline
+    from hal_jupyter.offline import stack as offline
 
     return offline.start_all()
 
@@ -95,7 +95,7 @@ def clouds():
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("provider", list(REMOTE))
 def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(clouds, pg_url, processes, tmp_path, provider, point):
-    from .emulators import offline
+    from hal_jupyter.offline import stack as offline
 
     backend, creates_per_batch = REMOTE[provider]
     world = offline.worlds[provider]

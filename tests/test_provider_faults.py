@@ -23,7 +23,7 @@ from hal_jupyter.engine.contract import Settings
 from hal_jupyter.providers.local_simulator import LocalSimulatorProvider
 
 from . import quantum_checks as checks
-from .emulators import offline
+from hal_jupyter.offline import stack as offline
 from .server_process import ServerProcess
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"

@@ -15,8 +15,8 @@ from typing import Any
 from moto.awslambda import models
 from moto.server import ThreadedMotoServer
 
-from ..server_process import free_port
 from . import credentials, runner
+from .http import free_port
 
 DEPLOYS: list[str] = []
 INVOKES: list[str] = []

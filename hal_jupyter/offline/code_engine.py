@@ -18,9 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
-from ..server_process import free_port
 from . import runner
-from .http import Faults, JsonHandler, serve
+from .http import Faults, JsonHandler, free_port, serve
 from .iam import API_KEY, Iam
 
 PROJECT = "hal-project"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import sys
 import threading
 import time
@@ -14,7 +15,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..server_process import free_port
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -134,10 +141,12 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None, faults: Faults | None = None) -> tuple[ThreadingHTTPServer, str]:
+def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None, faults: Faults | None = None, world: Any = None) -> tuple[ThreadingHTTPServer, str]:
     """Serve ``handler`` on 127.0.0.1 (a free port unless given), injecting ``faults``;
-    the server and its base URL."""
+    ``world`` is the service's state, whose ``stats()`` answers ``GET /__offline__/stats``.
+    The server and its base URL."""
     server = _Server(("127.0.0.1", port or free_port()), handler)
     server.faults = faults  # type: ignore[attr-defined]
+    server.world = world  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
-from ..server_process import free_port
 from . import credentials, runner
-from .http import Faults, JsonHandler, serve
+from .http import Faults, JsonHandler, free_port, serve
 
 KEY = credentials.AZURE_FUNCTIONS_KEY
 

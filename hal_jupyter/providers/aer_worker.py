@@ -40,7 +40,7 @@ def init_worker(parent_pid: int) -> None:
         os.nice(5)  # simulations soak up idle CPU; requests to the server come first
     except OSError:
         pass
-    from .python_runner import die_with_parent
+    from .user_code import die_with_parent
 
     die_with_parent(parent_pid)
     import qiskit.qasm2  # noqa: F401

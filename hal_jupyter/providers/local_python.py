@@ -25,7 +25,7 @@ from ..engine.errors import InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
 from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
-RUNNER = Path(__file__).with_name("python_runner.py")
+RUNNER = Path(__file__).with_name("user_code.py")  # the one user-code runner, run as a script
 OUTPUT_LIMIT = 1_000_000  # bytes of stdout / stderr kept per job
 _SAFE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 

@@ -1,7 +1,7 @@
 """What the serverless providers (Lambda, Azure Functions, OpenWhisk, Code Engine) share.
 
 In code mode the HAL deploys a function whose package holds the cell's source
-(``hal_user_code.py``) and a small handler (:data:`HANDLER_SOURCE`). One
+(``hal_user_code.py``) and the HAL's user-code runner as its handler (:data:`HANDLER_SOURCE`). One
 invocation carries several tasks, so a batch of standard jobs with the same code
 is one call; each task's value, output, or exception comes back on its own.
 Functions are named by a hash of the code, so an unchanged cell is not deployed
@@ -19,6 +19,7 @@ import time
 import zipfile
 from abc import abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from ..engine.errors import InvalidRequest
@@ -26,35 +27,8 @@ from ..engine.models import BackendInfo, ErrorInfo, JobStatus
 from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
 
 HANDLER_MODULE = "hal_handler"
-HANDLER_SOURCE = '''\
-"""hal_jupyter's handler: runs each task of the event against hal_user_code."""
-import contextlib, io, json, time, traceback
-
-
-def handler(event, context=None):
-    results = []
-    try:
-        import hal_user_code
-    except BaseException as exc:  # the code itself failed to load
-        failure = {"ok": False, "type": type(exc).__name__, "message": str(exc), "stdout": "", "stderr": traceback.format_exc()}
-        return {"results": [dict(failure, id=task["id"]) for task in event.get("tasks", [])]}
-    for task in event.get("tasks", []):
-        out, err = io.StringIO(), io.StringIO()
-        started = time.monotonic()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                entry = getattr(hal_user_code, task["entrypoint"], None)
-                if not callable(entry):
-                    raise NameError("the code defines no function named %r" % task["entrypoint"])
-                value = entry(**task["args"])
-            json.dumps(value)
-            result = {"ok": True, "value": value}
-        except BaseException as exc:
-            result = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
-        result.update(id=task["id"], stdout=out.getvalue(), stderr=err.getvalue(), duration_s=time.monotonic() - started)
-        results.append(result)
-    return {"results": results}
-'''
+#: the one user-code runner (:mod:`.user_code`), shipped verbatim as ``hal_handler.py``
+HANDLER_SOURCE = (Path(__file__).with_name("user_code.py")).read_text()
 
 
 def code_hash(code: str) -> str:

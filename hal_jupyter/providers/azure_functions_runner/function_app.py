@@ -4,29 +4,22 @@ Azure Functions cannot take code through its HTTP API, so hal_jupyter's code mod
 on ``azure_functions`` calls this one function, deployed once by whoever owns the
 function app (``python -m hal_jupyter.providers.azure_functions write-runner DIR``,
 then ``func azure functionapp publish <app>``). A request carries the code, a
-timeout and the tasks; the code runs in a child process with ``hal_handler``
-(written beside this file), so a task past its timeout is stopped and answered
-with 504, and each task's value, output or exception comes back on its own.
+timeout and the tasks; ``hal_handler`` (hal_jupyter's user-code runner, written
+beside this file) runs them in a child process, so a task past its timeout is
+stopped and answered with 504, and each task's value, output or exception comes
+back on its own.
 """
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
 import azure.functions as func
 
+from hal_handler import call_in_child
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 HERE = os.path.dirname(os.path.abspath(__file__))
-MARK = "\n__HAL_RESULTS__"
-CHILD = (
-    "import json, sys\n"
-    "sys.path[:0] = sys.argv[1:3]\n"
-    "from hal_handler import handler\n"
-    "event = json.loads(sys.stdin.read())\n"
-    f"sys.__stdout__.write({MARK!r} + json.dumps(handler(event)))\n"
-)
 
 
 def _answer(status, body):
@@ -44,14 +37,10 @@ def hal_runner(req: func.HttpRequest) -> func.HttpResponse:
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "hal_user_code.py"), "w") as handle:
             handle.write(code)
-        try:
-            child = subprocess.run(
-                [sys.executable, "-c", CHILD, folder, HERE],
-                input=json.dumps({"tasks": tasks}), capture_output=True, text=True, timeout=timeout, cwd=folder,
-            )
-        except subprocess.TimeoutExpired:
-            return _answer(504, {"error": f"the code ran past its maximum execution time of {timeout:g} s"})
-    _, _, raw = child.stdout.rpartition(MARK)
-    if not raw:
-        return _answer(500, {"error": "the code's process ended without an answer: " + child.stderr[-1000:]})
-    return _answer(200, json.loads(raw))
+        spec = {"package": folder, "module": os.path.join(HERE, "hal_handler.py"), "function": "handler", "event": {"tasks": tasks}}
+        outcome, _, _ = call_in_child(spec, timeout, cwd=folder)
+    if outcome is None:
+        return _answer(504, {"error": f"the code ran past its maximum execution time of {timeout:g} s"})
+    if not outcome["ok"]:
+        return _answer(500, {"error": f"the code's process ended without an answer: {outcome['message']}"})
+    return _answer(200, outcome["value"])

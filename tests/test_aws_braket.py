@@ -64,7 +64,7 @@ BUCKET = "amazon-braket-hal-tests"
 def braket_world():
     import boto3
 
-    moto, s3_url = moto_emulator.start()
+    moto, _, s3_url = moto_emulator.start()
     boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id=credentials.AWS_ACCESS_KEY_ID, aws_secret_access_key=credentials.AWS_SECRET_ACCESS_KEY).create_bucket(Bucket=BUCKET)
     server, world, url = braket_emulator.start(s3_url)
     yield world, url, s3_url

@@ -16,7 +16,7 @@ ROLE_NAME = "hal-lambda-role"
 
 @pytest.fixture(scope="module")
 def lambda_endpoint():
-    server, url = emulator.start()
+    server, _, url = emulator.start()
     yield url
     server.stop()
 

@@ -16,7 +16,6 @@ import io
 import json
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from . import credentials, runner
-from .http import Faults, JsonHandler, free_port, serve
+from .http import JsonHandler, World, free_port, serve
 
 KEY = credentials.AZURE_FUNCTIONS_KEY
 
@@ -44,14 +43,13 @@ def _timeout_s(value: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
-class FunctionsHost:
+class FunctionsHost(World):
+    service = "Azure Functions"
+
     def __init__(self, base_url: str) -> None:
-        self.faults = Faults()  # set its rate to make this service flaky
+        super().__init__()
         self.base_url = base_url
         self.routes: dict[str, dict[str, Any]] = {}
-        self.deploys: list[str] = []
-        self.invokes: list[str] = []
-        self.guard = threading.Lock()
 
     def deploy(self, app_zip: bytes, name: str = "app") -> None:
         """Publish an app: its functions' routes replace the same routes of earlier apps."""
@@ -113,7 +111,7 @@ def env(url: str) -> dict[str, str]:
 def start() -> tuple[ThreadingHTTPServer, FunctionsHost, str]:
     port = free_port()
     host = FunctionsHost(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(host), "azure-functions-emulator", port, host.faults)
+    server, _ = serve(_handler(host), "azure-functions-offline", port, world=host)
     return server, host, host.base_url
 
 
@@ -123,11 +121,3 @@ def deploy_runner(host: FunctionsHost) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         host.deploy(zip_folder(write_runner(folder)), name="hal-runner")
-
-
-if __name__ == "__main__":  # python -m tests.emulators.azure_functions: a function app for offline demos
-    _, functions_host, url = start()
-    deploy_runner(functions_host)
-    print(f"Azure Functions emulator at {url}: export AZURE_FUNCTIONS_URL={url} AZURE_FUNCTIONS_KEY={KEY} AZURE_FUNCTIONS_RUNNER=hal-runner")
-    while True:
-        time.sleep(3600)

@@ -23,9 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ..server_process import free_port
 from . import credentials
-from .http import Faults, JsonHandler, serve
+from .http import JsonHandler, World, free_port, serve
 
 API_KEY = credentials.AZURE_QUANTUM_API_KEY
 SUBSCRIPTION, GROUP, WORKSPACE, LOCATION = "00000000-0000-0000-0000-000000000000", "hal-rg", "hal-ws", "eastus"
@@ -68,20 +67,19 @@ def ionq_circuit(program: dict[str, Any]) -> Any:
     return circuit
 
 
-class AzureQuantum:
+class AzureQuantum(World):
+    service = "Azure Quantum (with its blob storage)"
+
     def __init__(self, base_url: str) -> None:
-        self.faults = Faults()  # set its rate to make this service flaky
+        super().__init__()
         self.base_url = base_url
         self.blobs: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.containers: set[str] = set()
         self.jobs: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
-        self.creates: list[str] = []
-        self.cancels: list[str] = []
         self.hold = threading.Event()
         self.hold.set()
         self.fail_next: str | None = None
-        self.guard = threading.Lock()
         self.simulating = threading.Lock()
 
     def sas(self, container: str, blob: str | None = None) -> str:
@@ -273,7 +271,7 @@ def env(url: str) -> dict[str, str]:
 def start() -> tuple[ThreadingHTTPServer, AzureQuantum, str]:
     port = free_port()
     world = AzureQuantum(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(world), "azure-quantum-emulator", port, world.faults)
+    server, _ = serve(_handler(world), "azure-quantum-offline", port, world=world)
     return server, world, world.base_url
 
 

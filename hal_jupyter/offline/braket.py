@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from . import credentials
-from .http import Faults, JsonHandler, serve
+from .http import JsonHandler, World, serve
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
@@ -38,9 +38,11 @@ def _capabilities(local_name: str, program_sets: bool) -> str:
     return json.dumps(capabilities)
 
 
-class Braket:
+class Braket(World):
+    service = "Amazon Braket"
+
     def __init__(self, s3_endpoint: str, region: str = "us-east-1") -> None:
-        self.faults = Faults()  # set its rate to make this service flaky
+        super().__init__()
         self.s3_endpoint = s3_endpoint
         self.region = region
         self.devices = {
@@ -49,12 +51,9 @@ class Braket:
         }
         self.tasks: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, str] = {}
-        self.creates: list[str] = []
-        self.cancels: list[str] = []
         self.hold = threading.Event()
         self.hold.set()  # set: tasks run; clear(): they stay QUEUED until set() again
         self.fail_next: str | None = None
-        self.guard = threading.Lock()
         # One simulation at a time, as the provider's own LocalSimulator runs do: Braket's
         # numba-parallel simulators abort the process when two threads enter them at once.
         self.simulating = threading.Lock()
@@ -198,5 +197,5 @@ def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:
 
 def start(s3_endpoint: str) -> tuple[ThreadingHTTPServer, Braket, str]:
     world = Braket(s3_endpoint)
-    server, url = serve(_handler(world), "braket-emulator", faults=world.faults)
+    server, url = serve(_handler(world), "braket-offline", world=world)
     return server, world, url

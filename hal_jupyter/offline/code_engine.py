@@ -12,28 +12,26 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
 from . import runner
-from .http import Faults, JsonHandler, free_port, serve
+from .http import JsonHandler, World, free_port, serve
 from .iam import API_KEY, Iam
 
 PROJECT = "hal-project"
 FUNCTIONS = re.compile(r"^/v2/projects/(?P<project>[^/]+)/functions(?:/(?P<name>[^/]+))?$")
 RUN = re.compile(r"^/run/(?P<project>[^/]+)/(?P<name>[^/]+)$")
-class CodeEngine:
+class CodeEngine(World):
+    service = "IBM Code Engine (with IBM Cloud IAM)"
+
     def __init__(self, base_url: str) -> None:
-        self.faults = Faults()  # set its rate to make this service flaky
+        super().__init__()
         self.base_url = base_url
         self.functions: dict[tuple[str, str], dict[str, Any]] = {}
-        self.deploys: list[str] = []
-        self.invokes: list[str] = []
         self.iam = Iam()
-        self.guard = threading.Lock()
 
     def run(self, function: dict[str, Any], params: Any) -> tuple[int, Any]:
         limit = float(function.get("scale_max_execution_time", 60))
@@ -108,13 +106,5 @@ def env(url: str) -> dict[str, str]:
 def start() -> tuple[ThreadingHTTPServer, CodeEngine, str]:
     port = free_port()
     world = CodeEngine(f"http://127.0.0.1:{port}")
-    server, _ = serve(_handler(world), "code-engine-emulator", port, world.faults)
+    server, _ = serve(_handler(world), "code-engine-offline", port, world=world)
     return server, world, world.base_url
-
-
-if __name__ == "__main__":  # python -m tests.emulators.code_engine: a Code Engine for offline demos
-    _, _, url = start()
-    print(f"Code Engine + IAM emulator at {url}: export IBM_CODE_ENGINE_URL={url}/v2 IBM_CLOUD_IAM_URL={url} "
-          f"IBM_CODE_ENGINE_PROJECT_ID={PROJECT} IBM_CLOUD_API_KEY={API_KEY}")
-    while True:
-        time.sleep(3600)

@@ -1,6 +1,7 @@
-"""What every HTTP emulator here shares: a quiet handler that reads bodies and
-answers JSON (or raw bytes), serving it on 127.0.0.1 from a daemon thread, and
-faults injected into a share of its answers (:class:`Faults`)."""
+"""What every stand-in here shares: its state (a :class:`World`, with the
+counters ``GET /__offline__/stats`` answers), a quiet handler that reads bodies
+and answers JSON (or raw bytes), serving it on 127.0.0.1 from a daemon thread,
+and faults injected into a share of its answers (:class:`Faults`)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,36 @@ class Faults:
 
 
 FAULT_STATUS = {"throttle": 429, "unavailable": 503, "server_error": 500}
+STATS_PATH = "/__offline__/stats"
+
+
+class World:
+    """A stand-in's state: what it was asked to do, counted, and its :class:`Faults`.
+
+    ``creates``/``cancels`` (jobs and tasks) and ``deploys``/``invokes``
+    (functions) list names or ids in order, so tests can check exactly what
+    was created; :meth:`stats` counts them for ``GET /__offline__/stats``.
+    """
+
+    service = "a cloud service"
+
+    def __init__(self) -> None:
+        self.faults = Faults()  # set its rate to make this service flaky
+        self.creates: list[str] = []
+        self.cancels: list[str] = []
+        self.deploys: list[str] = []
+        self.invokes: list[str] = []
+        self.guard = threading.Lock()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "creates": len(self.creates),
+            "cancels": len(self.cancels),
+            "deploys": len(self.deploys),
+            "invocations": len(self.invokes),
+            "faults_injected": dict(self.faults.injected),
+        }
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -86,8 +117,13 @@ class JsonHandler(BaseHTTPRequestHandler):
         return True
 
     def parse_request(self) -> bool:
-        """Draw this request's fault; throttling and unavailability answer before any work."""
+        """Answer ``GET /__offline__/stats``; else draw this request's fault: throttling
+        and unavailability answer before any work."""
         if not super().parse_request():
+            return False
+        world: World | None = getattr(self.server, "world", None)
+        if self.command == "GET" and self.path.partition("?")[0] == STATS_PATH and world is not None:
+            self._reply(200, world.stats())  # never faulted: it is how people watch the faults
             return False
         faults: Faults | None = getattr(self.server, "faults", None)
         self._fault = faults.draw() if faults is not None and self.faulty() else None
@@ -141,12 +177,12 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None, faults: Faults | None = None, world: Any = None) -> tuple[ThreadingHTTPServer, str]:
-    """Serve ``handler`` on 127.0.0.1 (a free port unless given), injecting ``faults``;
-    ``world`` is the service's state, whose ``stats()`` answers ``GET /__offline__/stats``.
-    The server and its base URL."""
+def serve(handler: type[BaseHTTPRequestHandler], name: str, port: int | None = None, faults: Faults | None = None, world: World | None = None) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port unless given), injecting ``faults``
+    (by default the ``world``'s, whose stats answer ``GET /__offline__/stats``);
+    the server and its base URL."""
     server = _Server(("127.0.0.1", port or free_port()), handler)
-    server.faults = faults  # type: ignore[attr-defined]
+    server.faults = faults if faults is not None or world is None else world.faults  # type: ignore[attr-defined]
     server.world = world  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -14,26 +14,25 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from . import runner
-from .http import Faults, JsonHandler, serve
+from .http import JsonHandler, World, serve
 from .iam import API_KEY, TOKEN_TTL_S, Iam
 
 __all__ = ["API_KEY", "TOKEN_TTL_S", "OpenWhisk", "start"]
 ACTION = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/actions/(?P<name>[^?]+)$")
-class OpenWhisk:
+
+
+class OpenWhisk(World):
+    service = "IBM Cloud Functions (OpenWhisk, with IBM Cloud IAM)"
+
     def __init__(self) -> None:
-        self.faults = Faults()  # set its rate to make this service flaky
+        super().__init__()
         self.actions: dict[tuple[str, str], dict[str, Any]] = {}
-        self.deploys: list[str] = []
-        self.invokes: list[str] = []
         self.iam = Iam()
-        self.guard = threading.Lock()
 
     @property
     def token_requests(self) -> int:
@@ -118,13 +117,5 @@ def env(url: str) -> dict[str, str]:
 
 def start() -> tuple[ThreadingHTTPServer, OpenWhisk, str]:
     world = OpenWhisk()
-    server, url = serve(_handler(world), "openwhisk-emulator", faults=world.faults)
+    server, url = serve(_handler(world), "openwhisk-offline", world=world)
     return server, world, url
-
-
-if __name__ == "__main__":  # python -m tests.emulators.openwhisk: an OpenWhisk for offline demos
-    _, _, url = start()
-    print(f"OpenWhisk + IAM emulator at {url}: export IBM_CLOUD_FUNCTIONS_URL={url} IBM_CLOUD_IAM_URL={url} "
-          f"IBM_CLOUD_FUNCTIONS_NAMESPACE=hal IBM_CLOUD_API_KEY={API_KEY}")
-    while True:
-        time.sleep(3600)

@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hal_jupyter import Hal  # noqa: E402
-from hal_jupyter.kernel.monitor import MAX_ROWS  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from hal_jupyter import Hal
+from hal_jupyter.kernel.monitor import MAX_ROWS
+from hal_jupyter.offline.processes import ServerProcess
 
 BELL = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; creg c[2]; h q[0]; cx q[0], q[1]; measure q -> c;'
 

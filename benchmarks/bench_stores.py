@@ -4,7 +4,7 @@ a server sees another server's changes. Same machine, same run.
     python benchmarks/bench_stores.py [--singles 1000] [--bulk 1000] [--events 200]
 
 Measured, each on real `jupyter server` processes with hal_jupyter (a throwaway
-PostgreSQL cluster from tests/postgres.py, fsync off like the tests):
+PostgreSQL cluster of hal_jupyter/offline/postgres.py, fsync off like the tests):
 
 - accepted/s:  single POSTs, one after the other on one keep-alive connection
                per server, to a server whose batch window outlasts the run (so
@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.bench_throughput import Completion, Connection, fetch_bulk, post_singles, random_circuit  # noqa: E402
-from tests.postgres import PostgresCluster  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from bench_throughput import Completion, Connection, fetch_bulk, post_singles, random_circuit
+from hal_jupyter.offline.postgres import PostgresCluster
+from hal_jupyter.offline.processes import ServerProcess
 
 
 def accepted_per_s(urls: list[str], root: Path, count: int, name: str) -> float:

@@ -27,17 +27,14 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_throughput import Completion, Connection  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from bench_throughput import Completion, Connection
+from hal_jupyter.offline.processes import ServerProcess
 
 
 def ansatz_qasm(qubits: int, layers: int, theta: str | float, measure: bool) -> str:

@@ -30,16 +30,14 @@ import json
 import random
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.server_process import ServerProcess  # noqa: E402
+from hal_jupyter.offline.processes import ServerProcess
 
 GATES_1Q = ("h", "x", "sx", "s", "t")
 IDS_PER_REQUEST = 500  # API.md: at most 500 ids per listing

@@ -1,17 +1,16 @@
-"""A real, throwaway PostgreSQL cluster for tests (no mocks).
+"""A real, throwaway PostgreSQL cluster: the stand-in of a shared job store
+(tests, benchmarks, trying many servers and workers on one machine).
 
 ``PostgresCluster`` runs Debian's server binaries (``initdb``, ``pg_ctl``) on
 127.0.0.1 and a free port, in its own temporary directory. PostgreSQL refuses
 to run as root: when the tests run as root, the cluster runs as the
 ``postgres`` OS user (``runuser -u postgres``), else as the current user.
 
-The fixtures at the end (``pg_cluster``, one cluster per session; ``pg_url``,
-one fresh database per test) are meant to be imported by ``conftest.py``.
+The tests' fixtures over it are in ``tests/postgres.py``.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import re
@@ -23,12 +22,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 
 #: the owner of the cluster's files and processes when the tests run as root
 OS_USER = "postgres"
@@ -327,33 +324,3 @@ class PostgresCluster:
 
         self.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
             sql.Identifier(name), sql.Literal(password)))
-
-
-# -- pytest fixtures -------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """One PostgreSQL cluster for the test session, stopped and removed at its end."""
-    cluster = PostgresCluster()
-    atexit.register(cluster.cleanup)  # also when the session ends without teardown
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.cleanup()
-        atexit.unregister(cluster.cleanup)
-
-
-@pytest.fixture
-def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
-    """A fresh database ``hal_<8 hex>`` on ``pg_cluster``: its SQLAlchemy URL; dropped after the test."""
-    if not pg_cluster.is_running():  # a test before this one stopped or killed it
-        pg_cluster.start()
-    name = f"hal_{secrets.token_hex(4)}"
-    url = pg_cluster.create_database(name)
-    yield url
-    try:
-        pg_cluster.drop_database(name)
-    except Exception:  # the cluster is down (a test stopped it): nothing to drop
-        pass

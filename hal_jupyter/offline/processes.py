@@ -1,4 +1,10 @@
-"""A real ``jupyter server`` process for tests that kill it (crash tests, benchmarks)."""
+"""Real processes of the HAL on 127.0.0.1, for whatever must run them as a user
+does or kill them as a crash does (tests, benchmarks, demos): a ``jupyter
+server`` with the extension (:class:`ServerProcess`) and ``hal-jupyter worker``
+(:class:`WorkerProcess`).
+
+``watch_log`` and ``watch_body`` are hooks: the tests' subclasses hand every
+log file and HTTP answer to their credential-leak sweep."""
 
 from __future__ import annotations
 
@@ -13,13 +19,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from hal_jupyter.offline.http import free_port
-
-from . import canaries
+from .http import free_port
 
 
 class ServerProcess:
     """``jupyter server`` on 127.0.0.1 with its own config, data and runtime dirs."""
+
+    def watch_log(self, path: Path) -> None:
+        """Called with the log file before the process starts writing it."""
+
+    def watch_body(self, raw: bytes) -> None:
+        """Called with every HTTP answer's body."""
 
     def __init__(self, root: Path, token: str = "test-token", app: str = "jupyter_server", **traits: Any) -> None:
         self.root = root
@@ -58,7 +68,7 @@ class ServerProcess:
             args.append("--allow-root")
         args += [f"--HalExtension.{k}={v}" for k, v in self.traits.items()]
         log = open(self.log_path, "ab")
-        canaries.EVIDENCE.add_server_log(self.log_path)
+        self.watch_log(self.log_path)
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=self.root)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -83,7 +93,7 @@ class ServerProcess:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
-        canaries.record(canaries.HTTP, raw)
+        self.watch_body(raw)
         return status, json.loads(raw or b"null")
 
     def kill(self) -> None:
@@ -122,6 +132,9 @@ class ServerProcess:
 class WorkerProcess:
     """``python -m hal_jupyter.worker`` on a shared job store."""
 
+    def watch_log(self, path: Path) -> None:
+        """Called with the log file before the process starts writing it."""
+
     def __init__(self, root: Path, db_url: str, **options: Any) -> None:
         self.root = root
         self.db_url = db_url
@@ -134,7 +147,7 @@ class WorkerProcess:
         args = [sys.executable, "-m", "hal_jupyter.worker", "--db-url", self.db_url]
         args += [f"--{k}={v}" for k, v in self.options.items()]
         log = open(self.log_path, "ab")
-        canaries.EVIDENCE.add_server_log(self.log_path)
+        self.watch_log(self.log_path)
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, env={**os.environ, **(env or {})}, cwd=self.root)
         return self
 

@@ -452,8 +452,8 @@ class Scheduler:
             await self._submit(provider, spec)  # same batch id: the provider's idempotency token
             return []
         found = await self._find_remote(provider, spec)
-        if found:
-            self._track(spec, {**remote_ids, **found}, provider)
+        if found:  # found by its tag (or token): store its remote ids, then poll it
+            await self._accepted(provider, spec, Submission(remote_ids={**remote_ids, **found}))
             return []
         if found == {}:  # the provider surely never accepted it
             await self.ledger.apply_all(ids, requeue)

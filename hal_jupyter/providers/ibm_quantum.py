@@ -1,7 +1,9 @@
 """``ibm_quantum``: IBM Quantum through qiskit-ibm-runtime.
 
 Settings (environment): ``QISKIT_IBM_CHANNEL`` (``ibm_quantum_platform``, the
-default, or ``ibm_cloud``), ``QISKIT_IBM_TOKEN`` and ``QISKIT_IBM_INSTANCE``.
+default, or ``ibm_cloud``), ``QISKIT_IBM_TOKEN``, ``QISKIT_IBM_INSTANCE`` and,
+optionally, ``QISKIT_IBM_URL`` (the SDK's ``url``: the IBM Cloud base URL,
+``https://cloud.ibm.com`` unless set).
 ``QISKIT_IBM_CHANNEL=local`` selects Qiskit Runtime's local mode: the same
 Sampler code on the fake backends (``fake_brisbane``, ...), simulated with their
 noise on this machine, free, and on ``aer_simulator``, the noiseless simulator
@@ -68,6 +70,14 @@ def _channel() -> str:
     return os.environ.get("QISKIT_IBM_CHANNEL") or "ibm_quantum_platform"
 
 
+def _account() -> tuple[str, str, str, str]:
+    """The account the settings name now: a change of any of them makes a new service."""
+    channel = _channel()
+    if channel == "local":
+        return (channel, "", "", "")
+    return (channel, os.environ.get("QISKIT_IBM_TOKEN", ""), os.environ.get("QISKIT_IBM_INSTANCE", ""), os.environ.get("QISKIT_IBM_URL", ""))
+
+
 class IbmQuantumProvider(Provider):
     name = "ibm_quantum"
     kind = "quantum"
@@ -80,7 +90,7 @@ class IbmQuantumProvider(Provider):
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
         self._service: Any = None
-        self._service_channel: str | None = None
+        self._service_account: tuple[str, ...] | None = None
         self._guard = threading.Lock()
         self._backend_objects: dict[str, Any] = {}
         self._listing: tuple[float, list[BackendInfo]] | None = None
@@ -110,20 +120,20 @@ class IbmQuantumProvider(Provider):
         return Availability(True)
 
     def _api(self) -> Any:
-        channel = _channel()
+        account = _account()
         with self._guard:
-            if self._service is None or self._service_channel != channel:
+            if self._service is None or self._service_account != account:
                 from qiskit_ibm_runtime import QiskitRuntimeService
 
+                channel, token, instance, url = account
                 if channel == "local":
                     self._service = QiskitRuntimeService(channel="local")
                 else:
-                    self._service = QiskitRuntimeService(
-                        channel=channel, token=os.environ["QISKIT_IBM_TOKEN"], instance=os.environ.get("QISKIT_IBM_INSTANCE") or None
-                    )
-                self._service_channel = channel
+                    self._service = QiskitRuntimeService(channel=channel, token=token, instance=instance or None, **({"url": url} if url else {}))
+                self._service_account = account
                 self._backend_objects.clear()
                 self._reserved.clear()
+                self._pass_managers.clear()
                 self._listing = None
             return self._service
 

@@ -3,8 +3,10 @@ point of the submission path (``hal_jupyter/engine/faults.py``), for each
 provider with a paid path, then restarted.
 
 After the restart every job must end COMPLETED, carried by the provider
-exactly once where the provider outlives the server (Braket, Azure Quantum:
-counted by their emulators, remote ids unchanged), and run again exactly once
+exactly once where the provider outlives the server (Braket, Azure Quantum, IBM
+Quantum's cloud path: counted by their emulators, remote ids unchanged; IBM's
+runtime job, which has no idempotency token, found by its batch tag after a
+crash before its id was stored), and run again exactly once
 where the work died with the server (IBM local mode, the local simulator: free,
 at least once). A provider whose outcome cannot be established (a serverless
 invocation) leaves its jobs UNKNOWN, never invoked again.
@@ -33,7 +35,11 @@ pytest.importorskip("azure.quantum")
 pytest.importorskip("qiskit_ibm_runtime")
 
 #: provider -> (backend, creates a crash-free run of the three-job batch makes)
-REMOTE = {"aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1), "azure_quantum": ("ionq.simulator", 3)}
+REMOTE = {
+    "aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1),
+    "azure_quantum": ("ionq.simulator", 3),
+    "ibm_quantum": ("fake_manila", 1),  # the cloud path, through the IBM Quantum Platform stand-in
+}
 LOCAL = {"ibm_quantum": "fake_manila", "local_simulator": "aer_simulator"}
 #: the points at which a local provider had already taken the work that died
 LOCAL_RAN_BEFORE_CRASH = {"after_accept", "after_remote_id"}
@@ -113,6 +119,7 @@ def test_a_cloud_job_is_created_once_whatever_the_crash_point(clouds, server, tm
 @pytest.mark.parametrize("provider", list(LOCAL))
 def test_local_work_lost_in_a_crash_runs_again_exactly_once(clouds, server, tmp_path, provider, point):
     body = {"jobs": [{"provider": provider, "backend": LOCAL[provider], "circuit": checks.flip(k), "shots": 200} for k in range(3)]}
+    clouds = {**clouds, "QISKIT_IBM_CHANNEL": "local"}  # IBM Quantum's local mode, not the stand-in of its cloud
     ids = crash_and_restart(server, clouds, point, provider, body, f"matrix-{provider}-{point}")
     records = server.wait_all(ids, timeout=90)
     assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 3}, records

@@ -17,6 +17,7 @@ import pytest
 from . import quantum_checks as checks
 from .test_aws_braket import braket, braket_emulator, braket_world  # noqa: F401 - fixtures
 from .test_azure_quantum import azure, azure_world  # noqa: F401 - fixtures
+from .test_ibm_quantum_cloud import ibm, ibm_world  # noqa: F401 - fixtures
 
 SHOTS = 4000
 THETAS = [0.0, 0.6, 1.2, 1.8, 2.4, 3.0]
@@ -50,6 +51,7 @@ HAMILTONIAN = {"ZZI": 0.5, "IZZ": -0.25, "XXI": 0.7, "XIX": 0.3, "YYZ": -0.4, "I
 TARGETS = {
     "local_simulator": ("local_simulator", "aer_simulator", None),
     "ibm_quantum-local": ("ibm_quantum", "aer_simulator", "ibm_local"),
+    "ibm_quantum-cloud-manila": ("ibm_quantum", "fake_manila", "ibm"),  # noisy: within the device's errors
     "braket_sv": ("aws_braket", "braket_sv", None),
     "braket-emulator-sv1": ("aws_braket", braket_emulator.SV1, "braket"),
     "braket-emulator-dm1": ("aws_braket", braket_emulator.DM1, "braket"),
@@ -163,9 +165,14 @@ async def test_ten_sweeps_are_one_aer_primitive_call(api, observables):
 
 
 @pytest.mark.parametrize("observables", [False, True], ids=["sampler", "estimator"])
-async def test_ten_sweeps_are_one_runtime_job_with_a_pub_each(api, ibm_local, observables):
+@pytest.mark.parametrize("mode", ["ibm_local", "ibm"], ids=["local", "cloud"])
+async def test_ten_sweeps_are_one_runtime_job_with_a_pub_each(api, request, mode, observables):
+    service = request.getfixturevalue(mode)
+    before = len(service.creates) if mode == "ibm" else 0
     results = await ten_sweeps(api, {"provider": "ibm_quantum", "backend": "fake_manila"}, observables)
     assert len({r["metadata"]["runtime_job"] for r in results}) == 1
+    if mode == "ibm":  # the IBM Quantum Platform stand-in saw one runtime job
+        assert service.creates[before:] == [results[0]["metadata"]["runtime_job"]]
     assert sorted(r["metadata"]["pub"] for r in results) == list(range(10))
     assert {r["metadata"]["primitive"] for r in results} == {"EstimatorV2" if observables else "SamplerV2"}
 

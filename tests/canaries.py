@@ -4,7 +4,7 @@ A pytest plugin (registered from ``tests/conftest.py``). For the whole test
 session it
 
 - puts canary values in the environment for secret variables that no test sets
-  (``ENVIRONMENT``); the emulators' own credentials (``credentials.SECRETS``)
+  (``ENVIRONMENT``); the stand-ins' own credentials (``credentials.SECRETS``)
   are canaries too, handed to the providers by the tests and notebooks;
 - keeps what the session shows to the outside world, by source (``EVIDENCE``):
   every log record, HTTP response bodies (``jp_fetch``/``jp_ws_fetch`` in
@@ -47,8 +47,7 @@ ENVIRONMENT = {
 # botocore itself writes it to its DEBUG log (the canonical request it signs),
 # which this sweep reads.
 
-#: Credentials that fail: the emulators refuse them, and IBM Quantum cannot be
-#: reached offline. The sweep's own run (``tests/test_secrets.py``) hands them
+#: Credentials that fail: the stand-ins refuse them. The sweep's own run (``tests/test_secrets.py``) hands them
 #: to the providers, so their error paths carry a canary too.
 FAILING = {
     "AZURE_FUNCTIONS_KEY": "hal-canary-refused-azfunc-key-47d1",
@@ -66,7 +65,7 @@ CANARIES = {
     **ENVIRONMENT,
     **{f"{name} (failing)": value for name, value in FAILING.items()},
 }
-assert set(credentials.SECRETS) <= set(CANARIES.values()), "a secret of tests/emulators/credentials.py is not a canary"
+assert set(credentials.SECRETS) <= set(CANARIES.values()), "a secret of hal_jupyter/offline/credentials.py is not a canary"
 
 LOGS, HTTP, SERVER_LOGS, NOTEBOOK_OUTPUTS, WIDGET_STATE, BROWSER_PAGE = (
     "logs", "HTTP bodies", "server logs", "notebook outputs", "widget state", "browser page",

@@ -26,9 +26,8 @@ from .server_process import ServerProcess
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "secrets-sweep"
 CLASSICAL = ["aws_lambda", "azure_functions", "ibm_cloud_functions", "ibm_code_engine"]
-QUANTUM = {"aws_braket": "arn:aws:braket:::device/quantum-simulator/amazon/sv1", "azure_quantum": "ionq.simulator"}
+QUANTUM = {"aws_braket": "arn:aws:braket:::device/quantum-simulator/amazon/sv1", "azure_quantum": "ionq.simulator", "ibm_quantum": "fake_manila"}
 #: IBM Quantum's token only reaches IBM's cloud (the emulated runs use local mode)
-IBM_QUANTUM = {"ibm_quantum": "ibm_brisbane"}
 CODE = {"prints": "def main(n):\n    print('summing', n)\n    return sum(range(n))\n", "raises": "def main(n):\n    raise ValueError('bad', n)\n"}
 FLIP = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n'
 
@@ -53,7 +52,7 @@ def test_no_canary_credential_appears_anywhere(tmp_path, tmp_path_factory):
     - every file written under the session's temporary directories.
 
     Before that it runs jobs of its own, so that even alone it searches something
-    real: a ``jupyter server`` with the emulators' credentials (from a ``.env``
+    real: a ``jupyter server`` with the stand-ins' credentials (from a ``.env``
     file) runs jobs on every cloud provider, then again with credentials that
     fail (``canaries.FAILING``, from the environment, which wins), so the
     providers' error paths hold a canary too; a live monitor widget follows them.
@@ -77,18 +76,18 @@ def test_no_canary_credential_appears_anywhere(tmp_path, tmp_path_factory):
 
 
 def _run_jobs_with_canary_credentials(root: Path) -> None:
-    """Jobs on the emulated clouds with their credentials (from a ``.env`` file),
+    """Jobs on the offline clouds with their credentials (from a ``.env`` file),
     then, restarted, with credentials that fail (the environment wins over the file)."""
     server = ServerProcess(root, db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2)
-    with _emulators(root / ".env"):
+    with _offline_clouds(root / ".env"):
         try:
             server.start(timeout=90)
             accepted = _submit_everywhere(server, QUANTUM)
             records = server.wait_all(sum(accepted.values(), []), timeout=240)
             assert {r["provider"] for r in records.values() if r["status"] == "COMPLETED"} == set(CLASSICAL) | set(QUANTUM), _outcomes(records)
             server.stop()
-            server.start(timeout=90, env={**canaries.FAILING, "QISKIT_IBM_CHANNEL": "ibm_quantum_platform"})
-            refused = _submit_everywhere(server, {**QUANTUM, **IBM_QUANTUM})
+            server.start(timeout=90, env=canaries.FAILING)
+            refused = _submit_everywhere(server, QUANTUM)
             records = server.wait_all(sum(refused.values(), []), timeout=240)
             assert all(r["status"] == "FAILED" for r in records.values() if not r["provider"].startswith("aws_")), _outcomes(records)  # moto takes any AWS key
             _watch_in_a_monitor(server, sum([*accepted.values(), *refused.values()], []))
@@ -97,17 +96,17 @@ def _run_jobs_with_canary_credentials(root: Path) -> None:
 
 
 @contextmanager
-def _emulators(env_file: Path) -> Iterator[None]:
-    """Every cloud emulator, in a process of its own (as a user runs them), which
-    writes the variables that reach them to ``env_file``, read by the server."""
-    log_path = env_file.with_name("emulators.log")
+def _offline_clouds(env_file: Path) -> Iterator[None]:
+    """``hal-jupyter offline``, in a process of its own (as a user runs it), which
+    writes the variables that reach the stand-ins to ``env_file``, read by the server."""
+    log_path = env_file.with_name("offline.log")
     with open(log_path, "wb") as log:  # stdout: the variables, printed on purpose
-        process = subprocess.Popen([sys.executable, "-m", "tests.emulators", "--env-file", str(env_file)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen([sys.executable, "-m", "hal_jupyter.offline", "--env-file", str(env_file)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 90
         while not env_file.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert env_file.exists(), f"the emulators wrote no {env_file} (their log: {log_path})"
+        assert env_file.exists(), f"hal-jupyter offline wrote no {env_file} (its log: {log_path})"
         yield
     finally:
         process.terminate()
@@ -154,7 +153,7 @@ def _watch_in_a_monitor(server: ServerProcess, ids: list[str]) -> None:
 def _session_files(*folders: Path) -> list[Path]:
     """Every file the session wrote in its temporary folders but ``.env`` files:
     credentials live there by design (the HAL reads them from one, and the tests
-    write them as ``python -m tests.emulators --env-file`` does for a user)."""
+    write them as ``hal-jupyter offline --env-file`` does for a user)."""
     return [p for folder in folders for p in folder.rglob("*") if p.is_file() and p.name != ".env"]
 
 

@@ -6,8 +6,10 @@ cloud providers can be tried, demonstrated and tested without an account:
 
 - ``hal-jupyter offline`` runs them until stopped and writes the provider
   variables to a ``.env`` file, which a Jupyter server started beside it reads;
-- :func:`start_all` starts them in this process (a notebook's kernel, a test)
-  and returns the same variables.
+- :func:`connect` (in a notebook) returns the variables of the stand-ins that
+  ``hal-jupyter offline`` runs, or starts them in this process when none runs;
+  :func:`start_all` starts them in this process (a kernel, a test), once;
+- :func:`stats` reads their counters (``GET /__offline__/stats``).
 
 Install with ``pip install "hal-jupyter[offline]"``.
 """
@@ -16,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["start_all"]
+__all__ = ["OfflineClouds", "connect", "start_all", "stats"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("start_all", "worlds"):
+    if name in ("OfflineClouds", "connect", "start_all", "stats", "worlds"):
         from . import stack
 
         return getattr(stack, name)

@@ -63,9 +63,13 @@ def _now() -> str:
 
 
 def _fake(name: str) -> Any:
+    import warnings
+
     from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
-    return FakeProviderForBackendV2().backend(name)
+    with warnings.catch_warnings():  # loading every fake device warns about some we do not serve
+        warnings.simplefilter("ignore", UserWarning)
+        return FakeProviderForBackendV2().backend(name)
 
 
 class IbmQuantum(World):

@@ -85,7 +85,6 @@ class IbmQuantum(World):
             conf["backend_name"] = fake.backend_name
             self.backends[fake.backend_name] = {"fake": fake, "conf": conf, "props": fake._load_json(fake.props_filename), "simulator": None}
         self.jobs: dict[str, dict[str, Any]] = {}
-        self.invocations = 0
         self.hold = threading.Event()
         self.hold.set()  # set: jobs run; clear(): they stay QUEUED until set() again
         self.fail_next: str | None = None
@@ -97,7 +96,7 @@ class IbmQuantum(World):
             states: dict[str, int] = {}
             for job in self.jobs.values():
                 states[job["status"]] = states.get(job["status"], 0) + 1
-        return {**super().stats(), "invocations": self.invocations, "jobs": states, "token_requests": self.iam.token_requests}
+        return {**super().stats(), "jobs": states, "token_requests": self.iam.token_requests}
 
     # -- backends -------------------------------------------------------------
     def _queued(self, backend: str) -> int:
@@ -151,7 +150,7 @@ class IbmQuantum(World):
             if job["_fail"]:
                 raise RuntimeError(job["_fail"])
             with self.simulating:
-                self.invocations += 1
+                self.invokes.append(job_id)
                 result = self._simulate(job)
             outcome: dict[str, Any] = {"status": "Completed", "_result": result}
         except Exception as exc:  # noqa: BLE001 - the job fails with the reason, as the service reports it

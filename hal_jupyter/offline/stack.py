@@ -10,6 +10,7 @@ ones ``hal-jupyter offline`` runs, else starts them here.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import urllib.request
@@ -223,8 +224,6 @@ def stats(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
 
 
 def _get_json(url: str) -> Any:
-    import json
-
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1, our own stand-in
         return json.loads(response.read())
 

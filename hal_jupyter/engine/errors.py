@@ -110,6 +110,13 @@ class ProviderUnavailable(HalError):
     type = "ProviderUnavailable"
 
 
+class DocsNotBuilt(HalError):
+    """Swagger UI's files, which the JavaScript build adds, are missing: ``GET /hal/api/docs`` (HTTP 503)."""
+
+    http_status = 503
+    type = "DocsNotBuilt"
+
+
 class ProviderError(HalError):
     """A provider failed a call; recorded on the job, not raised to clients."""
 

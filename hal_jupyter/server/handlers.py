@@ -1,6 +1,8 @@
 """REST and WebSocket handlers: parse, call the engine, write. Nothing else.
 
-Domain errors become HTTP answers in one place, :meth:`HalHandler.write_error`.
+Domain errors become HTTP answers in one place, :class:`DomainErrors`; every other
+error of the REST API as ``{type, message}`` JSON in :meth:`HalHandler.write_error`.
+The API docs page and its assets are in :mod:`.apidocs`; the URL table, :func:`handlers`, is here.
 """
 
 from __future__ import annotations
@@ -56,7 +58,21 @@ def _include_argument(text: str | None) -> bool:
     return text == "result"
 
 
-class HalHandler(ExtensionHandlerMixin, APIHandler):
+class DomainErrors(web.RequestHandler):
+    """The error tree as HTTP answers, once for every handler: a :class:`~hal_jupyter.engine.errors.HalError`
+    is answered with its status and its ``{type, message}`` JSON."""
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, errors.HalError):
+            if not self._finished:
+                self.set_status(e.http_status)
+                self.set_header("Content-Type", "application/json")
+                self.finish(json.dumps(e.to_dict()))
+            return
+        super()._handle_request_exception(e)
+
+
+class HalHandler(DomainErrors, ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -84,14 +100,6 @@ class HalHandler(ExtensionHandlerMixin, APIHandler):
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data))
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        if isinstance(e, errors.HalError):
-            if not self._finished:
-                self.set_status(e.http_status)
-                self.finish(json.dumps(e.to_dict()))
-            return
-        super()._handle_request_exception(e)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every other error as ``{type, message}`` JSON, never a traceback."""
@@ -198,7 +206,8 @@ class OpenAPIHandler(HalHandler):
     async def get(self) -> None:
         from .openapi import openapi_document
 
-        self.reply(openapi_document())
+        # "Try it out" (/hal/api/docs) and generated clients reach this server under its base_url too
+        self.reply({**openapi_document(), "servers": [{"url": self.base_url.rstrip("/") or "/"}]})
 
 
 class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHandler):
@@ -264,6 +273,8 @@ class EventsSocket(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websoc
 
 def handlers() -> list[tuple[str, type]]:
     """The URL table (relative to the server's base_url)."""
+    from .apidocs import DocsAssetHandler, DocsPageHandler  # here: apidocs imports this module
+
     return [
         (rf"{PREFIX}/providers", ProvidersHandler),
         (rf"{PREFIX}/providers/(?P<name>[^/]+)/backends", BackendsHandler),
@@ -275,4 +286,6 @@ def handlers() -> list[tuple[str, type]]:
         (rf"{PREFIX}/scheduler", SchedulerHandler),
         (rf"{PREFIX}/events", EventsSocket),
         (rf"{PREFIX}/openapi.json", OpenAPIHandler),
+        (rf"{PREFIX}/docs/?", DocsPageHandler),
+        (rf"{PREFIX}/docs/static/(?P<name>[^/]+)", DocsAssetHandler),
     ]

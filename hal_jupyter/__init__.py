@@ -21,6 +21,12 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "hal_jupyter", "app": HalExtension}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the "HAL Jobs" panel), for ``jupyter labextension develop``;
+    an installed wheel puts it in ``share/jupyter/labextensions/hal-jupyter``."""
+    return [{"src": "labextension", "dest": "hal-jupyter"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext hal_jupyter``: registers ``%hal`` and ``%%hal``."""
     from .kernel.magics import HalMagics

@@ -7,6 +7,7 @@ its histogram; the screenshot is saved to tests/artifacts/quickstart.png.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,137 @@ def _check_quickstart(page, lab, expect) -> None:
     # JupyterLab's own page config holds the token; our outputs and widgets never do
     assert lab.token not in page.locator(".jp-NotebookPanel").first.inner_html()
     canaries.record(canaries.BROWSER_PAGE, page.content())  # the rendered outputs and widgets, for the secrets sweep
+
+
+BELL = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; creg c[2]; h q[0]; cx q[0], q[1]; measure q -> c;'
+BULK = 5_000  # jobs in the store before the panel opens: it must page and stay a short DOM
+
+
+@pytest.fixture
+def crowded_lab(tmp_path):
+    """JupyterLab whose store holds 5,000 QUEUED jobs (a long window: standard jobs wait;
+    "high" jobs bypass the queue and complete at once)."""
+    server = ServerProcess(
+        tmp_path, app="jupyterlab", db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}",
+        batch_window_s=3600, batch_max_size=1_000_000, batch_strategy="time",
+    )
+    server.start(timeout=90)
+    for start in range(0, BULK, 500):
+        # two groups (10 and 11 shots), each under local_simulator's largest batch (5,000): none flushes
+        jobs = [{"provider": "local_simulator", "circuit": BELL, "shots": 10 + i % 2, "name": f"bulk-{i}", "tags": ["bulk"]} for i in range(start, start + 500)]
+        status, _ = server.request("POST", "/hal/api/quantum/jobs", {"jobs": jobs})
+        assert status == 201
+    yield server
+    server.stop()
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
+    )
+
+
+@needs_browser
+@pytest.mark.timeout(600)
+@pytest.mark.shows(canaries.BROWSER_PAGE)
+def test_the_hal_jobs_panel_shows_jobs_live_pages_5000_jobs_cancels_and_the_api_docs_try_it_out(crowded_lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    lab = crowded_lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{lab.url}/lab?reset&token={lab.token}", timeout=60_000)
+            tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hal-jobs-panel"]')
+            expect(tab).to_be_visible(timeout=60_000)
+            tab.click()
+            panel = page.locator("#hal-jobs-panel")
+            expect(panel).to_be_visible()
+            rows = panel.locator(".hal-job-row")
+            # newest first, and only a screenful of the 5,000 jobs is in the DOM
+            expect(rows.first).to_have_attribute("data-status", "QUEUED", timeout=60_000)
+            expect(rows.first).to_contain_text("bulk-4999")
+            assert rows.count() < 80
+            expect(panel.locator(".hal-connection")).to_have_attribute("data-connection", "live", timeout=30_000)
+            # providers, with their availability
+            panel.locator(".hal-providers summary").click()
+            expect(panel.locator('.hal-provider[data-provider="local_simulator"]')).to_have_class(re.compile("hal-available"))
+
+            # scrolling pages through every job; the DOM stays a screenful
+            jobs_list = panel.locator(".hal-jobs-list")
+            footer = panel.locator(".hal-jobs-footer")
+            for _ in range(60):
+                jobs_list.evaluate("node => { node.scrollTop = node.scrollHeight; }")
+                page.wait_for_timeout(150)
+                if f"{BULK} jobs:" in footer.inner_text() and "bulk-0" in rows.last.inner_text():
+                    break
+            expect(footer).to_contain_text(f"{BULK} jobs: {BULK} queued")
+            expect(rows.last).to_contain_text("bulk-0")
+            assert rows.count() < 80
+            jobs_list.evaluate("node => { node.scrollTop = 0; }")
+
+            # jobs submitted over REST appear without a reload and turn COMPLETED live
+            status, records = lab.request("POST", "/hal/api/quantum/jobs", {"jobs": [
+                {"provider": "local_simulator", "circuit": BELL, "shots": 500, "priority": "high", "name": f"live-{i}", "tags": ["live"]}
+                for i in range(3)
+            ]})
+            assert status == 201
+            live_ids = [r["id"] for r in records["jobs"]]
+            for job_id in live_ids:
+                expect(panel.locator(f'.hal-job-row[data-job-id="{job_id}"]')).to_have_attribute("data-status", "COMPLETED", timeout=60_000)
+            # each ended job of this session brings a notification
+            expect(page.locator(".jp-toast-container, .Toastify").first).to_contain_text("completed", timeout=30_000)
+
+            # a queued job submitted now appears, and its cancel control cancels it
+            status, queued = lab.request("POST", "/hal/api/quantum/jobs", {"provider": "local_simulator", "circuit": BELL, "shots": 10, "name": "to-cancel"})
+            assert status == 201
+            row = panel.locator(f'.hal-job-row[data-job-id="{queued["id"]}"]')
+            expect(row).to_have_attribute("data-status", "QUEUED", timeout=30_000)
+            row.locator('[data-action="cancel"]').click()
+            expect(row).to_have_attribute("data-status", "CANCELLED", timeout=30_000)
+            expect(row.locator('[data-action="cancel"]')).to_have_count(0)
+            assert lab.request("GET", f"/hal/api/jobs/{queued['id']}")[1]["status"] == "CANCELLED"
+
+            # the detail of a completed job: the record and a counts histogram
+            panel.locator(f'.hal-job-row[data-job-id="{live_ids[0]}"]').click()
+            detail = panel.locator(".hal-job-detail")
+            expect(detail).to_contain_text(live_ids[0])
+            histogram = detail.locator(".hal-histogram")
+            expect(histogram).to_be_visible(timeout=30_000)
+            outcomes = sorted(histogram.locator(".hal-bar").evaluate_all("bars => bars.map(b => b.dataset.outcome)"))
+            assert outcomes == ["00", "11"], outcomes
+
+            # filters: by status, then by tag
+            panel.locator("select.hal-filter-status").select_option("COMPLETED")
+            expect(rows).to_have_count(3, timeout=30_000)
+            panel.locator("select.hal-filter-status").select_option("")
+            panel.locator("input.hal-filter-tag").fill("live")
+            expect(rows).to_have_count(3, timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "hal-jobs-panel.png"))
+            panel.screenshot(path=str(ARTIFACTS / "hal-jobs-panel-only.png"))
+            assert lab.token not in panel.inner_html()
+            canaries.record(canaries.BROWSER_PAGE, page.content())
+
+            # the interactive API docs: Swagger UI, and "try it out" on GET /hal/api/providers
+            docs = context.new_page()  # the same login (JupyterLab's cookie), no token in the URL
+            docs.on("pageerror", lambda error: errors.append(str(error)))
+            docs.goto(f"{lab.url}/hal/api/docs", timeout=60_000)
+            operation = docs.locator("#operations-default-get_hal_api_providers, .opblock-get", has_text="/hal/api/providers").first
+            expect(operation).to_be_visible(timeout=60_000)
+            operation.locator(".opblock-summary").first.click()
+            operation.get_by_role("button", name="Try it out").click()
+            operation.get_by_role("button", name="Execute").click()
+            status_cell = operation.locator(".live-responses-table tbody .response-col_status").first
+            expect(status_cell).to_contain_text("200", timeout=30_000)
+            expect(operation.locator(".live-responses-table")).to_contain_text("local_simulator")
+            docs.screenshot(path=str(ARTIFACTS / "api-docs.png"), full_page=False)
+        finally:
+            browser.close()
+    assert not errors, errors

@@ -17,6 +17,8 @@ export const PANEL_ID = 'hal-jobs-panel';
 /** Every row has this height (px): the virtual list places rows by index. */
 export const ROW_HEIGHT = 46;
 const TAG_DELAY_MS = 300;
+/** How often the rows' ages ("12 s ago") are redrawn while nothing else changes. */
+const AGE_REFRESH_MS = 15_000;
 
 export class JobsPanel extends Widget {
   private _list: HTMLElement;
@@ -31,6 +33,7 @@ export class JobsPanel extends Widget {
   private _selected: string | null = null;
   private _shownDetail: string | null = null;
   private _tagTimer: ReturnType<typeof setTimeout> | null = null;
+  private _ageTimer: ReturnType<typeof setInterval>;
   private _results = new Map<string, Promise<Record<string, any>>>();
 
   constructor(readonly model: JobsModel) {
@@ -57,6 +60,11 @@ export class JobsPanel extends Widget {
     const docs = h('a.hal-docs-link', { href: model.api.docsUrl, target: '_blank', rel: 'noopener', title: 'The REST API, interactive (Swagger UI)' }, 'API docs');
     this._providers = h('div.hal-providers-list');
     const providers = h('details.hal-providers', {}, h('summary', {}, 'Providers'), this._providers);
+    providers.addEventListener('toggle', () => {
+      if ((providers as HTMLDetailsElement).open) {
+        void model.refreshProviders(); // credentials may have been set since
+      }
+    });
     this._spacer = h('div.hal-jobs-spacer', { role: 'list' });
     this._footer = h('div.hal-jobs-footer');
     this._list = h('div.hal-jobs-list', {}, this._spacer, this._footer);
@@ -74,9 +82,11 @@ export class JobsPanel extends Widget {
     this._list.addEventListener('scroll', () => this.update(), { passive: true });
     this._spacer.addEventListener('click', event => this._onClick(event));
     model.changed.connect(this._onModelChanged, this);
+    this._ageTimer = setInterval(() => this.update(), AGE_REFRESH_MS);
   }
 
   dispose(): void {
+    clearInterval(this._ageTimer);
     this.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
   }

@@ -207,12 +207,14 @@ export function resultView(result: Record<string, any>): HTMLElement {
     view.append(h('div.hal-result-title', {}, `${result.counts.length} sweep points (${result.shots} shots each)`));
     shown.forEach((counts: Record<string, number>, i: number) => {
       const where = Object.keys(parameters)
+        .filter(name => Array.isArray(parameters[name]) && i < parameters[name].length)
         .map(name => `${name}=${formatNumber(parameters[name][i])}`)
         .join(', ');
       view.append(h('div.hal-point', {}, `point ${i}${where ? `: ${where}` : ''}`), histogramView(counts, 8));
     });
     if (result.counts.length > shown.length) {
-      view.append(h('div.hal-empty', {}, `… ${result.counts.length - shown.length} more points (GET /hal/api/jobs/${result.id}/result)`));
+      const where = result.id ? ` (GET /hal/api/jobs/${result.id}/result)` : '';
+      view.append(h('div.hal-empty', {}, `… ${result.counts.length - shown.length} more points${where}`));
     }
     return view;
   }

@@ -77,7 +77,7 @@ def test_the_wheel_ships_the_prebuilt_panel_and_the_api_docs_assets(tmp_path):
     assert "hal_jupyter-0.1.0.data/data/etc/jupyter/jupyter_server_config.d/hal_jupyter.json" in names
     assert {"hal_jupyter/server/apidocs/swagger-ui-bundle.js", "hal_jupyter/server/apidocs/swagger-ui.css",
             "hal_jupyter/server/apidocs/LICENSE", "hal_jupyter/server/apidocs_init.js"} <= names
-    # the TypeScript sources and node_modules stay out of the wheel
-    assert not any(n.startswith(("labextension/", "node_modules/")) or "/node_modules/" in n for n in names)
+    # the TypeScript sources and node_modules stay out of the wheel, and the bundle is in it once
+    assert not any(n.startswith(("labextension/", "node_modules/", "hal_jupyter/labextension/")) or "/node_modules/" in n for n in names)
     shipped = json.loads(zipfile.ZipFile(wheel).read(share + "package.json"))
     assert shipped["name"] == "hal-jupyter" and shipped["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")

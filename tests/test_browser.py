@@ -1,7 +1,10 @@
-"""The quickstart notebook in JupyterLab, in headless Debian chromium (Playwright).
+"""JupyterLab in headless Debian chromium (Playwright).
 
-It runs every cell and checks that the live monitor shows the job COMPLETED with
-its histogram; the screenshot is saved to tests/artifacts/quickstart.png.
+- The quickstart notebook: it runs every cell and checks that the live monitor
+  shows the job COMPLETED with its histogram (tests/artifacts/quickstart.png).
+- The HAL Jobs panel on a store of 5,000 jobs: live rows, paging, cancel, the
+  detail's histogram, filters, notifications (tests/artifacts/hal-jobs-panel.png),
+  and the API docs' "Try it out" (tests/artifacts/api-docs.png).
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ needs_browser = pytest.mark.skipif(
     reason="Debian chromium is not installed (.ci/run installs it; CI never skips this test)",
 )
 
+def _launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
+    )
+
 
 @pytest.fixture
 def lab(tmp_path):
@@ -43,10 +52,7 @@ def test_quickstart_runs_in_jupyterlab_and_the_monitor_shows_a_completed_job_wit
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
-        )
+        browser = _launch(playwright)
         try:
             # JupyterLab on this loaded 2-core machine now and then shows its
             # "Select Kernel" dialog instead of starting the notebook's kernel;
@@ -146,12 +152,6 @@ def crowded_lab(tmp_path):
     yield server
     server.stop()
 
-
-def _launch(playwright):
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
-    )
 
 
 @needs_browser

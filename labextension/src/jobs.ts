@@ -24,6 +24,7 @@ export class JobsModel {
 
   private _changed = new Signal<this, void>(this);
   private _ended = new Signal<this, Ended>(this);
+  private _received = new Signal<this, JobRecord[]>(this);
   private _watch: SessionWatch | null = null;
   private _stream: EventStream | null = null;
   private _generation = 0;
@@ -40,6 +41,11 @@ export class JobsModel {
   /** A job created during this session completed or failed. */
   get ended(): ISignal<this, Ended> {
     return this._ended;
+  }
+
+  /** Every record the events socket brings, also of jobs the list does not hold (the detail follows them). */
+  get received(): ISignal<this, JobRecord[]> {
+    return this._received;
   }
 
   /** Loads the providers (and the server's clock), opens the events socket, loads the first page. */
@@ -132,6 +138,7 @@ export class JobsModel {
 
   private _onRecords(records: JobRecord[]): void {
     this._notify(records);
+    this._received.emit(records);
     if (this.list.apply(records)) {
       this._changed.emit();
     }

@@ -31,7 +31,10 @@ export class JobsPanel extends Widget {
   private _tagInput: HTMLInputElement;
   private _detail: HTMLElement;
   private _selected: string | null = null;
+  /** `id@updated_at` of the record the detail shows */
   private _shownDetail: string | null = null;
+  /** the job the detail shows */
+  private _detailOf: string | null = null;
   private _tagTimer: ReturnType<typeof setTimeout> | null = null;
   private _ageTimer: ReturnType<typeof setInterval>;
   private _results = new Map<string, Promise<Record<string, any>>>();
@@ -82,12 +85,14 @@ export class JobsPanel extends Widget {
     this._list.addEventListener('scroll', () => this.update(), { passive: true });
     this._spacer.addEventListener('click', event => this._onClick(event));
     model.changed.connect(this._onModelChanged, this);
+    model.received.connect(this._onReceived, this);
     this._ageTimer = setInterval(() => this.update(), AGE_REFRESH_MS);
   }
 
   dispose(): void {
     clearInterval(this._ageTimer);
     this.model.changed.disconnect(this._onModelChanged, this);
+    this.model.received.disconnect(this._onReceived, this);
     super.dispose();
   }
 
@@ -116,6 +121,19 @@ export class JobsPanel extends Widget {
 
   private _onModelChanged(): void {
     this.update();
+  }
+
+  /** The job in the detail, when the list does not hold it (a filter hides it): follow it too. */
+  private _onReceived(_: JobsModel, records: JobRecord[]): void {
+    const id = this._selected;
+    if (id === null || this.model.list.get(id) !== undefined) {
+      return;
+    }
+    const record = records.find(r => r.id === id);
+    if (record !== undefined && this._shownDetail !== `${id}@${record.updated_at}`) {
+      this._shownDetail = `${id}@${record.updated_at}`;
+      this._showDetail(record);
+    }
   }
 
   private _applyFilters(): void {
@@ -194,12 +212,14 @@ export class JobsPanel extends Widget {
     this._list.classList.toggle('hal-with-detail', id !== null);
     if (id === null) {
       this._shownDetail = null;
+      this._detailOf = null;
       this._detail.replaceChildren();
       return;
     }
     const record = this.model.list.get(id);
     if (record === undefined) {
-      if (this._shownDetail !== id) {
+      if (this._detailOf !== id) {
+        this._detailOf = id;
         this._shownDetail = id;
         this._detail.replaceChildren(this._detailHeader(null, id), h('div.hal-empty', {}, 'loading…'));
         this.model.api.job(id).then(
@@ -216,6 +236,7 @@ export class JobsPanel extends Widget {
     const key = `${id}@${record.updated_at}`;
     if (this._shownDetail !== key) {
       this._shownDetail = key;
+      this._detailOf = id;
       this._showDetail(record);
     }
   }

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from . import canaries
+from .quantum_checks import BELL
 from .server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,6 @@ def _check_quickstart(page, lab, expect) -> None:
     canaries.record(canaries.BROWSER_PAGE, page.content())  # the rendered outputs and widgets, for the secrets sweep
 
 
-BELL = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; creg c[2]; h q[0]; cx q[0], q[1]; measure q -> c;'
 BULK = 5_000  # jobs in the store before the panel opens: it must page and stay a short DOM
 
 

@@ -13,6 +13,7 @@ XSRF cookie back as the ``X-XSRFToken`` header, as JupyterLab does, so that
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 
@@ -60,6 +61,12 @@ def asset_path(name: str) -> Path | None:
     return SWAGGER_UI / name if name in SWAGGER_FILES else None
 
 
+@functools.lru_cache(maxsize=8)
+def _read(path: Path, mtime_ns: int) -> bytes:
+    """A file's bytes, read once per version (the bundle is 1.5 MB; a rebuild changes its mtime)."""
+    return path.read_bytes()
+
+
 def assets_built() -> bool:
     return all((SWAGGER_UI / name).is_file() for name in SWAGGER_FILES)
 
@@ -97,4 +104,4 @@ class DocsAssetHandler(ExtensionHandlerMixin, JupyterHandler):
             raise web.HTTPError(404)
         self.set_header("Content-Type", CONTENT_TYPES[path.suffix])
         self.set_header("Cache-Control", "no-cache")  # revalidated by ETag: a rebuild is seen at once
-        self.finish(path.read_bytes())
+        self.finish(_read(path, path.stat().st_mtime_ns))

@@ -32,7 +32,7 @@ async def exception_and_timeout_fail(api: Any, provider: str) -> dict[str, Any]:
         "classical/jobs", {"provider": provider, "code": "import time\ndef main():\n    time.sleep(30)\n", "timeout_s": 2, "priority": "high"}
     )
     bad, slow = await api.wait(bad["id"], timeout=60), await api.wait(slow["id"], timeout=60)
-    assert bad["status"] == "FAILED" and bad["error"] == {"type": "ValueError", "message": "bad"}
+    assert bad["status"] == "FAILED" and bad["error"] == {"type": "UserCodeError", "message": "ValueError: bad", "exception": "ValueError"}
     assert slow["status"] == "FAILED" and slow["error"]["type"] == "Timeout"
     return slow
 

@@ -307,8 +307,10 @@ def test_a_job_over_several_tasks_is_read_back_from_its_remote_id_alone(serial_b
     import time
 
     deadline = time.monotonic() + 60
+    from hal_jupyter.engine.contract import Finished
+
     updates = second.poll(batch, remote)
-    while {u.status.value for u in updates.values()} != {"COMPLETED"} and time.monotonic() < deadline:
+    while not all(isinstance(u, Finished) for u in updates.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
         updates = second.poll(batch, remote)
     second.close()
@@ -343,7 +345,9 @@ def test_parameters_of_any_name_become_braket_inputs():
     import time
 
     deadline = time.monotonic() + 60
-    while (update := provider.poll(batch, remote)["j0"]).status.value != "COMPLETED" and time.monotonic() < deadline:
+    from hal_jupyter.engine.contract import Finished
+
+    while not isinstance(update := provider.poll(batch, remote)["j0"], Finished) and time.monotonic() < deadline:
         time.sleep(0.1)
     provider.close()
     assert update.result["counts"] == [{"10": 500}, {"01": 500}], update  # qubit 1 flipped, then qubit 0 (Qiskit order)

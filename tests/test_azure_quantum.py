@@ -237,14 +237,14 @@ def test_a_sweep_submitted_again_creates_nothing_and_a_new_server_finds_every_ci
 
 
 def completed(provider, batch, remote) -> dict:
-    """Poll until the batch's one job is COMPLETED; its result."""
-    from hal_jupyter.engine.models import JobStatus
+    """Poll until the batch's one job finished; its result."""
+    from hal_jupyter.engine.contract import Finished, Running, Waiting
 
     deadline = time.monotonic() + 60
-    update = provider.poll(batch, remote)[batch.jobs[0].id]
-    while update.status != JobStatus.COMPLETED and time.monotonic() < deadline:
-        assert update.status in (JobStatus.SUBMITTED, JobStatus.RUNNING), update
+    report = provider.poll(batch, remote)[batch.jobs[0].id]
+    while not isinstance(report, Finished) and time.monotonic() < deadline:
+        assert isinstance(report, (Waiting, Running)), report
         time.sleep(0.2)
-        update = provider.poll(batch, remote)[batch.jobs[0].id]
-    assert update.status == JobStatus.COMPLETED, update
-    return update.result
+        report = provider.poll(batch, remote)[batch.jobs[0].id]
+    assert isinstance(report, Finished), report
+    return report.result

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from hal_jupyter.engine.engine import Engine, EngineConfig
+from hal_jupyter.engine.database import Database
 from hal_jupyter.engine.store import JobStore
 
 pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.both_stores  # on SQLite and on a real PostgreSQL
 
 def _stored_running_job(url: str) -> None:
     stamp = "2026-01-01T00:00:00.000000Z"
-    JobStore(url).insert_jobs(
+    store = JobStore(Database(url))
+    store.insert_jobs(
         [
             {
                 "id": "lost-run", "kind": "classical", "provider": "local_python", "backend": "python3",
@@ -26,6 +28,7 @@ def _stored_running_job(url: str) -> None:
             }
         ]
     )
+    store.close()
 
 
 async def test_nothing_is_answered_from_the_store_before_the_restart_is_taken_up(db_url):

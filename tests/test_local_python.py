@@ -52,7 +52,7 @@ async def test_an_exception_is_failed_with_its_type_and_message(api):
     status, record = await api.post("classical/jobs", {"code": code, "priority": "high"})
     final = await api.wait(record["id"])
     assert final["status"] == "FAILED"
-    assert final["error"] == {"type": "ValueError", "message": "bad"}
+    assert final["error"] == {"type": "UserCodeError", "message": "ValueError: bad", "exception": "ValueError"}
 
 
 async def test_missing_entrypoint_and_unserialisable_value(api):
@@ -60,7 +60,7 @@ async def test_missing_entrypoint_and_unserialisable_value(api):
     status, two = await api.post("classical/jobs", {"code": "def main():\n    return object()\n", "priority": "high"})
     first, second = await api.wait(one["id"]), await api.wait(two["id"])
     assert first["status"] == "FAILED" and "main" in first["error"]["message"]
-    assert second["status"] == "FAILED" and second["error"]["type"] == "TypeError"
+    assert second["status"] == "FAILED" and second["error"]["exception"] == "TypeError"
 
 
 async def test_the_code_runs_in_another_process_without_the_servers_environment(api, monkeypatch):
@@ -94,4 +94,4 @@ async def test_memory_is_limited(api):
     code = "def main():\n    block = bytearray(4 * 1024**3)\n    return len(block)\n"
     status, record = await api.post("classical/jobs", {"code": code, "priority": "high"})
     final = await api.wait(record["id"])
-    assert final["status"] == "FAILED" and final["error"]["type"] == "MemoryError"
+    assert final["status"] == "FAILED" and final["error"]["exception"] == "MemoryError"

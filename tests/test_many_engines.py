@@ -92,8 +92,11 @@ def clouds():
     return offline.start_all()
 
 
-@pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("provider", list(REMOTE))
+#: one provider at each point (every provider at every point: tests/test_crash_points.py, in-process)
+KILLS = list(zip(POINTS, ["aws_braket", "azure_quantum", "aws_braket", "azure_quantum"]))
+
+
+@pytest.mark.parametrize("point, provider", KILLS)
 def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(clouds, pg_url, processes, tmp_path, provider, point):
     from hal_jupyter.offline import stack as offline
 

@@ -1,6 +1,6 @@
-"""Flaky providers: transient faults are retried with backoff and jitter, permanent
-ones are not, a provider that keeps failing is listed as degraded while the others
-keep serving, and no job is left stuck.
+"""Flaky providers, end to end: a provider that keeps failing is listed as degraded
+while the others keep serving, and no job is left stuck. (Backoff, give-up and
+lookups before a resubmission, step by step: ``tests/unit/test_dispatch.py``.)
 
 The cloud tests inject faults into the Braket, Azure Quantum and IBM Quantum
 Platform emulators (``hal_jupyter/offline/http.py``: throttling, 503, 500 after
@@ -16,12 +16,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
 
-from hal_jupyter.engine.engine import Engine, EngineConfig
-from hal_jupyter.engine.registry import Registry
-from hal_jupyter.engine.contract import Settings
-from hal_jupyter.providers.local_simulator import LocalSimulatorProvider
 
 from . import quantum_checks as checks
 from hal_jupyter.offline import stack as offline
@@ -29,85 +24,6 @@ from .server_process import ServerProcess
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
-
-
-def client_error(status: int, code: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateQuantumTask")
-
-
-class Scripted(LocalSimulatorProvider):
-    """The local simulator behind a scripted series of failed submissions."""
-
-    name = "scripted"
-    script: list[Exception] = []
-    calls: list[float] = []
-    found: dict[str, str] | None = None
-
-    def submit(self, batch: Any) -> Any:
-        type(self).calls.append(time.monotonic())
-        if type(self).script:
-            raise type(self).script.pop(0)
-        return super().submit(batch)
-
-    def find_remote(self, batch: Any) -> dict[str, str] | None:
-        return type(self).found
-
-
-class NoIdempotency(Scripted):
-    name = "no_idempotency"
-    resubmit_safe = False
-
-
-async def _run(tmp_path: Any, provider: type[Scripted], script: list[Exception], found: dict[str, str] | None = None) -> dict[str, Any]:
-    """One job through a scripted provider; its final record and the provider's calls."""
-    provider.script, provider.calls, provider.found = list(script), [], found
-    settings = Settings(submit_attempts=4, retry_base_s=0.2, retry_max_s=5.0)
-    registry = Registry(settings, allowed=[provider.name], extra={provider.name: provider})
-    engine = Engine(EngineConfig(db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", env_file=None, settings=settings), registry=registry)
-    try:
-        [record], _, _ = await engine.submit("quantum", {"provider": provider.name, "circuit": checks.BELL, "priority": "high"})
-        for _ in range(400):
-            record = await engine.get_job(record["id"])
-            if record["status"] in ("COMPLETED", "FAILED", "UNKNOWN"):
-                break
-            await asyncio.sleep(0.05)
-        return record
-    finally:
-        await engine.stop()
-
-
-async def test_transient_faults_are_retried_with_growing_jittered_backoff(tmp_path):
-    faults = [client_error(503, "ServiceUnavailableException"), client_error(429, "ThrottlingException"), ReadTimeoutError(endpoint_url="http://x")]
-    record = await _run(tmp_path, Scripted, faults)
-    assert record["status"] == "COMPLETED", record
-    gaps = [b - a for a, b in zip(Scripted.calls, Scripted.calls[1:])]
-    assert len(gaps) == 3  # three faults, three retries
-    for attempt, gap in enumerate(gaps, start=1):  # about 0.2 * 2**(attempt-1), jittered down to half of it
-        assert 0.1 * 2 ** (attempt - 1) * 0.95 <= gap <= 0.2 * 2 ** (attempt - 1) + 0.5, gaps
-
-
-async def test_a_permanent_fault_is_not_retried(tmp_path):
-    record = await _run(tmp_path, Scripted, [client_error(400, "ValidationException")])
-    assert record["status"] == "FAILED" and len(Scripted.calls) == 1 and "ValidationException" in record["error"]["message"], record
-
-
-async def test_when_retries_run_out_the_job_fails_or_is_unknown_never_stuck(tmp_path):
-    record = await _run(tmp_path, Scripted, [client_error(429, "ThrottlingException")] * 4)
-    assert record["status"] == "FAILED" and len(Scripted.calls) == 4 and "gave up after 4 attempts" in record["error"]["message"]
-    # a 500 may have been carried out: after the last attempt nobody knows, so UNKNOWN rather than FAILED
-    record = await _run(tmp_path / "again", Scripted, [client_error(500, "InternalServerException")] * 4)
-    assert record["status"] == "UNKNOWN" and len(Scripted.calls) == 4, record
-
-
-async def test_without_idempotency_a_maybe_taken_submission_is_looked_up_not_repeated(tmp_path):
-    record = await _run(tmp_path, NoIdempotency, [client_error(500, "InternalServerException")])
-    assert record["status"] == "UNKNOWN" and len(NoIdempotency.calls) == 1, record
-    # the provider says it surely has nothing: sending it again is safe
-    record = await _run(tmp_path / "absent", NoIdempotency, [client_error(500, "InternalServerException")], found={})
-    assert record["status"] == "COMPLETED" and len(NoIdempotency.calls) == 2, record
-    # a throttled call was not taken: sent again without asking
-    record = await _run(tmp_path / "throttled", NoIdempotency, [client_error(429, "ThrottlingException")])
-    assert record["status"] == "COMPLETED" and len(NoIdempotency.calls) == 2, record
 
 
 # -- the cloud emulators, flaky ----------------------------------------------------------

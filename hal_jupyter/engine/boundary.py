@@ -54,6 +54,12 @@ def provider_error(provider: str, doing: str, exc: BaseException, *, about_job: 
     return errors.ProviderUnavailable(f"provider {provider!r} could not {doing}: {text}")
 
 
+def message_of(exc: BaseException) -> str:
+    """What a job's status or error says of an exception: the HAL's message, or the
+    exception's type and text (credentials masked)."""
+    return exc.message if isinstance(exc, errors.HalError) else describe(exc)
+
+
 def describe(exc: BaseException) -> str:
     """``Type: message``, credentials masked, at most :data:`MAX_MESSAGE` characters."""
     message = str(exc).strip() or "(no message)"

@@ -4,6 +4,13 @@ A provider is a small, declared class (name, kind, description) registered in
 the ``hal_jupyter.providers`` entry-point group. Its methods are blocking and
 are always called from the engine's worker threads, never on the event loop.
 Import SDKs inside methods, so listing providers stays cheap.
+
+Providers report what they observe, never a status: a submit answers which
+jobs the provider accepted (their remote ids) and which it could not send
+(and why); a poll answers, per job, one report (:class:`Waiting`,
+:class:`Running`, :class:`Finished`, :class:`Failed` or :class:`Cancelled`).
+The engine turns each into a transition of :mod:`.lifecycle`, or ignores it
+when it does not fit the job's status.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
-from .models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from . import limits
+from .errors import ErrorType
+from .models import BackendInfo, CostEstimate, ErrorInfo
+from .reports import Cancelled, Failed, Finished, Report, Running, Waiting
 from .qasm import CircuitSummary
 
 Notifier = Callable[[str], None]
@@ -24,21 +34,21 @@ T = TypeVar("T")
 class Settings:
     """Server-wide limits a provider enforces (the ``HalExtension`` traits)."""
 
-    max_shots: int = 100_000
-    max_circuit_bytes: int = 1_000_000
-    max_local_qubits: int = 28
-    local_python_timeout_s: float = 300.0
-    local_python_memory_mb: int = 2048
+    max_shots: int = limits.MAX_SHOTS
+    max_circuit_bytes: int = limits.MAX_CIRCUIT_BYTES
+    max_local_qubits: int = limits.MAX_LOCAL_QUBITS
+    local_python_timeout_s: float = limits.LOCAL_PYTHON_TIMEOUT_S
+    local_python_memory_mb: int = limits.LOCAL_PYTHON_MEMORY_MB
     #: how long a provider call may wait for an answer (where the SDK lets us set it)
-    provider_timeout_s: float = 60.0
+    provider_timeout_s: float = limits.PROVIDER_TIMEOUT_S
     #: transient faults: how many submission attempts, and the backoff between them
-    submit_attempts: int = 5
-    retry_base_s: float = 1.0
-    retry_max_s: float = 60.0
+    submit_attempts: int = limits.SUBMIT_ATTEMPTS
+    retry_base_s: float = limits.RETRY_BASE_S
+    retry_max_s: float = limits.RETRY_MAX_S
     #: failed status checks in a row after which a job is UNKNOWN (its provider lost)
-    max_poll_failures: int = 30
+    max_poll_failures: int = limits.MAX_POLL_FAILURES
     #: failed calls in a row after which a provider is listed as degraded
-    degraded_after: int = 3
+    degraded_after: int = limits.DEGRADED_AFTER
 
 
 @dataclass
@@ -69,14 +79,13 @@ class BatchSpec:
     jobs: list[JobSpec]
 
 
-@dataclass
-class JobUpdate:
-    """What a poll learned of one job. ``result`` comes with COMPLETED, ``error`` with FAILED."""
-
-    status: JobStatus
-    message: str | None = None
-    result: dict[str, Any] | None = None
-    error: ErrorInfo | None = None
+def code_error(raised: str, message: str) -> ErrorInfo:
+    """The error of a classical job whose run reported ``raised`` (the user-code runner's
+    ``type``: an exception class of the job's code, or the runner's own ``Timeout`` or
+    ``ProcessExit``): a ``UserCodeError`` naming the exception, or the runner's type."""
+    if raised in (ErrorType.TIMEOUT.value, ErrorType.PROCESS_EXIT.value):
+        return ErrorInfo(type=ErrorType(raised), message=message)
+    return ErrorInfo(type=ErrorType.USER_CODE_ERROR, message=f"{raised}: {message}" if message else raised, exception=raised)
 
 
 @dataclass
@@ -87,10 +96,18 @@ class Availability:
 
 @dataclass
 class Submission:
-    """The provider's answer to a submit: remote ids per job (often all the same)."""
+    """The provider's answer to a submit: the remote id of each job it accepted (often
+    all the same), and why each job it could not send was not sent (its own circuit,
+    say: the rest of the batch goes on). Empty, from :meth:`Provider.find_remote`:
+    the provider surely never took the batch."""
 
-    remote_ids: dict[str, str]
+    remote_ids: dict[str, str] = field(default_factory=dict)
+    not_sent: dict[str, str] = field(default_factory=dict)
     cost: dict[str, CostEstimate] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.remote_ids and not self.not_sent
 
 
 class Provider(ABC):
@@ -122,6 +139,15 @@ class Provider(ABC):
         self.settings = settings or Settings()
         self._notify: Notifier = lambda _batch_id: None
 
+    def resubmit_safe_on(self, backend: str) -> bool:
+        """:attr:`resubmit_safe` for one backend (a provider with free local and paid
+        cloud backends answers per backend)."""
+        return bool(self.resubmit_safe)
+
+    def survives_restart_on(self, backend: str) -> bool:
+        """:attr:`remote_survives_restart` for one backend."""
+        return bool(self.remote_survives_restart)
+
     # -- what the registry shows -------------------------------------------
     def availability(self) -> Availability:
         return Availability(True)
@@ -144,16 +170,17 @@ class Provider(ABC):
         """Hand the batch to the backend as one call; return its remote id(s)."""
 
     @abstractmethod
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        """The current state of each job of the batch (jobs left out are unchanged)."""
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
+        """What the provider says of each sent job of the batch (jobs left out: nothing new)."""
 
     @abstractmethod
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """Cancel these jobs of the batch at the backend, as far as it allows."""
 
-    def find_remote(self, batch: BatchSpec) -> dict[str, str] | None:
-        """After a crash during submit: the remote ids of the batch if the backend
-        accepted it, ``{}`` if it surely did not, ``None`` if that cannot be told."""
+    def find_remote(self, batch: BatchSpec) -> Submission | None:
+        """After a crash during submit: what the backend accepted of the batch (as
+        :meth:`submit` would have answered), an empty :class:`Submission` if it surely
+        took nothing, ``None`` if that cannot be told."""
         return None
 
     # -- plumbing ----------------------------------------------------------
@@ -169,11 +196,11 @@ class Provider(ABC):
         """Release threads, processes and clients (server shutdown)."""
 
 
-def poll_each(items: Iterable[T], poll_one: Callable[[T], dict[str, JobUpdate]]) -> dict[str, JobUpdate]:
+def poll_each(items: Iterable[T], poll_one: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
     """Poll a batch's remote tasks one by one. A task whose status check fails is
     left for the next poll; only when every check failed does the poll fail (and
     the scheduler backs off), so one flaky answer does not hold up the rest."""
-    updates: dict[str, JobUpdate] = {}
+    updates: dict[str, Any] = {}
     first_error: Exception | None = None
     answered = False
     for item in items:
@@ -187,4 +214,7 @@ def poll_each(items: Iterable[T], poll_one: Callable[[T], dict[str, JobUpdate]])
     return updates
 
 
-__all__ = ["Availability", "BatchSpec", "JobSpec", "JobUpdate", "Notifier", "Provider", "Settings", "Submission", "poll_each"]
+__all__ = [
+    "Availability", "BatchSpec", "Cancelled", "Failed", "Finished", "JobSpec", "Notifier", "Provider", "Report", "Running",
+    "Settings", "Submission", "Waiting", "code_error", "poll_each",
+]

@@ -1,13 +1,15 @@
 """This engine's place among the engines that share one job store.
 
-It keeps the engine's lease (heartbeat), claims what the store lets it drive
-(jobs of engines that are gone, queued jobs nobody drives), carries out
-cancel requests made on other servers, and turns other engines' changes into
-local events: PostgreSQL ``LISTEN``/``NOTIFY`` wakes it at once, and polling
-stays as the fallback (a notification is a wake-up only, and is lost while
-the listening connection is down). See :mod:`.leases` for the rules.
+It keeps the engine's lease (heartbeat), wakes recovery to claim what the
+store lets it drive (jobs of engines that are gone, queued jobs nobody
+drives) and the canceller to carry out cancel requests made on other servers,
+and turns other engines' changes into local events: PostgreSQL
+``LISTEN``/``NOTIFY`` wakes it at once, and polling stays as the fallback (a
+notification is a wake-up only, and is lost while the listening connection
+is down). See :mod:`.leases` for the rules, :mod:`.recovery` for what a claim
+does with the jobs.
 
-Clock and sleep are injected, so the loops can be driven step by step in tests.
+Its loops run on the engine's clock, so they can be driven step by step in tests.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ import os
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import psutil
 
+from .clock import Clock
+from .database import CHANNEL, parse_notification
 from .errors import HalError, StoreUnavailable
 from .events import EventBus
-from .leases import parse_notification
-from .ledger import Ledger, now_iso, public_record
-from .scheduler import Scheduler, new_id
-from .store import CHANNEL
+from .ids import new_id
+from .leases import Leases
+from .ledger import Ledger, public_record
+from .scheduler import Scheduler
 
 log = logging.getLogger("hal_jupyter")
 SEEN = 20_000  # remembered (id, updated_at) pairs, so a change is published once
@@ -43,24 +48,27 @@ class Coordinator:
     def __init__(
         self,
         ledger: Ledger,
+        leases: Leases,
         scheduler: Scheduler,
         events: EventBus,
+        clock: Clock,
         *,
         dispatch: bool,
         lease_s: float,
         claim_interval_s: float,
         label: str,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.ledger = ledger
         self.store = ledger.store
-        self.scheduler = scheduler
+        self.leases = leases
+        self.recovery = scheduler.recovery
+        self.canceller = scheduler.canceller
         self.events = events
+        self.clock = clock
         self.dispatch = dispatch
         self.lease_s = lease_s
         self.claim_interval_s = claim_interval_s
         self.label = label
-        self.sleep = sleep
         self.host = socket.gethostname()
         self.listening = False
         self._wake = asyncio.Event()
@@ -70,7 +78,7 @@ class Coordinator:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self._seen: OrderedDict[str, str] = OrderedDict()
-        self._watermark = now_iso()
+        self._watermark = clock.stamp()
         self._missing: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,7 +94,7 @@ class Coordinator:
         if self._tasks:  # started already (this is a start tried again)
             return
         await self._register()
-        dead = await self.ledger.db(self.store.leases.forget_dead, self.host, pid_alive, self.engine_id)
+        dead = await self.ledger.db(self.leases.forget_dead, self.host, pid_alive, self.engine_id)
         if dead:
             log.info("hal_jupyter: engine(s) %s on this host are gone; taking over their jobs", ", ".join(dead))
         if self.store.dialect == "postgresql":
@@ -94,7 +102,7 @@ class Coordinator:
             self._listener.start()
         self._tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._events_fallback())]
         if self.dispatch:
-            await self.claim()
+            await self.recovery.claim()
             self._tasks.append(asyncio.ensure_future(self._claims()))
 
     async def stop(self, release: bool = True) -> None:
@@ -104,7 +112,7 @@ class Coordinator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if release:
             try:
-                held = await self.ledger.db(self.store.leases.release, self.engine_id)
+                held = await self.ledger.db(self.leases.release, self.engine_id)
                 if held:
                     log.info("hal_jupyter: engine %s released %d job(s) to the other engines", self.engine_id, held)
             except HalError as exc:
@@ -114,7 +122,7 @@ class Coordinator:
 
     async def _register(self) -> None:
         await self.ledger.db(
-            self.store.leases.register, self.engine_id,
+            self.leases.register, self.engine_id,
             label=self.label, host=self.host, pid=os.getpid(), dispatch=self.dispatch, lease_s=self.lease_s,
         )
 
@@ -124,9 +132,9 @@ class Coordinator:
     # -- the lease ---------------------------------------------------------------
     async def _heartbeats(self) -> None:
         while not self._stop.is_set():
-            await self.sleep(self.lease_s / 3)
+            await self.clock.sleep(self.lease_s / 3)
             try:
-                kept = await self.ledger.db(self.store.leases.heartbeat, self.engine_id, self.lease_s)
+                kept = await self.ledger.db(self.leases.heartbeat, self.engine_id, self.lease_s)
             except StoreUnavailable as exc:
                 log.warning("hal_jupyter: lease renewal failed, retrying: %s", exc.message)
                 continue
@@ -139,62 +147,27 @@ class Coordinator:
         back as a new engine; the next claim takes back whatever nobody took."""
         old = self.engine_id
         log.warning("hal_jupyter: engine %s lost its lease; dropping its %d job(s) and re-registering", old, len(self.ledger.driven()))
-        self.scheduler.forget_all()
-        self.ledger.forget()
-        self.ledger.engine_id = new_id("e-")
+        self.recovery.drop_everything(lambda: new_id("e-"))
         await self._register()
         self.wake()
 
     # -- claims ------------------------------------------------------------------
-    async def claim(self) -> int:
-        """Claim what the store lets this engine drive and resume it; how many jobs."""
-        if not await self.ledger.db(self.store.leases.has_work, self.engine_id):
-            return 0
-        rows = await self.ledger.db(self.store.leases.claim, self.engine_id)
-        if not rows:
-            return 0
-        self.ledger.adopt(rows)
-        taken = sum(1 for r in rows if r["status"] != "QUEUED" or r.get("batch_id"))
-        log.info("hal_jupyter: engine %s claimed %d job(s) (%d in flight from a gone engine)", self.engine_id, len(rows), taken)
-        await self.scheduler.resume(rows)
-        return len(rows)
-
     async def _claims(self) -> None:
         rounds = 0
         while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.claim_interval_s)
-            except asyncio.TimeoutError:
-                pass
+            await self.clock.wait(self._wake, self.claim_interval_s)
             self._wake.clear()
             rounds += 1
             try:
-                await self.claim()
-                await self.carry_out_cancels()
+                await self.recovery.claim()
+                await self.canceller.carry_out_requests()
                 if rounds % 5 == 0:
-                    await self.reconcile()
+                    await self.recovery.reconcile()
             except StoreUnavailable as exc:
                 log.warning("hal_jupyter: the job store did not answer; retrying: %s", exc.message)
-                await self.sleep(min(self.claim_interval_s, 1.0))
+                await self.clock.sleep(min(self.claim_interval_s, 1.0))
             except Exception:  # noqa: BLE001 - the loop must outlive any one failure
                 log.exception("hal_jupyter: claiming jobs failed")
-
-    async def carry_out_cancels(self) -> None:
-        """Cancel requests made on other servers for jobs this engine drives."""
-        for job_id in await self.ledger.db(self.store.leases.cancel_requests, self.engine_id):
-            row = self.ledger.get(job_id)
-            if row is not None:
-                await self.scheduler.cancel(dict(row))
-
-    async def reconcile(self) -> None:
-        """Jobs the store says this engine drives but memory lost (a write that failed
-        while the store was down) are resumed, if they are still missing next time."""
-        missing = await self.ledger.db(self.store.leases.driven_ids, self.engine_id) - self.ledger.driven()
-        again, self._missing = missing & self._missing, missing - self._missing
-        if again:
-            rows = await self.ledger.db(self.store.get_jobs, sorted(again))
-            self.ledger.adopt(rows)
-            await self.scheduler.resume(rows)
 
     # -- other engines' changes ---------------------------------------------------
     def _listen(self) -> None:
@@ -255,7 +228,7 @@ class Coordinator:
         while self._remote_ids:
             ids, self._remote_ids = sorted(self._remote_ids), set()
             try:
-                rows = await self.ledger.db(self.store.leases.records, ids)
+                rows = await self.ledger.db(self.store.records, ids)
             except StoreUnavailable:
                 return
             self._publish([r for r in rows if not self.ledger.drives(r["id"])])
@@ -274,16 +247,14 @@ class Coordinator:
 
     async def _events_fallback(self) -> None:
         """Without a listening connection, poll for other engines' changes once a second."""
-        from datetime import datetime, timedelta
-
         while not self._stop.is_set():
-            await self.sleep(1.0)
+            await self.clock.sleep(1.0)
             if self.listening or len(self.events) == 0:
-                self._watermark = now_iso()
+                self._watermark = self.clock.stamp()
                 continue
             since = (datetime.fromisoformat(self._watermark.replace("Z", "+00:00")) - timedelta(seconds=FALLBACK_MARGIN_S))
             try:
-                rows = await self.ledger.db(self.store.leases.changed_since, since.isoformat().replace("+00:00", "Z"))
+                rows = await self.ledger.db(self.store.changed_since, since.isoformat().replace("+00:00", "Z"))
             except StoreUnavailable:
                 continue
             if rows:

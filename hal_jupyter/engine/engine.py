@@ -11,114 +11,63 @@ import hashlib
 import importlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from .contract import JobSpec, Provider, Settings
-from . import errors, intake, sweeps
+from . import errors, intake, lifecycle
 from .boundary import provider_calls
-from .events import EventBus
+from .clock import Clock
+from .config import EngineConfig, Viewer, load_env_file
+from .contract import Provider
 from .coordinator import Coordinator
-from .ledger import Ledger, Row, now_iso, public_record
-from .models import MAX_LIST_IDS, TERMINAL_NAMES, QuantumJobRequest
-from .policy import BatchPolicy, Strategy
-from .qasm import inspect_circuit
+from .database import Database, default_db_url
+from .events import EventBus
+from .ids import new_id
+from .leases import Leases
+from .ledger import Ledger, public_record
+from .limits import MAX_LIST_IDS
+from .policy import BatchPolicy
 from .registry import Registry
-from .scheduler import Scheduler, group_key, new_id
-from .store import JobStore, default_db_url
+from .scheduler import Scheduler
+from .store import JobStore
 
 log = logging.getLogger("hal_jupyter")
 #: Qiskit is first imported on this thread, which lives as long as the process: a
-#: first import on a thread that then exits made later parses crash (PROVIDERS.md).
+#: first import on a thread that then exits made later parses crash (docs/PROVIDERS.md).
 FIRST_IMPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-import")
-INLINE_VALIDATION_BYTES = 32_000  # larger submissions are parsed off the event loop
-CANCEL_WAIT_S = 10.0  # how long a cancel waits for the engine on another server to carry it out
-
-
-@dataclass
-class EngineConfig:
-    """Everything the engine needs to know; the server builds it from its traits."""
-
-    db_url: str | None = None
-    batch_window_s: float = 1.0
-    batch_max_size: int = 50
-    batch_strategy: Strategy = "time_or_cost"
-    batch_max_wait_s: float = 300.0
-    allowed_providers: list[str] | None = None
-    blocked_providers: list[str] = field(default_factory=list)
-    #: a .env file whose variables (providers' credentials) fill in what the environment lacks
-    env_file: str | None = ".env"
-    settings: Settings = field(default_factory=Settings)
-    #: whether this engine drives jobs (False: a server that only accepts and serves them)
-    dispatch: bool = True
-    #: how long an engine's lease lasts without a heartbeat; its jobs are taken over after
-    lease_s: float = 15.0
-    #: how often to look for work other engines left (NOTIFY wakes it sooner on PostgreSQL)
-    claim_interval_s: float = 1.0
-    #: how this engine names itself in the store and the logs
-    label: str = "engine"
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Whose jobs a request may see: its user's (and jobs with no owner), or all for an admin."""
-
-    user: str | None
-    admin: bool = False
-
-    def sees(self, owner: str | None) -> bool:
-        return self.admin or owner is None or owner == self.user
-
-    @property
-    def scope(self) -> str | None:
-        """The owner to filter a listing by (None: no filter)."""
-        return None if self.admin else self.user
-
-
-def load_env_file(path: str) -> list[str]:
-    """Set the variables of a ``.env`` file that the environment does not set
-    already; returns their names (values are never logged)."""
-    from dotenv import dotenv_values
-
-    if not os.path.isfile(path):
-        return []
-    values = {name: value for name, value in dotenv_values(path).items() if value is not None}
-    added = [name for name in values if name not in os.environ]
-    for name in added:
-        os.environ[name] = values[name]
-    if added:
-        log.info("hal_jupyter: %d variable(s) from %s: %s", len(added), os.path.abspath(path), ", ".join(sorted(added)))
-    return added
+CANCEL_REQUESTED = "cancel requested; the engine driving this job carries it out"
 
 
 class Engine:
     """Jobs in, records and results out. See docs/API.md for the contract."""
 
-    def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None, clock: Clock | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.settings = config.settings
+        self.clock = clock = clock or Clock()
         if config.env_file:
             load_env_file(config.env_file)
         self.registry = registry or Registry(
             config.settings, allowed=config.allowed_providers, blocked=config.blocked_providers
         )
         self.events = EventBus()
-        self.store = JobStore(config.db_url or default_db_url())
-        self.ledger = Ledger(self.store, self.events, new_id("e-"))
+        db = Database(config.db_url or default_db_url())
+        self.store = JobStore(db)
+        self.leases = Leases(db)
+        self.ledger = Ledger(self.store, self.events, new_id("e-"), clock, self.leases.held_groups)
         policy = BatchPolicy(
             window_s=config.batch_window_s,
             max_size=config.batch_max_size,
             strategy=config.batch_strategy,
             max_wait_s=config.batch_max_wait_s,
         )
-        self.scheduler = Scheduler(self.ledger, self.registry, policy)
+        self.scheduler = Scheduler(self.ledger, self.registry, policy, self.leases, clock)
         self.coordinator = Coordinator(
-            self.ledger, self.scheduler, self.events,
+            self.ledger, self.leases, self.scheduler, self.events, clock,
             dispatch=config.dispatch, lease_s=config.lease_s, claim_interval_s=config.claim_interval_s, label=config.label,
         )
+        self.intake = intake.Intake(self.registry, self.settings, clock)
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-validate")
         self._starting: asyncio.Future[None] | None = None
 
@@ -142,8 +91,8 @@ class Engine:
             except errors.HalError:
                 continue
             if type(provider).warm_up is not Provider.warm_up:
-                asyncio.ensure_future(self.scheduler.call(provider, provider.warm_up))
-        # Off the event loop, on a thread that outlives every engine of the process (PROVIDERS.md).
+                asyncio.ensure_future(self.scheduler.calls.call(provider, provider.warm_up))
+        # Off the event loop, on a thread that outlives every engine of the process (docs/PROVIDERS.md).
         await asyncio.get_running_loop().run_in_executor(FIRST_IMPORTS, importlib.import_module, "qiskit.qasm2")
         # Register the lease, then (when dispatching) claim and resume what nobody drives.
         await self.coordinator.start()
@@ -169,35 +118,26 @@ class Engine:
         ``Idempotency-Key`` replays an earlier submission of the same owner.
         """
         await self.start()
-        requests, bulk = intake.parse_items(kind, body)
-        body_hash = ""
+        parsed = self.intake.parse(kind, body)
+        key = None
         if idempotency_key is not None:
-            idempotency_key = json.dumps([owner, idempotency_key])  # one user's key is not another's
-            body_hash = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
-            replay = await self._replay(idempotency_key, body_hash)
+            key = (json.dumps([owner, idempotency_key]), _body_hash(kind, body))  # one user's key is not another's
+            replay = await self._replay(*key)
             if replay is not None:
-                return replay, bulk, False
-        if intake.request_bytes(requests) > INLINE_VALIDATION_BYTES or not self._validates_inline(requests):
-            loop = asyncio.get_running_loop()
-            rows = await loop.run_in_executor(self._cpu, self._prepare_all, kind, requests, bulk)
+                return replay, parsed.bulk, False
+        if parsed.inline:
+            new = self.intake.prepare(parsed, owner)
         else:
-            rows = self._prepare_all(kind, requests, bulk)
-        parsed = {r["id"]: r.pop("_parsed") for r in rows}
-        for row in rows:
-            row["owner"] = owner
-        key = (idempotency_key, body_hash) if idempotency_key is not None else None
+            new = await asyncio.get_running_loop().run_in_executor(self._cpu, self.intake.prepare, parsed, owner)
         try:
-            claimed = await self.ledger.add(rows, key, claim=self.config.dispatch)
+            claimed = await self.ledger.add(new.rows, key, claim=self.config.dispatch, parsed=new.parsed)
         except errors.IdempotencyKeyTaken:
-            replay = await self._replay(idempotency_key or "", body_hash)  # a concurrent twin won
+            replay = await self._replay(*key) if key is not None else None  # a concurrent twin won
             if replay is None:
                 raise
-            return replay, bulk, False
-        self.ledger.parsed.update((r["id"], parsed[r["id"]]) for r in claimed if parsed.get(r["id"]) is not None)
-        self.scheduler.enqueue(claimed)
-        for row in claimed:
-            row["status_message"] = self.scheduler.waiting_message(row["id"]) or row["status_message"]
-        return [public_record(self.ledger.fresh(r)) for r in rows], bulk, True
+            return replay, parsed.bulk, False
+        self.scheduler.dispatcher.enqueue((r["id"], r["priority"], new.groups[r["id"]]) for r in claimed)
+        return [self._record(self.ledger.fresh(r)) for r in new.rows], parsed.bulk, True
 
     async def _replay(self, key: str, body_hash: str) -> list[dict[str, Any]] | None:
         found = await self.ledger.db(self.store.find_idempotency_key, key)
@@ -209,105 +149,13 @@ class Engine:
                 "this Idempotency-Key was already used with a different request body"
             )
         rows = await self.ledger.db(self.store.get_jobs, ids)
-        return [public_record(self.ledger.fresh(r)) for r in rows]
+        return [self._record(self.ledger.fresh(r)) for r in rows]
 
-    def _validates_inline(self, requests: list[intake.JobRequest]) -> bool:
-        """False when a provider of these jobs checks them against its service
-        (backend listings, targets): then validation runs off the event loop."""
-        for name in {r.provider for r in requests}:
-            try:
-                if not self.registry.get(name).inline_validation:
-                    return False
-            except errors.HalError:
-                pass
-        return True
-
-    def _prepare_all(self, kind: str, requests: list[intake.JobRequest], bulk: bool) -> list[Row]:
-        rows = []
-        for index, request in enumerate(requests):
-            try:
-                rows.append(self._prepare(kind, request))
-            except errors.HalError as exc:
-                if bulk:
-                    intake.prefix_error(exc, f"jobs[{index}]")
-                raise
-        return rows
-
-    def _prepare(self, kind: str, request: intake.JobRequest) -> Row:
-        provider = self.registry.require(request.provider)
-        if provider.kind != kind:
-            raise errors.InvalidRequest(
-                f"provider {request.provider!r} runs {provider.kind} jobs; send this job to /hal/api/{provider.kind}/jobs"
-            )
-        if isinstance(request, QuantumJobRequest):
-            shots: int | None = request.shots
-            self._check_quantum(request)
-            payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
-            summary = inspect_circuit(request.circuit)
-            intake.check_json_size(request.options, self.settings.max_circuit_bytes, "options")
-            sweep = self._check_sweep(request, summary)
-            if sweep is not None:
-                payload["sweep"] = sweep.to_payload()
-        else:
-            shots, summary = None, None
-            payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
-            intake.check_json_size(request.args, self.settings.max_circuit_bytes, "args")
-        with provider_calls(provider.name, "choose a backend"):
-            backend = getattr(request, "backend", None) or provider.default_backend()
-        job_id = new_id()
-        parsed = summary.circuit if summary is not None else None
-        spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
-        with provider_calls(provider.name, "check the job", about_job=True):
-            provider.validate(spec)
-            cost = provider.estimate_cost(spec)
-        stamp = now_iso()
-        return {
-            "id": job_id,
-            "kind": kind,
-            "provider": provider.name,
-            "backend": backend,
-            "name": request.name,
-            "tags": request.tags,
-            "priority": request.priority,
-            "status": "QUEUED",
-            "status_message": None,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "submitted_at": None,
-            "finished_at": None,
-            "batch_id": None,
-            "remote_id": None,
-            "shots": shots,
-            "cost_estimate": cost.model_dump() if cost is not None else None,
-            "error": None,
-            "payload": payload,
-            "attempts": 0,
-            "group_key": group_key({"provider": provider.name, "backend": backend, "shots": shots, "payload": payload}).digest(),
-            "_parsed": spec.parsed,
-        }
-
-    def _check_sweep(self, request: QuantumJobRequest, summary: Any) -> sweeps.Sweep | None:
-        """The request's parameter sweep and observables checked against its circuit
-        (None for a plain sampling job of a circuit without free parameters)."""
-        names = sweeps.circuit_parameter_names(summary.circuit) if summary.circuit is not None else []
-        if request.parameters is None and request.observables is None and request.precision is None and not names:
-            return None
-        if request.parameters is not None:
-            intake.check_json_size(request.parameters, self.settings.max_circuit_bytes, "parameters")
-        if request.observables is not None:
-            intake.check_json_size(request.observables, self.settings.max_circuit_bytes, "observables")
-        return sweeps.check(request.parameters, request.observables, request.precision, names, summary.num_qubits)
-
-    def _check_quantum(self, request: QuantumJobRequest) -> None:
-        if not 1 <= request.shots <= self.settings.max_shots:
-            raise errors.InvalidRequest(
-                f"shots must be an integer from 1 to {self.settings.max_shots}, not {request.shots}"
-            )
-        size = len(request.circuit.encode())
-        if size > self.settings.max_circuit_bytes:
-            raise errors.PayloadTooLarge(
-                f"the circuit is {size} bytes; the limit is {self.settings.max_circuit_bytes} (HalExtension.max_circuit_bytes)"
-            )
+    def _record(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The public record, with where a queued job stands in its group."""
+        record = public_record(row)
+        record["status_message"] = self.scheduler.dispatcher.waiting_message(row["id"]) or record["status_message"]
+        return record
 
     # -- reading -----------------------------------------------------------------
     async def _visible_row(self, job_id: str, viewer: Viewer | None) -> dict[str, Any]:
@@ -319,9 +167,7 @@ class Engine:
         return row
 
     async def get_job(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
-        row = await self._visible_row(job_id, viewer)
-        row["status_message"] = self.scheduler.waiting_message(job_id) or row["status_message"]
-        return public_record(row)
+        return self._record(await self._visible_row(job_id, viewer))
 
     async def list_jobs(
         self,
@@ -352,9 +198,9 @@ class Engine:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        records = [public_record(self.ledger.fresh(r)) for r in rows]
+        records = [self._record(self.ledger.fresh(r)) for r in rows]
         if include_result:
-            done = [r["id"] for r in records if r["status"] == "COMPLETED"]
+            done = [r["id"] for r in records if r["status"] == lifecycle.JobStatus.COMPLETED.value]
             results = await self.ledger.db(self.store.get_results, done) if done else {}
             for record in records:
                 found = results.get(record["id"])
@@ -364,47 +210,44 @@ class Engine:
 
     async def get_result(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
         row = await self._visible_row(job_id, viewer)
-        if row["status"] != "COMPLETED":
+        if row["status"] != lifecycle.JobStatus.COMPLETED.value:
             detail = f": {row['error']['message']}" if row.get("error") else ""
             raise errors.JobNotFinished(f"job {job_id} is {row['status']}, not COMPLETED{detail}")
         result = await self.ledger.db(self.store.get_result, job_id)
         return {"id": job_id, **(result or {})}
 
     async def cancel(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
-        """Cancel a job whichever engine drives it: here; or, when no live engine does,
-        after claiming it; or by a cancel request in the store that its engine
-        carries out (this waits a few seconds for it)."""
+        """Cancel a job whichever engine drives it, without waiting for another engine:
+        here, when this engine drives it (or, once claimed, when no live engine does);
+        else as a request in the store (``cancel_requested``) that the driving engine
+        carries out; its change then arrives as an event."""
         row = await self._visible_row(job_id, viewer)
-        if row["status"] in TERMINAL_NAMES:
+        if row["status"] in lifecycle.TERMINAL_NAMES:
             raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
+        canceller = self.scheduler.canceller
         if not self.ledger.drives(job_id):
-            claimed = await self.ledger.db(self.store.leases.claim_job, self.ledger.engine_id, job_id)
+            claimed = await self.ledger.db(self.leases.claim_job, self.ledger.engine_id, job_id)
             if claimed is None:
-                if not await self.ledger.db(self.store.leases.request_cancel, job_id):
+                if not await self.ledger.db(self.store.request_cancel, job_id):
                     row = await self._visible_row(job_id, viewer)
                     raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
-                return await self._await_cancel(job_id, viewer)
-            self.ledger.adopt([claimed])
-            row = claimed
-        await self.scheduler.cancel(dict(row))
-        return await self.get_job(job_id, viewer)
-
-    async def _await_cancel(self, job_id: str, viewer: Viewer | None) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + CANCEL_WAIT_S
-        while True:
-            record = await self.get_job(job_id, viewer)
-            if record["status"] in TERMINAL_NAMES or loop.time() >= deadline:
-                if record["status"] not in TERMINAL_NAMES:
-                    record["status_message"] = "cancel requested; the engine driving this job carries it out"
+                self.coordinator.wake()
+                record = await self.get_job(job_id, viewer)
+                if record["status"] not in lifecycle.TERMINAL_NAMES:
+                    record["status_message"] = CANCEL_REQUESTED
                 return record
-            await asyncio.sleep(0.05)
+            self.ledger.adopt([claimed])
+        if not await canceller.cancel(job_id):
+            row = await self._visible_row(job_id, viewer)
+            if row["status"] in lifecycle.TERMINAL_NAMES and row["status"] != lifecycle.JobStatus.CANCELLED.value:
+                raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
+        return await self.get_job(job_id, viewer)
 
     async def providers(self) -> list[dict[str, Any]]:
         await self.start()
         infos = await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.info)
         for info in infos:
-            degraded = self.scheduler.health.degraded(info.name) if info.available else None
+            degraded = self.scheduler.calls.health.degraded(info.name) if info.available else None
             if degraded is not None:
                 info.status, info.reason = "degraded", degraded
         return [i.model_dump() for i in infos]
@@ -413,7 +256,7 @@ class Engine:
         await self.start()
         provider = self.registry.require(name)
         with provider_calls(provider.name, "list its backends"):
-            backends = await self.scheduler.call(provider, provider.backends)
+            backends = await self.scheduler.calls.call(provider, provider.backends)
         return [b.model_dump() for b in backends]
 
     def scheduler_info(self) -> dict[str, Any]:
@@ -421,6 +264,10 @@ class Engine:
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         return self.events.subscribe(listener)
+
+
+def _body_hash(kind: str, body: Any) -> str:
+    return hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

@@ -4,7 +4,15 @@
 environment makes the server kill itself with SIGKILL the first time it passes
 that point, as a power cut would: no shutdown hook, no flush but the store's
 own commits. Unset (always, outside the crash tests) a point costs one
-environment lookup. The points, in the order a job meets them:
+environment lookup.
+
+In-process, :func:`arm` makes the next pass raise :class:`SimulatedCrash`
+instead: a ``BaseException`` that no handler of the engine catches, so the
+task that reached the point stops there, its effects on disk being exactly
+those a SIGKILL would have left; the test then abandons that engine (no
+clean stop, its lease left to expire) and starts another on the same store.
+That runs every point of every provider in seconds, keeping real SIGKILLs for
+a few cases per provider family. The points, in the order a job meets them:
 
 ``before_reply``
     the job is stored (its id is durable) but the HTTP reply is not sent;
@@ -21,14 +29,43 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 
 ENV = "HAL_TEST_CRASH_AT"
 POINTS = ("before_reply", "after_intent", "after_accept", "after_remote_id")
 log = logging.getLogger("hal_jupyter")
+_armed: tuple[str, str | None] | None = None
+#: set when an armed point was reached (the test abandons the engine then)
+crashed = threading.Event()
+
+
+class SimulatedCrash(BaseException):
+    """An in-process crash at an armed point: not an ``Exception``, so nothing in the engine catches it."""
+
+
+def arm(point: str, provider: str | None = None) -> None:
+    """Make the next pass of ``point`` (of ``provider``, or any) raise :class:`SimulatedCrash`."""
+    global _armed
+    if point not in POINTS:
+        raise ValueError(f"no crash point {point!r}; the points are {', '.join(POINTS)}")
+    crashed.clear()
+    _armed = (point, provider)
+
+
+def disarm() -> None:
+    global _armed
+    _armed = None
 
 
 def crash_point(name: str, provider: str | None = None) -> None:
-    """Die here if ``HAL_TEST_CRASH_AT`` names this point (and provider)."""
+    """Die here if ``HAL_TEST_CRASH_AT`` names this point (and provider), or raise
+    :class:`SimulatedCrash` if :func:`arm` did."""
+    armed = _armed
+    if armed is not None and armed[0] == name and armed[1] in (None, provider):
+        disarm()
+        crashed.set()
+        log.warning("hal_jupyter: crash point %s@%s reached (simulated)", name, provider)
+        raise SimulatedCrash(f"{name}@{provider}")
     wanted = os.environ.get(ENV)
     if not wanted:
         return
@@ -41,4 +78,4 @@ def crash_point(name: str, provider: str | None = None) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-__all__ = ["ENV", "POINTS", "crash_point"]
+__all__ = ["ENV", "POINTS", "SimulatedCrash", "arm", "crash_point", "crashed", "disarm"]

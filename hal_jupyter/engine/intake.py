@@ -1,7 +1,14 @@
-"""What comes in: request bodies checked for shape, then parsed by pydantic.
+"""The submission pass: a request body becomes validated new jobs, in one trip.
+
+:meth:`Intake.parse` checks the body's shape and parses every job request
+with pydantic (all or none); :meth:`Intake.prepare` checks each against its
+provider (backend, circuit, sweep, options, limits) and builds the new job:
+its store row, its parsed circuit, and its batching group
+(:meth:`.policy.GroupKey.of`). Nothing else of the engine takes part: the
+engine stores what comes out, and the dispatcher queues it.
 
 Validate, then read: no code reads a field of a job request before
-:func:`parse_items` has turned it into a model, so a value of the wrong JSON
+:meth:`Intake.parse` has turned it into a model, so a value of the wrong JSON
 type anywhere (``"provider": {}``, ``"shots": true``) is a 400 that names the
 field (and the index of the job in a bulk request), never a ``TypeError``
 further on. The shape checks live here, in the engine, so the embedded engine
@@ -11,18 +18,148 @@ of a kernel refuses what the HTTP server refuses.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from . import errors
+from . import errors, sweeps
+from .boundary import provider_calls
+from .clock import Clock
+from .contract import JobSpec, Settings
+from .ids import new_id
 from .limits import MAX_JSON_DEPTH, TOO_DEEP
 from .models import ClassicalJobRequest, QuantumJobRequest
+from .policy import GroupKey
+from .qasm import inspect_circuit
+from .registry import Registry
 
 #: most jobs one bulk request may hold
 MAX_BULK = 5000
+#: submissions with more circuit or code text than this are prepared off the event loop
+INLINE_BYTES = 32_000
 
 JobRequest = QuantumJobRequest | ClassicalJobRequest
+
+
+@dataclass
+class Parsed:
+    """A request body's job requests, parsed; ``inline``: cheap enough to prepare on the event loop."""
+
+    kind: str
+    requests: list[JobRequest]
+    bulk: bool
+    inline: bool
+
+
+@dataclass
+class NewJobs:
+    """Validated new jobs: their store rows, their parsed circuits, their batching groups."""
+
+    rows: list[dict[str, Any]]
+    bulk: bool
+    parsed: dict[str, Any] = field(default_factory=dict)
+    groups: dict[str, GroupKey] = field(default_factory=dict)
+
+
+class Intake:
+    """Turns request bodies into new jobs for one engine's registry and limits."""
+
+    def __init__(self, registry: Registry, settings: Settings, clock: Clock) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock
+
+    def parse(self, kind: str, body: Any) -> Parsed:
+        """Shape and types of every job request (cheap: on the event loop)."""
+        requests, bulk = parse_items(kind, body)
+        return Parsed(kind, requests, bulk, request_bytes(requests) <= INLINE_BYTES and self._inline(requests))
+
+    def _inline(self, requests: list[JobRequest]) -> bool:
+        """False when a provider of these jobs checks them against its service
+        (backend listings, targets): then they are prepared off the event loop."""
+        for name in {r.provider for r in requests}:
+            try:
+                if not self.registry.get(name).inline_validation:
+                    return False
+            except errors.HalError:
+                pass
+        return True
+
+    def prepare(self, parsed: Parsed, owner: str | None) -> NewJobs:
+        """Every job checked against its provider and built (all or none; may block)."""
+        out = NewJobs([], parsed.bulk)
+        for index, request in enumerate(parsed.requests):
+            try:
+                self._prepare(parsed.kind, request, owner, out)
+            except errors.HalError as exc:
+                if parsed.bulk:
+                    prefix_error(exc, f"jobs[{index}]")
+                raise
+        return out
+
+    def _prepare(self, kind: str, request: JobRequest, owner: str | None, out: NewJobs) -> None:
+        provider = self.registry.require(request.provider)
+        if provider.kind != kind:
+            raise errors.InvalidRequest(
+                f"provider {request.provider!r} runs {provider.kind} jobs; send this job to /hal/api/{provider.kind}/jobs"
+            )
+        sweep = None
+        if isinstance(request, QuantumJobRequest):
+            shots: int | None = request.shots
+            self._check_quantum(request)
+            payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
+            summary = inspect_circuit(request.circuit)
+            check_json_size(request.options, self.settings.max_circuit_bytes, "options")
+            sweep = self._check_sweep(request, summary)
+            if sweep is not None:
+                payload["sweep"] = sweep.to_payload()
+        else:
+            shots, summary = None, None
+            payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
+            check_json_size(request.args, self.settings.max_circuit_bytes, "args")
+        with provider_calls(provider.name, "choose a backend"):
+            backend = getattr(request, "backend", None) or provider.default_backend()
+        job_id = new_id()
+        parsed = summary.circuit if summary is not None else None
+        spec = JobSpec(job_id, kind, backend, shots, payload, parsed, summary)  # type: ignore[arg-type]
+        with provider_calls(provider.name, "check the job", about_job=True):
+            provider.validate(spec)
+            cost = provider.estimate_cost(spec)
+        group = GroupKey.of(provider.name, backend, shots, payload.get("options"), sweep is not None and sweep.estimating)
+        stamp = self.clock.stamp()
+        out.rows.append({
+            "id": job_id, "kind": kind, "provider": provider.name, "backend": backend, "name": request.name,
+            "tags": request.tags, "priority": request.priority, "status_message": None,
+            "created_at": stamp, "updated_at": stamp, "submitted_at": None, "finished_at": None,
+            "batch_id": None, "remote_id": None, "shots": shots,
+            "cost_estimate": cost.model_dump() if cost is not None else None, "error": None,
+            "payload": payload, "attempts": 0, "group_key": group.digest(), "owner": owner, "cancel_requested": False,
+        })
+        out.groups[job_id] = group
+        if spec.parsed is not None:
+            out.parsed[job_id] = spec.parsed
+
+    def _check_sweep(self, request: QuantumJobRequest, summary: Any) -> sweeps.Sweep | None:
+        """The request's parameter sweep and observables checked against its circuit
+        (None for a plain sampling job of a circuit without free parameters)."""
+        names = sweeps.circuit_parameter_names(summary.circuit) if summary.circuit is not None else []
+        if request.parameters is None and request.observables is None and request.precision is None and not names:
+            return None
+        if request.parameters is not None:
+            check_json_size(request.parameters, self.settings.max_circuit_bytes, "parameters")
+        if request.observables is not None:
+            check_json_size(request.observables, self.settings.max_circuit_bytes, "observables")
+        return sweeps.check(request.parameters, request.observables, request.precision, names, summary.num_qubits)
+
+    def _check_quantum(self, request: QuantumJobRequest) -> None:
+        if not 1 <= request.shots <= self.settings.max_shots:
+            raise errors.InvalidRequest(f"shots must be an integer from 1 to {self.settings.max_shots}, not {request.shots}")
+        size = len(request.circuit.encode())
+        if size > self.settings.max_circuit_bytes:
+            raise errors.PayloadTooLarge(
+                f"the circuit is {size} bytes; the limit is {self.settings.max_circuit_bytes} (HalExtension.max_circuit_bytes)"
+            )
 
 
 def check_plain_json(value: Any) -> None:

@@ -9,43 +9,47 @@ another one has claimed the job.
 
 Claims run under PostgreSQL's transaction-scoped advisory lock
 (``pg_advisory_xact_lock``: released at commit, so a connection pool cannot
-leak it) and, on SQLite, under the database's write lock. A claim takes:
+leak it) and, on SQLite, under the database's write lock. A claim moves no
+status (the transitions :data:`.lifecycle.CLAIM` and :data:`.lifecycle.RESUME`:
+a new driver); it takes:
 
 - every unfinished job whose engine is gone (lease expired, released, or its
   process on this host dead): the new engine resumes it as after a restart;
 - queued jobs nobody drives, except standard jobs of a group that another live
   engine holds queued: that engine takes them, so the group flushes as one batch.
+
+Leases stand on :mod:`.database`, beside the job store, not on it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from .models import UNFINISHED_NAMES
-from .schema import RECORD_COLUMNS, db_now, decode, engines, jobs
-
-if TYPE_CHECKING:
-    from .store import JobStore
+from .database import Database
+from .lifecycle import CANCELLABLE_NAMES, CLAIM, DRIVEN_NAMES, JobStatus, RESUME
+from .schema import CLAIM_LOCK, decode, engines, jobs
 
 log = logging.getLogger("hal_jupyter")
+#: what a claim takes from a gone engine: queued jobs (a new driver) and in-flight ones (resumed)
+CLAIMED_NAMES = tuple(sorted(set(CLAIM.source_names) | set(RESUME.source_names)))
+QUEUED = JobStatus.QUEUED.value
 
 
 class Leases:
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-        self.now = db_now(store.dialect)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.now = db.now
         me = sa.bindparam("me")
         others = self._live().where(engines.c.id != me)
         self._others = others.limit(1)
         self._held = (
             sa.select(jobs.c.group_key)
             .where(
-                jobs.c.status == "QUEUED",
+                jobs.c.status == QUEUED,
                 jobs.c.group_key.in_(sa.bindparam("keys", expanding=True)),
                 jobs.c.priority != "high",  # dispatched alone: they hold no group
                 jobs.c.engine_id.in_(others),  # one index probe (status, group_key, engine_id) per other engine
@@ -56,20 +60,23 @@ class Leases:
     def _live(self) -> sa.Select[Any]:
         return sa.select(engines.c.id).where(engines.c.expires_at >= self.now)
 
-    def _orphaned(self) -> sa.ColumnElement[bool]:
+    def _orphaned(self, engine_id: str) -> sa.ColumnElement[bool]:
         """Unfinished jobs no live engine drives: their engine is gone, or (a store
-        from before leases) they were in flight with no engine named."""
+        from before leases) they were in flight with no engine named. Never the
+        claiming engine's own: when its own lease lapsed, it drops its jobs and comes
+        back under a new id first (its heartbeat sees it), so that what it is still
+        doing with them is fenced off."""
         return sa.and_(
-            jobs.c.status.in_(UNFINISHED_NAMES),
+            jobs.c.status.in_(CLAIMED_NAMES),
             sa.or_(
-                sa.and_(jobs.c.engine_id.is_not(None), jobs.c.engine_id.not_in(self._live())),
-                sa.and_(jobs.c.engine_id.is_(None), jobs.c.status != "QUEUED"),
+                sa.and_(jobs.c.engine_id.is_not(None), jobs.c.engine_id != engine_id, jobs.c.engine_id.not_in(self._live())),
+                sa.and_(jobs.c.engine_id.is_(None), jobs.c.status != QUEUED),
             ),
         )
 
     # -- engines ------------------------------------------------------------
     def register(self, engine_id: str, *, label: str, host: str, pid: int, dispatch: bool, lease_s: float) -> None:
-        with self.store.write() as conn:
+        with self.db.write() as conn:
             conn.execute(engines.delete().where(engines.c.id == engine_id))  # a start that is tried again
             conn.execute(
                 engines.insert().values(
@@ -80,7 +87,7 @@ class Leases:
 
     def heartbeat(self, engine_id: str, lease_s: float) -> bool:
         """Renew the lease; False if it had lapsed (then the engine must stop driving)."""
-        with self.store.write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 engines.update()
                 .where(engines.c.id == engine_id, engines.c.expires_at >= self.now)
@@ -91,23 +98,23 @@ class Leases:
     def release(self, engine_id: str) -> int:
         """Give up every job at once (a clean stop): queued ones return to the pool,
         in-flight ones are taken over by the next claim of any engine."""
-        with self.store.write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 jobs.update()
-                .where(jobs.c.engine_id == engine_id, jobs.c.status == "QUEUED")
+                .where(jobs.c.engine_id == engine_id, jobs.c.status == QUEUED)
                 .values(engine_id=None, fence=jobs.c.fence + 1)
             )
             conn.execute(engines.delete().where(engines.c.id == engine_id))
             held = conn.execute(
-                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(UNFINISHED_NAMES))
+                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(DRIVEN_NAMES))
             ).scalar()
-            self.store.notify(conn, "queued", engine_id, ["*"])
+            self.db.notify(conn, "queued", engine_id, ["*"])
         return int(done.rowcount or 0) + int(held or 0)
 
     def forget_dead(self, host: str, alive: Callable[[int], bool], except_id: str) -> list[str]:
         """Drop the leases of engines on this host whose process is gone (a crash):
         their jobs are taken over now rather than when the lease would expire."""
-        with self.store.write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(sa.select(engines.c.id, engines.c.pid).where(engines.c.host == host, engines.c.id != except_id)).all()
             dead = [r.id for r in rows if not alive(r.pid)]
             if dead:
@@ -125,25 +132,25 @@ class Leases:
 
     def has_work(self, engine_id: str) -> bool:
         """Whether a claim would find anything (a read: cheap when the answer is no)."""
-        with self.store._engine.connect() as conn:
-            orphan = sa.select(jobs.c.id).where(self._orphaned())
-            unclaimed = sa.select(jobs.c.id).where(jobs.c.status == "QUEUED", jobs.c.engine_id.is_(None))
+        with self.db.read() as conn:
+            orphan = sa.select(jobs.c.id).where(self._orphaned(engine_id))
+            unclaimed = sa.select(jobs.c.id).where(jobs.c.status == QUEUED, jobs.c.engine_id.is_(None))
             return conn.execute(sa.select(sa.exists(orphan.union_all(unclaimed).subquery().select()))).scalar() is True
 
     def claim(self, engine_id: str, limit: int = 5000) -> list[dict[str, Any]]:
         """Take every job of gone engines and the free queued jobs (module docstring)."""
         live = self._live()
-        with self.store.write(claim_lock=True) as conn:
-            orphans = sa.select(jobs.c.id).where(self._orphaned()).order_by(jobs.c.seq)
+        with self.db.write(lock=CLAIM_LOCK) as conn:
+            orphans = sa.select(jobs.c.id).where(self._orphaned(engine_id)).order_by(jobs.c.seq)
             other = jobs.alias("other")  # a subquery over the same table: never correlated to the outer row
             held = sa.select(other.c.group_key).where(
-                other.c.status == "QUEUED", other.c.group_key.is_not(None), other.c.priority != "high",
+                other.c.status == QUEUED, other.c.group_key.is_not(None), other.c.priority != "high",
                 other.c.engine_id.in_(live.where(engines.c.id != engine_id)),
             )
             free = (
                 sa.select(jobs.c.id)
                 .where(
-                    jobs.c.status == "QUEUED", jobs.c.engine_id.is_(None),
+                    jobs.c.status == QUEUED, jobs.c.engine_id.is_(None),
                     sa.or_(jobs.c.priority == "high", jobs.c.group_key.is_(None), jobs.c.group_key.not_in(held)),
                 )
                 .order_by(jobs.c.seq)
@@ -158,15 +165,17 @@ class Leases:
         return rows
 
     def claim_job(self, engine_id: str, job_id: str) -> dict[str, Any] | None:
-        """Take one job that no live engine drives (to cancel it): queued and free,
-        UNKNOWN, or left by a gone engine. None if a live engine drives it."""
-        with self.store.write(claim_lock=True) as conn:
+        """Take one job that no live engine drives (to cancel it): queued or held and
+        free, UNKNOWN, or left by a gone engine. None if a live engine drives it."""
+        with self.db.write(lock=CLAIM_LOCK) as conn:
             done = conn.execute(
                 jobs.update()
                 .where(
                     jobs.c.id == job_id,
-                    jobs.c.status.in_([*UNFINISHED_NAMES, "UNKNOWN"]),
-                    sa.or_(jobs.c.status == "UNKNOWN", jobs.c.engine_id.is_(None), jobs.c.engine_id.not_in(self._live())),
+                    jobs.c.status.in_(CANCELLABLE_NAMES),
+                    sa.or_(
+                        jobs.c.status == JobStatus.UNKNOWN.value, jobs.c.engine_id.is_(None), jobs.c.engine_id.not_in(self._live())
+                    ),
                 )
                 .values(engine_id=engine_id, fence=jobs.c.fence + 1)
             )
@@ -174,51 +183,3 @@ class Leases:
                 return None
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else decode(row)
-
-    # -- cancel requests --------------------------------------------------------
-    def request_cancel(self, job_id: str) -> bool:
-        """Ask the engine that drives the job to cancel it; False if it is terminal already."""
-        with self.store.write() as conn:
-            done = conn.execute(
-                jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_([*UNFINISHED_NAMES, "UNKNOWN"])).values(cancel_requested=True)
-            )
-            owner = conn.execute(sa.select(jobs.c.engine_id).where(jobs.c.id == job_id)).scalar()
-            if done.rowcount == 1:
-                self.store.notify(conn, "cancel", owner, [job_id])
-        return done.rowcount == 1
-
-    def cancel_requests(self, engine_id: str) -> list[str]:
-        with self.store._engine.connect() as conn:
-            query = sa.select(jobs.c.id).where(
-                jobs.c.engine_id == engine_id, jobs.c.cancel_requested.is_(True), jobs.c.status.in_(UNFINISHED_NAMES)
-            )
-            return [i for (i,) in conn.execute(query)]
-
-    def driven_ids(self, engine_id: str) -> set[str]:
-        """The unfinished jobs the store says this engine drives."""
-        with self.store._engine.connect() as conn:
-            query = sa.select(jobs.c.id).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(UNFINISHED_NAMES))
-            return {i for (i,) in conn.execute(query)}
-
-    def records(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Jobs by id without their payload (what an event needs)."""
-        found: list[dict[str, Any]] = []
-        with self.store._engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                found += [decode(r) for r in conn.execute(sa.select(*RECORD_COLUMNS).where(jobs.c.id.in_(ids[start : start + 500])))]
-        return found
-
-    def changed_since(self, since: str, limit: int = 1000) -> list[dict[str, Any]]:
-        """Jobs changed at or after ``since`` (ISO time): the events fallback without NOTIFY."""
-        with self.store._engine.connect() as conn:
-            query = sa.select(*RECORD_COLUMNS).where(jobs.c.updated_at >= since).order_by(jobs.c.updated_at).limit(limit)
-            return [decode(r) for r in conn.execute(query)]
-
-
-def parse_notification(payload: str) -> tuple[str, str, list[str]] | None:
-    """``(engine_id, kind, job_ids)`` of a NOTIFY payload, or None if it is not ours."""
-    try:
-        data = json.loads(payload)
-        return str(data["e"]), str(data["k"]), [str(i) for i in data["ids"]]
-    except (ValueError, KeyError, TypeError):
-        return None

@@ -6,39 +6,15 @@ has its own table layout in :mod:`hal_jupyter.engine.store`.
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
+from .errors import ErrorType
+from .lifecycle import JobStatus
 from .limits import MAX_LIST_IDS  # noqa: F401 - the engine and the client import it from here
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class JobStatus(str, enum.Enum):
-    QUEUED = "QUEUED"
-    SUBMITTING = "SUBMITTING"
-    SUBMITTED = "SUBMITTED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
-IN_FLIGHT = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
-#: the same, as the strings the store holds; UNFINISHED: what an engine drives
-TERMINAL_NAMES = tuple(sorted(s.value for s in TERMINAL))
-UNFINISHED_NAMES = (JobStatus.QUEUED.value, *sorted(s.value for s in IN_FLIGHT))
 
 Kind = Literal["quantum", "classical"]
 Priority = Literal["high", "standard"]
@@ -92,8 +68,12 @@ class ClassicalJobRequest(_Request):
 
 
 class ErrorInfo(BaseModel):
-    type: str
+    """Why a job failed (or is UNKNOWN): its type (one of a closed set) and a message for people."""
+
+    type: ErrorType
     message: str
+    #: for ``UserCodeError``: the class of the exception the job's code raised (``"ValueError"``)
+    exception: str | None = None
 
 
 class CostEstimate(BaseModel):
@@ -125,6 +105,8 @@ class JobRecord(BaseModel):
     error: ErrorInfo | None = None
     #: v1.1: the user of the Jupyter server that accepted it (null: an embedded engine)
     owner: str | None = None
+    #: v1.2: true from a cancel request until the job is terminal (the engine driving it carries it out)
+    cancel_requested: bool = False
 
 
 class QuantumResult(BaseModel):
@@ -175,6 +157,6 @@ class JobList(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    type: str
+    type: ErrorType
     message: str
     details: list[dict[str, Any]] | None = None

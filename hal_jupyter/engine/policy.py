@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +26,11 @@ class GroupKey:
     shots: int | None = None
     options: str = "{}"
     estimate: bool = False
+
+    @classmethod
+    def of(cls, provider: str, backend: str | None, shots: int | None, options: dict[str, Any] | None, estimate: bool) -> GroupKey:
+        """The group of a job: what must be equal for two jobs to share a provider call."""
+        return cls(provider, backend or "", shots, json.dumps(options or {}, sort_keys=True), estimate)
 
     def label(self) -> str:
         shots = "" if self.shots is None else f" x{self.shots}"
@@ -142,11 +146,6 @@ class BatchPolicy:
         if not group.jobs:
             del self._groups[key]
         return Flush(key=key, job_ids=ids, trigger=trigger)
-
-    def drain(self) -> Iterable[Flush]:
-        """Everything still waiting, as batches (used at shutdown and in tests)."""
-        while self._groups:
-            yield self._release(next(iter(self._groups)), "window")
 
     # -- what the API shows ------------------------------------------------
     def position(self, job_id: str) -> tuple[int, int] | None:

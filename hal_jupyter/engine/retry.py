@@ -13,8 +13,11 @@ idempotency token, see ``Provider.resubmit_safe``).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 #: the provider answered "too many requests" or "unavailable, not now": the call was not taken
 THROTTLED = {429, 503}
@@ -89,9 +92,10 @@ def _code(exc: BaseException) -> str:
     return str(getattr(error, "code", "") or "")
 
 
-def backoff(attempt: int, base_s: float, max_s: float) -> float:
-    """Exponential backoff with jitter: about ``base * 2**(attempt-1)``, between half and all of it."""
-    return min(max_s, base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+def backoff(attempt: int, base_s: float, max_s: float, clock: Clock) -> float:
+    """Exponential backoff with jitter: about ``base * 2**(attempt-1)``, between half and
+    all of it (the jitter drawn from the engine's clock)."""
+    return min(max_s, base_s * 2 ** (attempt - 1)) * clock.jitter(0.5, 1.0)
 
 
 __all__ = ["Fault", "backoff", "classify"]

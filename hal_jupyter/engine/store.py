@@ -1,129 +1,77 @@
 """The durable job store: the source of truth for every job.
 
-SQLAlchemy Core over SQLite (a WAL file in the Jupyter data directory, the
-default) or PostgreSQL (one store shared by many servers and workers). The
-store decides: every change of a live job is a conditional write that says
-what it changed. A write names the engine that drives the job and the fencing
-token it was claimed with, and never touches a terminal job, so a late answer
-or an engine that lost its lease changes nothing. Leases and claims are in
-:mod:`.leases`; tables and migrations in :mod:`.schema`.
-
-The store is synchronous: each engine calls it from one worker thread, so the
-event loop never blocks on the database.
+The store decides. A job's status changes only by a transition of
+:mod:`.lifecycle`, written as ONE conditional ``UPDATE`` for all the jobs it
+moves (a batch sent, a batch completed), whose ``WHERE`` names the engine that
+drives the jobs, each job's fencing token and the statuses the transition may
+leave; ``RETURNING`` says which jobs changed. So a late answer, an illegal
+move or an engine that lost its lease changes nothing, and it is the database
+that refuses it, on SQLite and PostgreSQL alike. Leases and claims are in
+:mod:`.leases`; the connection pool and migrations in :mod:`.database` and
+:mod:`.schema`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from . import errors
-from .models import TERMINAL_NAMES
-from .schema import CLAIM_LOCK, SCHEMA_VERSION, batches, decode, encode, idempotency, jobs, meta, migrate, results
+from . import errors, lifecycle
+from .database import Database
+from .lifecycle import Transition
+from .schema import JSON_COLUMNS, RECORD_COLUMNS, SCHEMA_VERSION, batches, decode, encode, idempotency, jobs, results
 
-__all__ = ["JobStore", "SCHEMA_VERSION", "default_db_url", "meta"]
+__all__ = ["Change", "JobStore", "SCHEMA_VERSION"]
 
-#: ``NOTIFY`` channel: every change of jobs, so engines on other servers see it
-CHANNEL = "hal_jobs"
-NOTIFY_IDS = 300  # job ids per notification (PostgreSQL's payload limit is 8000 bytes)
-
-
-def normalize_url(url: str) -> str:
-    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the ``postgres`` extra), not
-    SQLAlchemy's default psycopg2; a URL SQLAlchemy cannot read is a clear error."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def default_db_url() -> str:
-    from jupyter_core.paths import jupyter_data_dir
-
-    path = Path(jupyter_data_dir()) / "hal_jupyter" / "jobs.sqlite"
-    return f"sqlite:///{path}"
+#: ``(job_id, fence, fields, result)``: one job's part of a transition
+Change = tuple[str, int, dict[str, Any], "dict[str, Any] | None"]
+#: jobs per statement: a transition of more jobs is one statement per this many
+CHUNK = 500
+#: what another live engine holds queued, asked at submission (:meth:`.leases.Leases.held_groups`)
+HeldGroups = Callable[[sa.Connection, str, set[str]], set[str]]
 
 
 class JobStore:
-    """Jobs, their results, batches, idempotency keys and engines' leases, in one database."""
+    """Jobs, their results, batches and idempotency keys."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url = normalize_url(url)
-        try:
-            self.dialect = sa.make_url(url).get_backend_name()
-        except sa.exc.ArgumentError:
-            raise errors.StoreUnavailable("db_url is not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)") from None
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise errors.StoreUnavailable(f"db_url names {self.dialect!r}; the job store runs on SQLite or PostgreSQL")
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        if self.dialect == "sqlite":
-            self._engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-            event.listen(self._engine, "connect", _sqlite_connect)
-            event.listen(self._engine, "begin", _sqlite_begin)
-        else:
-            try:  # pre-ping: a connection that died with a database restart is replaced, not reused
-                self._engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-            except (ImportError, sa.exc.NoSuchModuleError) as exc:
-                raise errors.StoreUnavailable(
-                    f"the PostgreSQL driver is missing ({exc}); pip install 'hal-jupyter[postgres]'"
-                ) from None
-        self._writer = self._engine.execution_options(hal_write=True)
-        try:
-            migrate(self._engine, url)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            self._engine.dispose()
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise errors.StoreUnavailable(f"the job store cannot be reached: {reason}") from None
-        from .leases import Leases
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-        self.leases = Leases(self)
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    @property
+    def url(self) -> str:
+        return self.db.url
 
     def close(self) -> None:
-        self._engine.dispose()
+        self.db.close()
 
-    @contextmanager
-    def write(self, claim_lock: bool = False) -> Iterator[sa.Connection]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); ``claim_lock`` serializes
-        it with every engine's claims (PostgreSQL: a transaction-scoped advisory lock)."""
-        with self._writer.begin() as conn:
-            if claim_lock and self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            yield conn
-
-    def notify(self, conn: sa.Connection, kind: str, engine_id: str | None, ids: Sequence[str]) -> None:
-        """Tell other engines (PostgreSQL ``NOTIFY``, delivered at commit) that these jobs changed."""
-        if self.dialect != "postgresql" or not ids:
-            return
-        for start in range(0, len(ids), NOTIFY_IDS):
-            payload = json.dumps({"e": engine_id or "", "k": kind, "ids": list(ids[start : start + NOTIFY_IDS])})
-            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
-
-    # -- jobs -------------------------------------------------------------
+    # -- accept -------------------------------------------------------------
     def insert_jobs(
         self,
         rows: Sequence[dict[str, Any]],
         idempotency_key: tuple[str, str] | None = None,
         engine_id: str | None = None,
+        held_elsewhere: HeldGroups | None = None,
     ) -> None:
-        """Insert jobs (and their idempotency key) in one transaction.
+        """Accept new jobs (and their idempotency key) in one transaction.
 
         With ``engine_id`` (an engine that drives jobs), the jobs are claimed for
         it in the same transaction, except standard jobs of a group that
-        another live engine holds queued: those are left to that engine, so a
-        group's jobs from many servers flush together. Each row's ``engine_id``
-        and ``fence`` say what happened. An idempotency key already in the store
-        raises :class:`errors.IdempotencyKeyTaken` (from the constraint).
+        another live engine holds queued (``held_elsewhere``): those are left to
+        that engine, so a group's jobs from many servers flush together. Each
+        row's ``engine_id`` and ``fence`` say what happened. An idempotency key
+        already in the store raises :class:`errors.IdempotencyKeyTaken` (from the constraint).
         """
         for row in rows:
             row["engine_id"], row["fence"] = None, 0
-        with self.write(claim_lock=engine_id is not None) as conn:
+            row.setdefault("status", lifecycle.ACCEPT.target.value)  # type: ignore[union-attr]
+        with self.db.write() as conn:
             if idempotency_key is not None:
                 key, body_hash = idempotency_key
                 try:
@@ -136,22 +84,72 @@ class JobStore:
                 except sa.exc.IntegrityError:
                     raise errors.IdempotencyKeyTaken("this Idempotency-Key is already in the store") from None
             if engine_id is not None:
-                held = self.leases.held_groups(conn, engine_id, {r["group_key"] for r in rows if r.get("group_key")})
+                keys = {r["group_key"] for r in rows if r.get("group_key")}
+                held = held_elsewhere(conn, engine_id, keys) if held_elsewhere is not None and keys else set()
                 for row in rows:
                     if row["priority"] == "high" or row.get("group_key") not in held:
                         row["engine_id"], row["fence"] = engine_id, 1
             conn.execute(jobs.insert(), [encode(r) for r in rows])
-            left = [r["id"] for r in rows if r["engine_id"] is None]
-            self.notify(conn, "queued", engine_id, left)
-            self.notify(conn, "jobs", engine_id, [r["id"] for r in rows if r["engine_id"] is not None])
+            self.db.notify(conn, "queued", engine_id, [r["id"] for r in rows if r["engine_id"] is None])
+            self.db.notify(conn, "jobs", engine_id, [r["id"] for r in rows if r["engine_id"] is not None])
 
+    # -- transitions --------------------------------------------------------
+    def transition(self, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:
+        """Move jobs by ``t`` where ``engine_id`` still drives each with its fencing
+        token and each is in one of ``t``'s source statuses; the ids that moved.
+        A result lands with its job's change, in the same transaction, or not at all."""
+        return self.transitions(engine_id, stamp, [(t, changes)])[0]
+
+    def transitions(self, engine_id: str, stamp: str, steps: Sequence[tuple[Transition, Sequence[Change]]]) -> list[set[str]]:
+        """Several transitions in one database transaction (one statement each)."""
+        done: list[set[str]] = []
+        with self.db.write() as conn:
+            for t, changes in steps:
+                done.append(_transition(conn, t, engine_id, stamp, changes))
+            self.db.notify(conn, "jobs", engine_id, sorted(set().union(*done)))
+        return done
+
+    def start_batch(self, engine_id: str, stamp: str, batch: dict[str, Any], changes: Sequence[Change]) -> set[str]:
+        """The intent, on disk before the provider is called: the batch's record and its
+        jobs SUBMITTING (:data:`.lifecycle.INTEND`). Only jobs this engine still drives and
+        that are still QUEUED join it; returns their ids (the batch records exactly those)."""
+        with self.db.write() as conn:
+            applied = _transition(conn, lifecycle.INTEND, engine_id, stamp, changes)
+            taken = [job_id for job_id, *_ in changes if job_id in applied]
+            if taken:
+                conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(taken), "created_at": stamp}))
+            self.db.notify(conn, "jobs", engine_id, taken)
+        return applied
+
+    # -- cancel requests ----------------------------------------------------
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the engine that drives the job to cancel it (``cancel_requested``); False if
+        it is finished already. Any engine may ask: it moves no status."""
+        with self.db.write() as conn:
+            done = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status.in_(lifecycle.CANCELLABLE_NAMES))
+                .values(cancel_requested=True)
+                .returning(jobs.c.engine_id)
+            ).first()
+            if done is not None:
+                self.db.notify(conn, "cancel", done.engine_id, [job_id])
+        return done is not None
+
+    def cancel_requests(self, engine_id: str) -> list[str]:
+        """Jobs this engine drives that someone asked to cancel."""
+        with self.db.read() as conn:
+            query = sa.select(jobs.c.id).where(
+                jobs.c.engine_id == engine_id, jobs.c.cancel_requested.is_(True), jobs.c.status.in_(lifecycle.CANCELLABLE_NAMES)
+            )
+            return [i for (i,) in conn.execute(query)]
+
+    # -- reads ----------------------------------------------------------------
     def get_jobs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         ids = list(ids)
-        with self._engine.connect() as conn:
+        with self.db.read() as conn:
             found = {
-                r.id: decode(r)
-                for chunk in _chunks(ids, 500)
-                for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)))
+                r.id: decode(r) for chunk in _chunks(ids, CHUNK) for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)))
             }
         return [found[i] for i in ids if i in found]
 
@@ -189,110 +187,105 @@ class JobStore:
             query = query.where(jobs.c.tags.contains(json.dumps(tag), autoescape=True))
         if before_seq is not None:
             query = query.where(jobs.c.seq < before_seq)
-        with self._engine.connect() as conn:
+        with self.db.read() as conn:
             return [decode(r) for r in conn.execute(query)]
 
-    # -- fenced writes ------------------------------------------------------
-    def apply(
-        self, engine_id: str, changes: Sequence[tuple[str, int, dict[str, Any], dict[str, Any] | None]]
-    ) -> set[str]:
-        """Apply ``(job_id, fence, fields, result)`` where ``engine_id`` still drives the
-        job with that fencing token and the job is not terminal; returns the ids changed.
-        A result lands with its job's fields in one transaction, or not at all."""
-        with self.write() as conn:
-            applied = _fenced_update(conn, engine_id, [(j, f, fields) for j, f, fields, _ in changes])
-            rows = [{"job_id": j, "data": json.dumps(r)} for j, _, _, r in changes if r is not None and j in applied]
-            if rows:
-                conn.execute(results.delete().where(results.c.job_id.in_([r["job_id"] for r in rows])))
-                conn.execute(results.insert(), rows)
-            self.notify(conn, "jobs", engine_id, sorted(applied))
-        return applied
+    def records(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Jobs by id without their payload (what an event needs)."""
+        found: list[dict[str, Any]] = []
+        with self.db.read() as conn:
+            for chunk in _chunks(ids, CHUNK):
+                found += [decode(r) for r in conn.execute(sa.select(*RECORD_COLUMNS).where(jobs.c.id.in_(chunk)))]
+        return found
 
-    def start_batch(
-        self, engine_id: str, batch: dict[str, Any], fences: dict[str, int], fields: dict[str, Any]
-    ) -> set[str]:
-        """Record a batch and move its jobs to SUBMITTING: the intent, on disk before
-        the provider is called. Only jobs this engine still drives and that are
-        still QUEUED join it; returns their ids (the batch records exactly those)."""
-        with self.write() as conn:
-            changes = [(j, fences[j], {**fields, "attempts": jobs.c.attempts + 1}) for j in batch["job_ids"]]
-            applied = _fenced_update(conn, engine_id, changes, status="QUEUED")
-            taken = [j for j in batch["job_ids"] if j in applied]
-            if taken:
-                conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(taken)}))
-            self.notify(conn, "jobs", engine_id, taken)
-        return applied
+    def changed_since(self, since: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Jobs changed at or after ``since`` (ISO time): the events fallback without NOTIFY."""
+        with self.db.read() as conn:
+            query = sa.select(*RECORD_COLUMNS).where(jobs.c.updated_at >= since).order_by(jobs.c.updated_at).limit(limit)
+            return [decode(r) for r in conn.execute(query)]
 
-    # -- results ----------------------------------------------------------
+    def driven_ids(self, engine_id: str) -> set[str]:
+        """The unfinished jobs the store says this engine drives."""
+        with self.db.read() as conn:
+            query = sa.select(jobs.c.id).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(lifecycle.DRIVEN_NAMES))
+            return {i for (i,) in conn.execute(query)}
+
     def get_result(self, job_id: str) -> dict[str, Any] | None:
         return self.get_results([job_id]).get(job_id)
 
     def get_results(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored results of those jobs that have one, by job id."""
         found: dict[str, dict[str, Any]] = {}
-        with self._engine.connect() as conn:
-            for chunk in _chunks(list(job_ids), 500):
+        with self.db.read() as conn:
+            for chunk in _chunks(list(job_ids), CHUNK):
                 query = sa.select(results.c.job_id, results.c.data).where(results.c.job_id.in_(chunk))
                 found.update((job_id, json.loads(data)) for job_id, data in conn.execute(query))
         return found
 
-    # -- batches ----------------------------------------------------------
-    def batches_of(self, job_id: str) -> list[dict[str, Any]]:
-        """Every batch that carried ``job_id`` (one, unless a free local run was repeated)."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(batches).where(batches.c.job_ids.contains(json.dumps(job_id), autoescape=True))
-            )
-            return [dict(r._mapping, job_ids=json.loads(r.job_ids)) for r in rows]
-
     def batch_count(self) -> int:
-        with self._engine.connect() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(batches)).scalar() or 0)
 
-    # -- idempotency ------------------------------------------------------
     def find_idempotency_key(self, key: str) -> tuple[str, list[str]] | None:
-        with self._engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(idempotency).where(idempotency.c.key == key)).first()
         return None if row is None else (row.body_hash, json.loads(row.job_ids))
 
 
+_UNSET = object()
 
-def _fenced_update(
-    conn: sa.Connection,
-    engine_id: str,
-    changes: Sequence[tuple[str, int, dict[str, Any]]],
-    status: str | None = None,
-) -> set[str]:
-    """``UPDATE`` each job where this engine drives it with that token and it is not
-    terminal (or, with ``status``, is in that status); the ids that changed."""
+
+def _transition(conn: sa.Connection, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:
+    """``t`` for ``changes`` as one ``UPDATE ... RETURNING`` per :data:`CHUNK` jobs: fields
+    the same for every job are plain values, fields that differ a ``CASE`` on the id."""
     applied: set[str] = set()
-    for job_id, fence, fields in changes:
-        condition = [jobs.c.id == job_id, jobs.c.engine_id == engine_id, jobs.c.fence == fence]
-        condition.append(jobs.c.status == status if status else jobs.c.status.not_in(TERMINAL_NAMES))
-        done = conn.execute(jobs.update().where(*condition).values(**encode(fields)))
-        if done.rowcount == 1:
-            applied.add(job_id)
+    for chunk in _chunks(list(changes), CHUNK):
+        for _, _, fields, _ in chunk:
+            t.check(fields)
+        values: dict[str, Any] = {"updated_at": stamp}
+        if t.target is not None:
+            values["status"] = t.target.value
+        for name in t.stamps:
+            values[name] = sa.func.coalesce(jobs.c[name], stamp)
+        for name in t.clears:
+            values[name] = None
+        if t.ends:
+            values["cancel_requested"] = False
+        if t.counts_attempt:
+            values["attempts"] = jobs.c.attempts + 1
+        for name in sorted({name for _, _, fields, _ in chunk for name in fields}):
+            values[name] = _column_value(name, [(job_id, fields.get(name, _UNSET)) for job_id, _, fields, _ in chunk])
+        statement = (
+            jobs.update()
+            .where(
+                sa.tuple_(jobs.c.id, jobs.c.fence).in_([(job_id, fence) for job_id, fence, _, _ in chunk]),
+                jobs.c.engine_id == engine_id,
+                jobs.c.status.in_(t.source_names),
+            )
+            .values(values)
+            .returning(jobs.c.id)
+        )
+        moved = {job_id for (job_id,) in conn.execute(statement)}
+        applied |= moved
+        if t.stores_result:
+            rows = [{"job_id": job_id, "data": json.dumps(result)} for job_id, _, _, result in chunk if result is not None and job_id in moved]
+            if rows:
+                conn.execute(results.insert(), rows)
     return applied
+
+
+def _column_value(name: str, values: list[tuple[str, Any]]) -> Any:
+    """One column's new value for a chunk of jobs: the value itself when every job gets
+    the same one, else a ``CASE`` on the job id (a job that sets nothing keeps its own)."""
+    encoded = [(job_id, json.dumps(v) if name in JSON_COLUMNS and v is not None and v is not _UNSET else v) for job_id, v in values]
+    distinct = {json.dumps(v, sort_keys=True, default=str) for _, v in encoded if v is not _UNSET}
+    if len(distinct) == 1 and all(v is not _UNSET for _, v in encoded):
+        return encoded[0][1]
+    column = jobs.c[name]
+    whens = [(jobs.c.id == job_id, sa.literal(v, column.type) if v is not None else sa.null()) for job_id, v in encoded if v is not _UNSET]
+    return sa.case(*whens, else_=column)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # The driver opens no transactions of its own; _sqlite_begin does (SQLAlchemy's recipe).
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode survives a killed process (only power loss can lose the
-    # last transactions), at a fraction of FULL's cost per commit.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _sqlite_begin(conn: sa.Connection) -> None:
-    # A write takes the database's write lock up front, so a read-then-write
-    # transaction never fails half-way on another process's commit.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hal_write") else "BEGIN")

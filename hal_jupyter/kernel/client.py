@@ -1,4 +1,4 @@
-"""``hal_jupyter.Hal``: the Python API of API.md, for notebooks and scripts."""
+"""``hal_jupyter.Hal``: the Python API of docs/API.md, for notebooks and scripts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any, overload
 from pydantic import AfterValidator, PlainSerializer
 
 from ..engine import errors
-from ..engine.models import TERMINAL as _TERMINAL
+from ..engine.lifecycle import TERMINAL_NAMES
 from ..engine.models import MAX_LIST_IDS as MAX_IDS
 from ..engine.models import ClassicalResult, QuantumResult
 from . import display
@@ -18,7 +18,7 @@ from .circuits import request_fields
 from .hub import EventHub
 from .transport import EmbeddedTransport, RemoteTransport, Transport, find_server
 
-TERMINAL = frozenset(status.value for status in _TERMINAL)
+TERMINAL = frozenset(TERMINAL_NAMES)
 #: Statuses a job leaves only by a user's action: terminal, or UNKNOWN (never resubmitted on its own).
 SETTLED = TERMINAL | {"UNKNOWN"}
 NAMED_FAILURES = 3
@@ -30,7 +30,7 @@ class JobFailed(errors.HalError):
     ``details`` holds ``{"id", "status", "error"}`` for every such job.
     """
 
-    type = "JobFailed"
+    type = errors.ErrorType.JOB_FAILED
 
 
 def _array(values: Any) -> Any:
@@ -229,6 +229,10 @@ class Hal:
         listing = self.transport.jobs(status=status, provider=provider, kind=kind, tag=tag, limit=limit)
         return [Job(self, r) for r in listing["jobs"]]
 
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job by id; its record (``cancel_requested`` while another engine carries it out)."""
+        return self.transport.cancel(job_id)
+
     def records(self, ids: Sequence[str], include_result: bool = False) -> list[dict[str, Any]]:
         """Current records of many jobs, in the order of ``ids``, one request per
         500; ids of no job (or of another user's) are left out. With
@@ -337,7 +341,7 @@ def _failure(failed: list[dict[str, Any]], total: int) -> JobFailed:
 
 def _why(record: dict[str, Any]) -> str:
     error = record.get("error") or {}
-    detail = f": {error.get('type')}: {error.get('message')}" if error else ""
+    detail = f": {display.error_text(error)}" if error else ""
     return f"job {record['id']} is {record['status']}{detail}"
 
 

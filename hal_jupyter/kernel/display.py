@@ -210,10 +210,19 @@ def classical_output(value: Any, stdout: str = "", stderr: str = "") -> str:
     return "".join(parts)
 
 
+def error_text(error: dict[str, Any]) -> str:
+    """A job's error in one line: ``Type: message``; the code's own exception for a ``UserCodeError``
+    (its message starts with it: ``ValueError: bad``)."""
+    if error.get("type") == "UserCodeError":
+        return str(error.get("message", ""))
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
 def error_block(error: dict[str, Any]) -> str:
+    kind, _, message = error_text(error).partition(": ")
     return (
-        f'<div class="hal-error" style="color:#dc3545"><b>{escape(error.get("type", "Error"))}</b>: '
-        f'<pre style="margin:0;white-space:pre-wrap">{escape(error.get("message", ""))}</pre></div>'
+        f'<div class="hal-error" style="color:#dc3545"><b>{escape(kind)}</b>: '
+        f'<pre style="margin:0;white-space:pre-wrap">{escape(message)}</pre></div>'
     )
 
 

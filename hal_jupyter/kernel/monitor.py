@@ -15,20 +15,43 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 
-from ..engine.models import TERMINAL as _TERMINAL
+from ..engine.lifecycle import TERMINAL_NAMES
 from . import display
 
-if TYPE_CHECKING:
-    from .client import Hal, Job
 
+class Watched(Protocol):
+    """A job as the monitor follows it: its id and its latest record."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def record(self) -> dict[str, Any]: ...
+
+
+class Hub(Protocol):
+    def add(self, monitor: Any) -> None: ...
+    def remove(self, monitor: Any) -> None: ...
+
+
+class Source(Protocol):
+    """What a monitor needs of the client that made it (``Hal`` is one): records in
+    bulk, a cancel, and the kernel's one feed of job changes."""
+
+    hub: Hub
+
+    def records(self, ids: Any, include_result: bool = False) -> list[dict[str, Any]]: ...
+    def cancel_job(self, job_id: str) -> dict[str, Any]: ...
+
+
+TERMINAL = frozenset(TERMINAL_NAMES)
 MAX_ROWS = 50
 STAGE = {"QUEUED": 0.1, "SUBMITTING": 0.3, "SUBMITTED": 0.5, "RUNNING": 0.75, "UNKNOWN": 0.5}
 BAR_STYLE = {"COMPLETED": "success", "FAILED": "danger", "CANCELLED": "warning", "UNKNOWN": "warning", "RUNNING": "info"}
-TERMINAL = frozenset(status.value for status in _TERMINAL)
 #: What a row shows as its outcome: a result, the reason none could be read, or nothing (not COMPLETED).
 Outcome = dict[str, Any] | Exception | None
 
@@ -117,7 +140,7 @@ class _JobRow:
 
     def _on_cancel(self, _button: Any) -> None:
         try:
-            if self.update(self.monitor.hal.transport.cancel(self.id)):
+            if self.update(self.monitor.hal.cancel_job(self.id)):
                 self.monitor.show_outcomes([self])
         except Exception as exc:  # noqa: BLE001 - e.g. already finished: show why
             self.message.value = f"<small>cancel failed: {escape(str(exc))}</small>"
@@ -126,7 +149,7 @@ class _JobRow:
 class JobMonitor(widgets.VBox):
     """Live status of jobs; ``close()`` stops its listener."""
 
-    def __init__(self, hal: Hal, jobs: list[Job], **kwargs: Any) -> None:
+    def __init__(self, hal: Source, jobs: list[Watched], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_class("hal-monitor")
         self.hal = hal
@@ -146,7 +169,7 @@ class JobMonitor(widgets.VBox):
         hal.hub.add(self)
         self._resync(jobs)
 
-    def add(self, jobs: list[Job]) -> None:
+    def add(self, jobs: list[Watched]) -> None:
         """Follow more jobs in this monitor (rows for the newest, up to 50)."""
         added = []
         with self._guard:
@@ -161,7 +184,7 @@ class JobMonitor(widgets.VBox):
         self.show_outcomes([row for row in added if row.record["status"] in TERMINAL])
         self._resync(jobs)
 
-    def _resync(self, jobs: list[Job]) -> None:
+    def _resync(self, jobs: list[Watched]) -> None:
         """Changes made before the subscription: read the unfinished jobs' records
         (and the results of those now COMPLETED) once, in bulk, after it."""
         unfinished = [job.id for job in jobs if job.record["status"] not in TERMINAL]

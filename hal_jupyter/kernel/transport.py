@@ -213,7 +213,7 @@ class EmbeddedTransport:
     """
 
     def __init__(self, db_url: str | None = None, **config: Any) -> None:
-        import qiskit.qasm2  # noqa: F401 - first import on the caller's thread (see PROVIDERS.md)
+        import qiskit.qasm2  # noqa: F401 - first import on the caller's thread (see docs/PROVIDERS.md)
 
         from ..engine.engine import Engine, EngineConfig
 

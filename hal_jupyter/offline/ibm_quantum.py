@@ -331,7 +331,7 @@ def env(url: str) -> dict[str, str]:
 
 def start(port: int | None = None) -> tuple[ThreadingHTTPServer, IbmQuantum, str]:
     """Serve the stand-in on 127.0.0.1; the server, its state and its base URL (see :func:`env`)."""
-    # Qiskit's first import must not happen on a thread that exits (PROVIDERS.md): jobs
+    # Qiskit's first import must not happen on a thread that exits (docs/PROVIDERS.md): jobs
     # simulate on short-lived threads, so import it here, on the caller's thread.
     import qiskit.qasm2  # noqa: F401
     import qiskit_aer  # noqa: F401

@@ -70,7 +70,7 @@ class OfflineClouds:
             raise ValueError(f"the stand-ins need {', '.join(missing)}: pip install 'hal-jupyter[offline]'")
 
     def start(self) -> OfflineClouds:
-        # Qiskit's first import must not happen on a thread that exits (PROVIDERS.md): the
+        # Qiskit's first import must not happen on a thread that exits (docs/PROVIDERS.md): the
         # stand-ins simulate on short-lived threads, so import it here, on the caller's thread.
         import qiskit.qasm2  # noqa: F401
         import qiskit_aer  # noqa: F401

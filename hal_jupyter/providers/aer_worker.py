@@ -208,7 +208,7 @@ def _runnable(method: str, source: str, simulator: Any, estimating: bool = False
     instruction replaced by their definitions, and gates Aer lacks translated
     by a cached pass manager; without its final measurements to estimate."""
     from ..engine.qasm import parse_circuit
-    from ..engine.sweeps import without_measurements
+    from ..engine.estimation import without_measurements
 
     key = hashlib.sha256(f"{method}\0{estimating}\0{source}".encode()).hexdigest()
     cached = _transpiled.get(key)

@@ -19,9 +19,10 @@ import os
 from typing import Any
 
 from ..engine.errors import ProviderUnavailable
-from ..engine.models import CostEstimate, JobStatus
+from ..engine.errors import ErrorType
+from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
-from ..engine.contract import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, Report, code_error
 
 RUNTIME = "python3.11"
 # AWS Lambda pricing, us-east-1, x86, checked 2026-11: $0.20 per 1M requests and
@@ -74,24 +75,24 @@ class AwsLambdaProvider(serverless.InvokingProvider):
         return CostEstimate(currency="USD", amount=round(worst, 8), basis=f"at most: 1 request + {MEMORY_MB} MB x {seconds:g} s (AWS price list, 2026-11)")
 
     # -- invoking -------------------------------------------------------------
-    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:
         client = self._client()
         name = self._deploy(client, code, timeout_s)
         response = client.invoke(FunctionName=name, Payload=json.dumps(serverless.event_for(jobs)).encode())
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
-            return serverless.failed_all(jobs, *_function_error(payload))
-        return serverless.updates_from(payload["results"])
+            return serverless.failed_all(jobs, _function_error(payload))
+        return serverless.reports_from(payload["results"])
 
-    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+    def invoke_function(self, job: JobSpec) -> dict[str, Report]:
         response = self._client().invoke(
             FunctionName=job.payload["function"], Payload=json.dumps(job.payload.get("args") or {}).encode(), LogType="Tail"
         )
         payload = json.loads(response["Payload"].read() or b"null")
         logs = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
         if response.get("FunctionError"):
-            return serverless.failed_all([job], *_function_error(payload))
-        return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": payload, "stdout": logs, "stderr": "", "duration_s": 0.0})}
+            return serverless.failed_all([job], _function_error(payload))
+        return serverless.completed(job, payload, logs)
 
     def _deploy(self, client: Any, code: str, timeout: int) -> str:
         """The function for this code and timeout, created if it does not exist yet."""
@@ -121,9 +122,12 @@ def _region(session: Any) -> str | None:
     return session.region_name or os.environ.get("AWS_REGION") or None
 
 
-def _function_error(payload: Any) -> tuple[str, str]:
+def _function_error(payload: Any) -> ErrorInfo:
+    """Lambda's FunctionError: a timeout, the deployed function's own exception, or the platform's failure."""
     payload = payload if isinstance(payload, dict) else {"errorMessage": str(payload)}
     message = str(payload.get("errorMessage", "the function failed"))
     if "Task timed out" in message:
-        return "Timeout", message
-    return str(payload.get("errorType") or "FunctionError"), message
+        return ErrorInfo(type=ErrorType.TIMEOUT, message=message)
+    if payload.get("errorType"):
+        return code_error(str(payload["errorType"]), message)
+    return ErrorInfo(type=ErrorType.FUNCTION_ERROR, message=message)

@@ -23,12 +23,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..engine.errors import InvalidRequest
-from ..engine.models import CostEstimate, JobStatus
+from ..engine.errors import ErrorType
+from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
-from ..engine.contract import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, Report
 
 RUNNER_APP = Path(__file__).with_name("azure_functions_runner")
 RUNTIME = "python-3.11"
@@ -73,24 +73,24 @@ class AzureFunctionsProvider(serverless.InvokingProvider):
     def _headers(self) -> dict[str, str]:
         return {"x-functions-key": os.environ["AZURE_FUNCTIONS_KEY"]}
 
-    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:
         request = {"code": code, "timeout_s": timeout_s, **serverless.event_for(jobs)}
         status, body = serverless.post_json(self._url(os.environ["AZURE_FUNCTIONS_RUNNER"]), request, timeout_s, self._headers())
         if status == 200 and isinstance(body, dict) and "results" in body:
-            return serverless.updates_from(body["results"])
+            return serverless.reports_from(body["results"])
         if status == 404:
-            return serverless.failed_all(jobs, "NotFound", f"the function app has no HAL runner at route {os.environ['AZURE_FUNCTIONS_RUNNER']!r}")
-        return serverless.failed_all(jobs, *serverless.invoke_error(status, body))
+            return serverless.failed_all(jobs, ErrorInfo(type=ErrorType.NOT_FOUND, message=f"the function app has no HAL runner at route {os.environ['AZURE_FUNCTIONS_RUNNER']!r}"))
+        return serverless.failed_all(jobs, serverless.invoke_error(status, body))
 
-    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+    def invoke_function(self, job: JobSpec) -> dict[str, Report]:
         timeout = float(job.payload.get("timeout_s") or 60)
         name = job.payload["function"]
         status, body = serverless.post_json(self._url(name), job.payload.get("args") or {}, timeout, self._headers())
         if 200 <= status < 300:
-            return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": body, "stdout": "", "stderr": "", "duration_s": 0.0})}
+            return serverless.completed(job, body)
         if status == 404:
-            return serverless.failed_all([job], "NotFound", f"the function app has no function at route {name!r}")
-        return serverless.failed_all([job], *serverless.invoke_error(status, body))
+            return serverless.failed_all([job], ErrorInfo(type=ErrorType.NOT_FOUND, message=f"the function app has no function at route {name!r}"))
+        return serverless.failed_all([job], serverless.invoke_error(status, body))
 
 
 def write_runner(folder: str | Path) -> Path:

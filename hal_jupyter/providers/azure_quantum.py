@@ -20,7 +20,7 @@ Azure has no sweeps and no estimator: a sweep runs as one Azure job per point
 (the circuit with that point's values bound), an estimate as one per point and
 measurement setting (the circuit rotated so that qubit-wise commuting Pauli
 terms are read together), all in the batch's session (see
-:func:`..engine.sweeps.executions`). Such a job's remote id is
+:func:`..engine.estimation.executions`). Such a job's remote id is
 ``"<base>*<n>"``: its n Azure job ids are derived from the base, so the stored
 id stays short however many points it has, and poll, cancel and a restart find
 every one of them. A plain sampling job keeps its single id.
@@ -31,17 +31,15 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time
 import uuid
 from typing import Any
 
-from ..engine import sweeps
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
+from ..engine import estimation, sweeps
+from ..engine.errors import ErrorType, InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from . import quantum
-from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission, poll_each
+from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
 
-TARGETS_TTL_S = 60.0
 #: most Azure jobs one HAL job may create (points, times measurement settings to estimate)
 MAX_CIRCUITS = 1000
 #: jobs whose finished circuits' counts are kept between polls (each is fetched once)
@@ -58,12 +56,11 @@ QASM2_GATES = {"u1", "u2", "u3", "u", "p", "cx", "id", "x", "y", "z", "h", "s", 
 # m = $12.4166 ($97.50 with error mitigation); Quantinuum in HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000.
 IONQ_MINIMUM = 12.4166
 PRICE_SOURCE = "Azure Quantum pricing (learn.microsoft.com/azure/quantum/pricing, 2026-11)"
-_STATES = {
-    "Waiting": JobStatus.SUBMITTED, "Queued": JobStatus.SUBMITTED, "Executing": JobStatus.RUNNING,
-    "Finishing": JobStatus.RUNNING, "CancellationRequested": JobStatus.RUNNING, "Cancelling": JobStatus.RUNNING,
-    "Succeeded": JobStatus.COMPLETED, "Completed": JobStatus.COMPLETED, "Failed": JobStatus.FAILED, "Cancelled": JobStatus.CANCELLED,
-}
-_FINISHED = frozenset({"Succeeded", "Completed", "Failed", "Cancelled"})
+# Azure job states: running, succeeded, failed, cancelled; any other is waiting (Waiting, Queued)
+_RUNNING = frozenset({"Executing", "Finishing", "CancellationRequested", "Cancelling"})
+_SUCCEEDED = frozenset({"Succeeded", "Completed"})
+_FAILED, _CANCELLED = "Failed", "Cancelled"
+_FINISHED = _SUCCEEDED | {_FAILED, _CANCELLED}
 _SETTINGS = ("AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")
 
 
@@ -83,7 +80,7 @@ def hal_uuid(*parts: str) -> str:
 def circuit_count(sweep: sweeps.Sweep) -> int:
     """How many circuits, each an Azure job, a HAL job runs: one per point, times
     the measurement settings of its observables when it estimates."""
-    return sweep.num_points * (len(sweeps.measurement_plan(sweep)) if sweep.estimating else 1)
+    return sweep.num_points * (len(estimation.measurement_plan(sweep)) if sweep.estimating else 1)
 
 
 def remote_id_of(batch_id: str, job_id: str, sweep: sweeps.Sweep) -> str:
@@ -96,7 +93,7 @@ def remote_id_of(batch_id: str, job_id: str, sweep: sweeps.Sweep) -> str:
 
 
 def azure_ids(remote_id: str) -> list[str]:
-    """The Azure job ids a remote id stands for, in the order of :func:`..engine.sweeps.executions`."""
+    """The Azure job ids a remote id stands for, in the order of :func:`..engine.estimation.executions`."""
     base, many, count = remote_id.partition("*")
     if not many:
         return [remote_id]
@@ -126,9 +123,8 @@ def ionq_program(circuit: Any) -> dict[str, Any]:
     return {"qubits": circuit.num_qubits, "circuit": gates}
 
 
-class AzureQuantumProvider(Provider):
+class AzureQuantumProvider(quantum.QuantumProvider):
     name = "azure_quantum"
-    kind = "quantum"
     description = "Azure Quantum (azure-quantum): IonQ and Quantinuum targets, one session per batch"
     max_concurrency = 4
     max_batch_size = 50
@@ -141,8 +137,7 @@ class AzureQuantumProvider(Provider):
         super().__init__(settings)
         self._workspace: Any = None
         self._guard = threading.Lock()
-        self._listing: tuple[float, list[BackendInfo]] | None = None
-        self._not_sent: dict[str, str] = {}
+        self._listing: quantum.Listing[list[BackendInfo]] = quantum.Listing()
         self._finished: dict[str, dict[int, dict[str, int]]] = {}
 
     def availability(self) -> Availability:
@@ -179,16 +174,17 @@ class AzureQuantumProvider(Provider):
             return self._workspace
 
     def backends(self) -> list[BackendInfo]:
-        if self._listing is None or time.monotonic() - self._listing[0] > TARGETS_TTL_S:
-            infos = []
-            for target in self._ws().get_targets():
-                availability = getattr(target.current_availability, "value", str(target.current_availability))
-                infos.append(BackendInfo(
-                    name=target.name, num_qubits=_qubits(target.name), status=availability.lower(), queue_depth=None,
-                    simulator=".sim" in target.name or target.name.endswith("simulator"), queue_time_s=float(target.average_queue_time or 0),
-                ))
-            self._listing = (time.monotonic(), infos)
-        return self._listing[1]
+        return self._listing.get(self._list_targets)
+
+    def _list_targets(self) -> list[BackendInfo]:
+        infos = []
+        for target in self._ws().get_targets():
+            availability = getattr(target.current_availability, "value", str(target.current_availability))
+            infos.append(BackendInfo(
+                name=target.name, num_qubits=_qubits(target.name), status=availability.lower(), queue_depth=None,
+                simulator=".sim" in target.name or target.name.endswith("simulator"), queue_time_s=float(target.average_queue_time or 0),
+            ))
+        return infos
 
     def default_backend(self) -> str:
         return "ionq.simulator"
@@ -257,15 +253,15 @@ class AzureQuantumProvider(Provider):
             target.open_session(id=session_id, name=f"hal batch {batch.id}")
         except ResourceExistsError:
             target.latest_session = workspace.get_session(session_id)
-        remote = {}
+        submission = Submission()
         for job in batch.jobs:
             remote_id = remote_id_of(batch.id, job.id, sweeps.of(job.payload))
             reason = self._create(workspace, target, job, azure_ids(remote_id), batch)
-            if reason is not None:
-                quantum.keep_reason(self._not_sent, job.id, reason)
-                remote_id = quantum.NOT_SENT
-            remote[job.id] = remote_id
-        return Submission(remote_ids=remote)
+            if reason is None:
+                submission.remote_ids[job.id] = remote_id
+            else:
+                submission.not_sent[job.id] = reason
+        return submission
 
     def _create(self, workspace: Any, target: Any, job: JobSpec, ids: list[str], batch: BatchSpec) -> str | None:
         """Create the job's circuits at Azure, as the Azure jobs ``ids``, skipping
@@ -279,7 +275,7 @@ class AzureQuantumProvider(Provider):
             return None
         sweep = sweeps.of(job.payload)
         try:
-            circuits = sweeps.executions(quantum.circuit_of(job), sweep)
+            circuits = estimation.executions(quantum.circuit_of(job), sweep)
             programs = [_program(circuit, batch.backend) for circuit in circuits[first:]]
         except Exception as exc:  # noqa: BLE001 - this job's own circuit
             return f"it does not convert for {batch.backend}: {quantum.failure_reason(exc)}"
@@ -296,16 +292,12 @@ class AzureQuantumProvider(Provider):
                 return f"Azure Quantum refused {_which(sweep, k, len(ids))}: {exc.message}"
         return None
 
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
         workspace = self._ws()
-        sent = [job for job in batch.jobs if remote_ids.get(job.id) != quantum.NOT_SENT]
-        updates = poll_each(sent, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
-        for job in batch.jobs:
-            if remote_ids.get(job.id) == quantum.NOT_SENT:
-                updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
-        return updates
+        sent = [job for job in batch.jobs if job.id in remote_ids]
+        return poll_each(sent, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
 
-    def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> JobUpdate:
+    def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> Report:
         """COMPLETED once every Azure job of the job succeeded; FAILED or CANCELLED as
         soon as one of them is. The counts of finished circuits are kept between
         polls, so each is fetched once and a finished circuit is not asked again."""
@@ -319,29 +311,28 @@ class AzureQuantumProvider(Provider):
                 continue
             azure_job = workspace.get_job(azure_id)
             status, session = _status(azure_job), azure_job.details.session_id
-            state = _STATES.get(status, JobStatus.SUBMITTED)
-            if state in (JobStatus.FAILED, JobStatus.CANCELLED):
+            if status in (_FAILED, _CANCELLED):
                 self._forget(remote_id)
-                return _ended(state, azure_job, status, _which(sweep, k, len(ids)) if len(ids) > 1 else "")
-            if state == JobStatus.COMPLETED:
+                return _ended(azure_job, status, _which(sweep, k, len(ids)) if len(ids) > 1 else "")
+            if status in _SUCCEEDED:
                 measured = measured or _measured(job, sweep)
                 counts[k] = _counts(measured[k % len(measured)], azure_job.get_results(), _shots(sweep, batch.shots))
                 self._keep(remote_id, k, counts[k])
                 continue
-            running = running or state == JobStatus.RUNNING
-            if state == JobStatus.SUBMITTED:
+            running = running or status in _RUNNING
+            if status not in _RUNNING:
                 break  # a session runs its jobs in order: the ones after a waiting job wait too
         if len(counts) == len(ids):
             self._forget(remote_id)
             metadata = {"azure_job": ids[0]} if len(ids) == 1 else {"azure_jobs": ids}
-            return JobUpdate(JobStatus.COMPLETED, result=sweeps.result_from_executions(
+            return Finished(estimation.result_from_executions(
                 quantum.circuit_of(job), sweep, [counts[k] for k in range(len(ids))], _shots(sweep, batch.shots), batch.backend,
                 {**metadata, "session": session},
             ))
-        state = JobStatus.RUNNING if running or counts else JobStatus.SUBMITTED
+        kind = Running if running or counts else Waiting
         if len(ids) == 1:
-            return JobUpdate(state, message=f"Azure Quantum job {status}")
-        return JobUpdate(state, message=f"Azure Quantum: {len(counts)} of {len(ids)} circuits done")
+            return kind(f"Azure Quantum job {status}")
+        return kind(f"Azure Quantum: {len(counts)} of {len(ids)} circuits done")
 
     def _finished_counts(self, remote_id: str) -> dict[int, dict[str, int]]:
         """The counts of a job's circuits that finished at earlier polls, by position."""
@@ -364,7 +355,7 @@ class AzureQuantumProvider(Provider):
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         workspace = self._ws()
         for job_id in job_ids:
-            if remote_ids.get(job_id, quantum.NOT_SENT) != quantum.NOT_SENT:
+            if job_id in remote_ids:
                 _cancel(workspace, azure_ids(remote_ids[job_id]))
 
 
@@ -418,13 +409,13 @@ def _which(sweep: sweeps.Sweep, k: int, count: int) -> str:
     return ", ".join(parts)
 
 
-def _ended(state: JobStatus, azure_job: Any, status: str, which: str) -> JobUpdate:
-    """The update of a job one of whose Azure jobs (``which``, or its only one) failed or was cancelled."""
+def _ended(azure_job: Any, status: str, which: str) -> Report:
+    """The report of a job one of whose Azure jobs (``which``, or its only one) failed or was cancelled."""
     where = f" ({which})" if which else ""
-    if state == JobStatus.CANCELLED:
-        return JobUpdate(state, message=f"Azure Quantum job {status}{where}")
+    if status == _CANCELLED:
+        return Cancelled(f"Azure Quantum job {status}{where}")
     message = getattr(azure_job.details.error_data, "message", None) or "the job failed"
-    return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"Azure Quantum: {message}{where}"))
+    return Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"Azure Quantum: {message}{where}"))
 
 
 def _measured(job: JobSpec, sweep: sweeps.Sweep) -> list[Any]:
@@ -434,7 +425,7 @@ def _measured(job: JobSpec, sweep: sweeps.Sweep) -> list[Any]:
     circuit = quantum.circuit_of(job)
     if not sweep.estimating:
         return [circuit]
-    return [sweeps.rotated(circuit, setting) for setting in sweeps.measurement_plan(sweep)]
+    return [estimation.rotated(circuit, setting) for setting in estimation.measurement_plan(sweep)]
 
 
 def _counts(circuit: Any, results: dict[str, Any], shots: int) -> dict[str, int]:

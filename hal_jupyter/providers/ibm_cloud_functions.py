@@ -24,9 +24,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from ..engine.models import CostEstimate, JobStatus
+from ..engine.errors import ErrorType
+from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
-from ..engine.contract import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, Report
 
 KIND = "python:3"
 ENV = ("IBM_CLOUD_FUNCTIONS_URL", "IBM_CLOUD_FUNCTIONS_NAMESPACE", "IBM_CLOUD_API_KEY")
@@ -99,19 +100,19 @@ class IbmCloudFunctionsProvider(serverless.InvokingProvider):
         return CostEstimate(currency="USD", amount=round(0.000017 * 0.25 * seconds, 8), basis="at most: 256 MB x timeout at IBM Cloud Functions' 2023 price")
 
     # -- invoking -------------------------------------------------------------
-    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:
         name = self._deploy(code, timeout_s)
         status, body = self._call("POST", f"actions/{name}", params={"blocking": "true", "result": "true"}, body=serverless.event_for(jobs))
         if status == 200 and isinstance(body, dict) and "results" in body:
-            return serverless.updates_from(body["results"])
-        return serverless.failed_all(jobs, *_action_error(status, body))
+            return serverless.reports_from(body["results"])
+        return serverless.failed_all(jobs, _action_error(status, body))
 
-    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+    def invoke_function(self, job: JobSpec) -> dict[str, Report]:
         name = quote(job.payload["function"], safe="/")
         status, body = self._call("POST", f"actions/{name}", params={"blocking": "true", "result": "true"}, body=job.payload.get("args") or {})
         if status == 200:
-            return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": body, "stdout": "", "stderr": "", "duration_s": 0.0})}
-        return serverless.failed_all([job], *_action_error(status, body))
+            return serverless.completed(job, body)
+        return serverless.failed_all([job], _action_error(status, body))
 
     def _deploy(self, code: str, timeout: int) -> str:
         name = self.deployment_name(code, timeout)
@@ -138,10 +139,10 @@ def _error_text(body: Any) -> str:
     return str(body.get("error", body)) if isinstance(body, dict) else str(body)
 
 
-def _action_error(status: int, body: Any) -> tuple[str, str]:
+def _action_error(status: int, body: Any) -> ErrorInfo:
     message = _error_text(body)
     if "exceeded its time limits" in message:
-        return "Timeout", message
+        return ErrorInfo(type=ErrorType.TIMEOUT, message=message)
     if status == 404:
-        return "NotFound", message
-    return "ActionError", message
+        return ErrorInfo(type=ErrorType.NOT_FOUND, message=message)
+    return ErrorInfo(type=ErrorType.FUNCTION_ERROR, message=f"HTTP {status}: {message}")

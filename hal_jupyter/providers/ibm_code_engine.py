@@ -18,9 +18,10 @@ import os
 import time
 from typing import Any
 
-from ..engine.models import CostEstimate, JobStatus
+from ..engine.errors import ErrorType
+from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
-from ..engine.contract import Availability, JobSpec, JobUpdate
+from ..engine.contract import Availability, JobSpec, Report
 
 RUNTIME = "python-3.11"
 API_VERSION = "2025-01-10"
@@ -76,22 +77,22 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
         return CostEstimate(currency="USD", amount=round(amount, 8), basis="at most: 1 vCPU + 4 GB x timeout (IBM Code Engine price list, 2026-11)")
 
     # -- invoking -------------------------------------------------------------
-    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:
         endpoint = self._deploy(code, timeout_s)
         status, body = serverless.post_json(endpoint, serverless.event_for(jobs), timeout_s)
         if status == 200 and isinstance(body, dict) and "results" in body:
-            return serverless.updates_from(body["results"])
-        return serverless.failed_all(jobs, *serverless.invoke_error(status, body))
+            return serverless.reports_from(body["results"])
+        return serverless.failed_all(jobs, serverless.invoke_error(status, body))
 
-    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+    def invoke_function(self, job: JobSpec) -> dict[str, Report]:
         endpoint = self._endpoint(job.payload["function"])
         if endpoint is None:
-            return serverless.failed_all([job], "NotFound", f"no Code Engine function named {job.payload['function']!r} in the project")
+            return serverless.failed_all([job], ErrorInfo(type=ErrorType.NOT_FOUND, message=f"no Code Engine function named {job.payload['function']!r} in the project"))
         timeout = float(job.payload.get("timeout_s") or 60)
         status, body = serverless.post_json(endpoint, job.payload.get("args") or {}, timeout)
         if status == 200:
-            return {job.id: JobUpdate(JobStatus.COMPLETED, result={"value": body, "stdout": "", "stderr": "", "duration_s": 0.0})}
-        return serverless.failed_all([job], *serverless.invoke_error(status, body))
+            return serverless.completed(job, body)
+        return serverless.failed_all([job], serverless.invoke_error(status, body))
 
     def _endpoint(self, name: str) -> str | None:
         from ibm_cloud_sdk_core import ApiException

@@ -20,7 +20,8 @@ the server process: after a restart they run again (free, at least once).
 
 A job whose circuit cannot be made ISA for the backend (it does not
 transpile, or the SDK's own ISA check refuses it with ``skip_transpilation``)
-is left out of the runtime job and fails alone; the others are its PUBs. That
+is left out of the runtime job and is not sent (it fails alone, its reason in
+the store); the others are its PUBs. That
 choice depends on the circuits only, so after a crash the PUB of each job is
 found again. When the runtime job itself fails, every job it carried fails
 with its message: the service reports errors per job, not per PUB, and
@@ -31,20 +32,18 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import warnings
 from typing import Any
 
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
-from ..engine import sweeps
+from ..engine.errors import ErrorType, InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
+from ..engine import estimation, sweeps
 from . import quantum
-from ..engine.contract import Availability, BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting
 
 LOCAL_DEFAULT_BACKEND = "fake_brisbane"
 #: local mode's noiseless simulator (``QiskitRuntimeLocalService.backend("aer_simulator")``)
 LOCAL_IDEAL_BACKEND = "aer_simulator"
-BACKENDS_TTL_S = 60.0
 #: ``skip_transpilation``: the circuit is already ISA for the backend (as written)
 _OPTIONS = {"optimization_level": int, "seed_simulator": int, "skip_transpilation": bool}
 # IBM Quantum Platform pricing, Pay-As-You-Go plan, checked 2026-11: $96 per minute
@@ -54,16 +53,9 @@ PRICE_PER_S = 96.0 / 60
 FIXED_S = 2.0
 PER_SHOT_S = 0.0003
 PRICE_SOURCE = "IBM Quantum Pay-As-You-Go $96/min, ~2 s + 300 us/shot per job (ibm.com/quantum/pricing, 2026-11)"
-# remote job states (strings) and local ones (qiskit.providers.JobStatus names)
-_STATES = {
-    "INITIALIZING": JobStatus.SUBMITTED,
-    "QUEUED": JobStatus.SUBMITTED,
-    "VALIDATING": JobStatus.SUBMITTED,
-    "RUNNING": JobStatus.RUNNING,
-    "DONE": JobStatus.COMPLETED,
-    "ERROR": JobStatus.FAILED,
-    "CANCELLED": JobStatus.CANCELLED,
-}
+# remote job states (strings) and local ones (qiskit.providers.JobStatus names) that are not
+# waiting: the runtime job is running, or it ended
+_RUNNING, _DONE, _ERROR, _CANCELLED = "RUNNING", "DONE", "ERROR", "CANCELLED"
 
 
 def _channel() -> str:
@@ -78,9 +70,8 @@ def _account() -> tuple[str, str, str, str]:
     return (channel, os.environ.get("QISKIT_IBM_TOKEN", ""), os.environ.get("QISKIT_IBM_INSTANCE", ""), os.environ.get("QISKIT_IBM_URL", ""))
 
 
-class IbmQuantumProvider(Provider):
+class IbmQuantumProvider(quantum.QuantumProvider):
     name = "ibm_quantum"
-    kind = "quantum"
     description = "IBM Quantum (qiskit-ibm-runtime): one Sampler or Estimator job per batch; QISKIT_IBM_CHANNEL=local for the fake backends"
     max_concurrency = 4
     max_batch_size = 300
@@ -93,19 +84,16 @@ class IbmQuantumProvider(Provider):
         self._service_account: tuple[str, ...] | None = None
         self._guard = threading.Lock()
         self._backend_objects: dict[str, Any] = {}
-        self._listing: tuple[float, list[BackendInfo]] | None = None
+        self._listing: quantum.Listing[list[BackendInfo]] = quantum.Listing()
         self._pass_managers: dict[tuple[str, int], Any] = {}
         self._reserved: dict[str, dict[str, type]] = {}
         self._jobs: dict[str, Any] = {}
-        self._not_sent: dict[str, str] = {}
 
     # Local-mode jobs are free and die with the server; cloud jobs are paid and outlive it.
-    @property
-    def resubmit_safe(self) -> bool:  # type: ignore[override]
+    def resubmit_safe_on(self, backend: str) -> bool:
         return _channel() == "local"
 
-    @property
-    def remote_survives_restart(self) -> bool:  # type: ignore[override]
+    def survives_restart_on(self, backend: str) -> bool:
         return _channel() != "local"
 
     def availability(self) -> Availability:
@@ -134,7 +122,7 @@ class IbmQuantumProvider(Provider):
                 self._backend_objects.clear()
                 self._reserved.clear()
                 self._pass_managers.clear()
-                self._listing = None
+                self._listing.clear()
             return self._service
 
     def _backend(self, name: str) -> Any:
@@ -144,8 +132,9 @@ class IbmQuantumProvider(Provider):
         return backend
 
     def backends(self) -> list[BackendInfo]:
-        if self._listing is not None and time.monotonic() - self._listing[0] < BACKENDS_TTL_S:
-            return self._listing[1]
+        return self._listing.get(self._list_backends)
+
+    def _list_backends(self) -> list[BackendInfo]:
         local = _channel() == "local"
         infos = []
         with warnings.catch_warnings():  # some fake backends warn that their error values are not typical
@@ -166,7 +155,6 @@ class IbmQuantumProvider(Provider):
             )
         if ideal is not None:
             infos.append(BackendInfo(name=ideal.name, num_qubits=self._qubits(ideal), status="online", queue_depth=0, simulator=True))
-        self._listing = (time.monotonic(), infos)
         return infos
 
     def _qubits(self, backend: Any) -> int:
@@ -224,27 +212,23 @@ class IbmQuantumProvider(Provider):
         backend = self._backend(batch.backend)
         skip = bool(batch.options.get("skip_transpilation"))
         reserved = self._reserved_names(batch.backend, skip)
-        circuits: dict[str, Any] = {}
-        refused: dict[str, str] = {}
-        for job in batch.jobs:
-            try:
-                circuit = quantum.circuit_of(job)
-                if sweeps.estimating(job.payload):
-                    circuit = sweeps.without_measurements(circuit)
-                circuits[job.id] = quantum.without_impostors(circuit, reserved, batch.backend)
-            except Exception as exc:  # noqa: BLE001 - this job's own failure
-                refused[job.id] = quantum.failure_reason(exc)
+
+        def unrolled(job: JobSpec) -> Any:
+            circuit = quantum.circuit_of(job)
+            if sweeps.estimating(job.payload):
+                circuit = estimation.without_measurements(circuit)
+            return quantum.without_impostors(circuit, reserved, batch.backend)
+
+        circuits, refused = self.prepare_each(batch.jobs, unrolled)
         if not skip and circuits:
             manager = self._pass_manager(batch.backend, batch.options.get("optimization_level", 1))
             try:
                 circuits = dict(zip(circuits, manager.run(list(circuits.values()))))
             except Exception:  # noqa: BLE001 - one circuit does not transpile: find it, keep the others
-                circuits, transpiled = {}, circuits
-                for job_id, circuit in transpiled.items():
-                    try:
-                        circuits[job_id] = manager.run(circuit)
-                    except Exception as exc:  # noqa: BLE001 - this job's own failure
-                        refused[job_id] = f"it does not transpile for {batch.backend}: {quantum.failure_reason(exc)}"
+                jobs = {job.id: job for job in batch.jobs}
+                transpiled, failed = self.prepare_each([jobs[j] for j in circuits], lambda job: manager.run(circuits[job.id]))
+                circuits = transpiled
+                refused.update({j: f"it does not transpile for {batch.backend}: {reason}" for j, reason in failed.items()})
         if not _is_simulator(backend):
             from qiskit_ibm_runtime.utils import validate_isa_circuits
 
@@ -256,17 +240,16 @@ class IbmQuantumProvider(Provider):
                     del circuits[job_id]
         return circuits, refused
 
-    def _remote_ids(self, batch: BatchSpec, job_id: str, circuits: dict[str, Any], refused: dict[str, str]) -> dict[str, str]:
-        """Each sent job's ``runtime-job#pub``; :data:`quantum.NOT_SENT` for the others (their reasons kept for the poll)."""
-        for refused_id, reason in refused.items():
-            quantum.keep_reason(self._not_sent, refused_id, reason)
+    def _submission(self, batch: BatchSpec, runtime_job_id: str, circuits: dict[str, Any], refused: dict[str, str]) -> Submission:
+        """Each sent job's ``runtime-job#pub``, and why each other one was not sent."""
         pubs = {name: index for index, name in enumerate(circuits)}
-        return {job.id: f"{job_id}#{pubs[job.id]}" if job.id in pubs else quantum.NOT_SENT for job in batch.jobs}
+        remote = {job.id: f"{runtime_job_id}#{pubs[job.id]}" for job in batch.jobs if job.id in pubs}
+        return Submission(remote_ids=remote, not_sent=dict(refused))
 
     def submit(self, batch: BatchSpec) -> Submission:
         circuits, refused = self._prepare(batch)
         if not circuits:
-            return Submission(remote_ids=self._remote_ids(batch, "", circuits, refused))
+            return Submission(not_sent=refused)
         jobs = {job.id: job for job in batch.jobs}
         primitive = self._primitive(batch)
         primitive.options.environment.job_tags = [f"hal-batch:{batch.id}"]
@@ -278,7 +261,9 @@ class IbmQuantumProvider(Provider):
         self._jobs[job_id] = runtime_job
         fixed = FIXED_S * PRICE_PER_S
         cost = quantum.batch_costs(list(circuits), self._job_cost(batch.shots or 0), fixed, "USD", PRICE_SOURCE, free=_channel() == "local")
-        return Submission(remote_ids=self._remote_ids(batch, job_id, circuits, refused), cost=cost)
+        submission = self._submission(batch, job_id, circuits, refused)
+        submission.cost = cost
+        return submission
 
     def _primitive(self, batch: BatchSpec) -> Any:
         """ONE primitive for the batch: an Estimator for estimation jobs, else a Sampler
@@ -296,59 +281,56 @@ class IbmQuantumProvider(Provider):
             runtime_job = self._jobs[job_id] = self._api().job(job_id)
         return runtime_job
 
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        sent = [job for job in batch.jobs if remote_ids.get(job.id) != quantum.NOT_SENT]
-        updates = self._poll_runtime_job(batch, sent, remote_ids) if sent else {}
-        for job in batch.jobs:
-            if remote_ids.get(job.id) == quantum.NOT_SENT:
-                updates[job.id] = quantum.not_sent(self._not_sent, job.id, self.name)
-        return updates
-
-    def _poll_runtime_job(self, batch: BatchSpec, jobs: list[JobSpec], remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
+        """One runtime job carries the batch: its state is every job's state."""
+        jobs = [job for job in batch.jobs if job.id in remote_ids]
+        if not jobs:
+            return {}
         job_id = remote_ids[jobs[0].id].partition("#")[0]
         runtime_job = self._runtime_job(job_id)
         if runtime_job is None:
-            lost = ErrorInfo(type="ProviderError", message="the local-mode job was lost with the server process")
-            return {job.id: JobUpdate(JobStatus.FAILED, error=lost) for job in jobs}
+            lost = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message="the local-mode job was lost with the server process"))
+            return {job.id: lost for job in jobs}
         raw = runtime_job.status()
-        state = _STATES.get(getattr(raw, "name", str(raw)).upper(), JobStatus.SUBMITTED)
-        if state == JobStatus.COMPLETED:
+        state = getattr(raw, "name", str(raw)).upper()
+        if state == _DONE:
             self._jobs.pop(job_id, None)
             result = runtime_job.result()
-            updates = {}
+            reports: dict[str, Report] = {}
             for job in jobs:
                 index = int(remote_ids[job.id].partition("#")[2])
-                updates[job.id] = JobUpdate(JobStatus.COMPLETED, result=_outcome(job, result[index], batch, {"runtime_job": job_id, "pub": index}))
-            return updates
-        if state == JobStatus.FAILED:
+                reports[job.id] = Finished(_outcome(job, result[index], batch, {"runtime_job": job_id, "pub": index}))
+            return reports
+        if state == _ERROR:
             self._jobs.pop(job_id, None)
             message = runtime_job.error_message() or "the runtime job failed"
-            return {job.id: JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProviderError", message=f"IBM Quantum: {message}")) for job in jobs}
-        if state == JobStatus.CANCELLED:
+            failed = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"IBM Quantum: {message}"))
+            return {job.id: failed for job in jobs}
+        if state == _CANCELLED:
             self._jobs.pop(job_id, None)
-            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in jobs}
+            return {job.id: Cancelled() for job in jobs}
         message = f"runtime job {job_id}: {getattr(raw, 'name', raw)}"
-        return {job.id: JobUpdate(state, message=message) for job in jobs}
+        report: Report = Running(message) if state == _RUNNING else Waiting(message)
+        return {job.id: report for job in jobs}
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """The runtime job carries the whole batch: it is cancelled when all its jobs are."""
-        sent = {job_id: remote for job_id, remote in remote_ids.items() if remote != quantum.NOT_SENT}
-        if not sent or not set(sent) <= set(job_ids):
+        if not remote_ids or not set(remote_ids) <= set(job_ids):
             return
-        runtime_job = self._runtime_job(next(iter(sent.values())).partition("#")[0])
+        runtime_job = self._runtime_job(next(iter(remote_ids.values())).partition("#")[0])
         if runtime_job is not None:
             runtime_job.cancel()
 
-    def find_remote(self, batch: BatchSpec) -> dict[str, str] | None:
+    def find_remote(self, batch: BatchSpec) -> Submission | None:
         """After a crash during submit: the runtime job tagged with this batch, if any."""
         try:
             found = self._api().jobs(job_tags=[f"hal-batch:{batch.id}"], limit=2)
         except Exception:  # noqa: BLE001 - cannot tell: the engine marks the jobs UNKNOWN
             return None
         if not found:
-            return {}
+            return Submission()
         circuits, refused = self._prepare(batch)  # which jobs are PUBs depends on the circuits only
-        return self._remote_ids(batch, found[0].job_id(), circuits, refused)
+        return self._submission(batch, found[0].job_id(), circuits, refused)
 
 
 def _estimating(batch: BatchSpec) -> bool:
@@ -372,10 +354,10 @@ def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str
     sweep = sweeps.of(job.payload)
     if sweep.estimating:
         evs, stds = sweep.estimates_of(pub_result.data)
-        return sweeps.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
+        return estimation.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
     joined = pub_result.join_data()
     counts = [joined.get_counts(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_counts()]
-    return sweeps.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"})
+    return estimation.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"})
 
 
 def _is_simulator(backend: Any) -> bool:

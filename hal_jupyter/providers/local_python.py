@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
-from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.errors import ErrorType, InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
+from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting, code_error
 
 RUNNER = Path(__file__).with_name("user_code.py")  # the one user-code runner, run as a script
 OUTPUT_LIMIT = 1_000_000  # bytes of stdout / stderr kept per job
@@ -43,7 +43,7 @@ class LocalPythonProvider(Provider):
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
         self._pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="hal-python")
-        self._state: dict[str, JobUpdate] = {}
+        self._state: dict[str, Report] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cancelled: set[str] = set()
         self._closed = False
@@ -75,26 +75,26 @@ class LocalPythonProvider(Provider):
     def submit(self, batch: BatchSpec) -> Submission:
         with self._guard:
             for job in batch.jobs:
-                self._state[job.id] = JobUpdate(JobStatus.SUBMITTED, message="waiting for a free process slot")
+                self._state[job.id] = Waiting("waiting for a free process slot")
         for job in batch.jobs:
             self._pool.submit(self._run_and_notify, batch.id, job)
         return Submission(remote_ids={job.id: f"local-{job.id}" for job in batch.jobs})
 
     def _run_and_notify(self, batch_id: str, job: JobSpec) -> None:
         try:
-            update = self._run(job)
+            report = self._run(job)
         except Exception as exc:  # noqa: BLE001 - a runner failure is the job's failure
-            update = JobUpdate(JobStatus.FAILED, error=ErrorInfo(type=type(exc).__name__, message=str(exc)))
+            report = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"the process could not run: {type(exc).__name__}: {exc}"))
         with self._guard:
             if job.id in self._cancelled:
-                update = JobUpdate(JobStatus.CANCELLED)
-            self._state[job.id] = update
+                report = Cancelled()
+            self._state[job.id] = report
         self._notify(batch_id)
 
-    def _run(self, job: JobSpec) -> JobUpdate:
+    def _run(self, job: JobSpec) -> Report:
         with self._guard:
             if job.id in self._cancelled:
-                return JobUpdate(JobStatus.CANCELLED)
+                return Cancelled()
         limit = self.settings.local_python_timeout_s
         timeout = min(float(job.payload.get("timeout_s") or limit), limit)
         workdir = Path(tempfile.mkdtemp(prefix="hal-job-"))
@@ -103,7 +103,7 @@ class LocalPythonProvider(Provider):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _run_in(self, job: JobSpec, workdir: Path, timeout: float) -> JobUpdate:
+    def _run_in(self, job: JobSpec, workdir: Path, timeout: float) -> Report:
         env = {k: os.environ[k] for k in _SAFE_ENV if k in os.environ}
         env.update(HOME=str(workdir), TMPDIR=str(workdir), HAL_PARENT_PID=str(os.getpid()))
         limits = {
@@ -130,7 +130,7 @@ class LocalPythonProvider(Provider):
             )
             with self._guard:
                 self._procs[job.id] = proc
-                self._state[job.id] = JobUpdate(JobStatus.RUNNING, message=f"running (pid {proc.pid}, limit {timeout:g} s)")
+                self._state[job.id] = Running(f"running (pid {proc.pid}, limit {timeout:g} s)")
                 stopped = job.id in self._cancelled or self._closed
             if stopped:  # cancelled (or shut down) while the process was starting
                 _kill_group(proc)
@@ -148,27 +148,24 @@ class LocalPythonProvider(Provider):
             channel.seek(0)
             raw = channel.read()
         if job.id in self._cancelled:
-            return JobUpdate(JobStatus.CANCELLED)
+            return Cancelled()
         if timed_out:
             message = f"the job ran past its time limit of {timeout:g} s and was killed"
-            return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="Timeout", message=message), result=None)
+            return Failed(ErrorInfo(type=ErrorType.TIMEOUT, message=message))
         return _outcome(raw, proc.returncode, stdout, stderr, duration)
 
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
-        updates: dict[str, JobUpdate] = {}
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
+        reports: dict[str, Report] = {}
         with self._guard:
             for job in batch.jobs:
                 state = self._state.get(job.id)
                 if state is None:
-                    state = JobUpdate(
-                        JobStatus.FAILED,
-                        error=ErrorInfo(type="ProviderError", message="the process was lost (server restarted)"),
-                    )
-                updates[job.id] = state
-                if state.status.terminal:
+                    state = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message="the process was lost (server restarted)"))
+                reports[job.id] = state
+                if isinstance(state, (Finished, Failed, Cancelled)):
                     self._state.pop(job.id, None)
                     self._cancelled.discard(job.id)
-        return updates
+        return reports
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         with self._guard:
@@ -204,7 +201,7 @@ def _read(handle: Any) -> str:
     return text + ("\n[output truncated]" if len(data) > OUTPUT_LIMIT else "")
 
 
-def _outcome(raw: bytes, returncode: int | None, stdout: str, stderr: str, duration: float) -> JobUpdate:
+def _outcome(raw: bytes, returncode: int | None, stdout: str, stderr: str, duration: float) -> Report:
     try:
         outcome = json.loads(raw) if raw else None
     except ValueError:
@@ -214,9 +211,8 @@ def _outcome(raw: bytes, returncode: int | None, stdout: str, stderr: str, durat
         message = f"the process exited with code {returncode} before returning a value"
         if stderr.strip():
             message += f": {stderr.strip().splitlines()[-1]}"
-        return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="ProcessExit", message=message), result=output)
+        return Failed(ErrorInfo(type=ErrorType.PROCESS_EXIT, message=message), output)
     if outcome["ok"]:
-        return JobUpdate(JobStatus.COMPLETED, result={"value": outcome["value"], **output})
+        return Finished({"value": outcome["value"], **output})
     output["traceback"] = outcome["traceback"]
-    error = ErrorInfo(type=outcome["type"], message=outcome["message"])
-    return JobUpdate(JobStatus.FAILED, error=error, result=output)
+    return Failed(code_error(outcome["type"], outcome["message"]), output)

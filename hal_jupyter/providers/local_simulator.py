@@ -19,11 +19,11 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..engine.errors import InvalidCircuit, InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, ErrorInfo, JobStatus
-from ..engine import sweeps
+from ..engine.errors import ErrorType, InvalidCircuit, InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
+from ..engine import estimation, sweeps
 from . import aer_worker, quantum
-from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting
 
 _METHODS = {
     "aer_simulator": "automatic",
@@ -132,25 +132,28 @@ class LocalSimulatorProvider(Provider):
         future.add_done_callback(lambda _: self._notify(batch.id))
         return Submission(remote_ids={job.id: f"aer-{batch.id}" for job in batch.jobs})
 
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
         with self._guard:
             future = self._runs.get(batch.id)
         if future is None:
-            error = ErrorInfo(type="ProviderError", message="the simulation was lost (server restarted)")
-            return {job.id: JobUpdate(JobStatus.FAILED, error=error) for job in batch.jobs}
+            lost = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message="the simulation was lost (server restarted)"))
+            return {job.id: lost for job in batch.jobs}
         if not future.done():
-            status = JobStatus.RUNNING if future.running() else JobStatus.SUBMITTED
-            message = _progress(batch) if future.running() else "waiting for the simulator"
-            return {job.id: JobUpdate(status, message=message) for job in batch.jobs}
-        with self._guard:
+            report = Running(_progress(batch)) if future.running() else Waiting("waiting for the simulator")
+            return {job.id: report for job in batch.jobs}
+        reports = self._outcome(batch, future)
+        with self._guard:  # only once its outcome is read: a poll that fails is asked again
             self._runs.pop(batch.id, None)
+        return reports
+
+    def _outcome(self, batch: BatchSpec, future: Future[list[dict[str, Any]]]) -> dict[str, Report]:
         if future.cancelled():
-            return {job.id: JobUpdate(JobStatus.CANCELLED) for job in batch.jobs}
+            return {job.id: Cancelled() for job in batch.jobs}
         error = future.exception()
         if error is not None:
-            info = ErrorInfo(type="SimulatorError", message=f"{type(error).__name__}: {error}")
-            return {job.id: JobUpdate(JobStatus.FAILED, error=info) for job in batch.jobs}
-        return {job.id: _update(out, job, batch) for job, out in zip(batch.jobs, future.result())}
+            failed = Failed(ErrorInfo(type=ErrorType.SIMULATOR_ERROR, message=f"{type(error).__name__}: {error}"))
+            return {job.id: failed for job in batch.jobs}
+        return {job.id: _report(out, job, batch) for job, out in zip(batch.jobs, future.result())}
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         # A batch stops only when every one of its jobs is cancelled: a waiting
@@ -181,14 +184,14 @@ def _progress(batch: BatchSpec) -> str:
     return f"simulating {len(batch.jobs)} job(s), {points} parameter points, in one Aer call"
 
 
-def _update(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> JobUpdate:
+def _report(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> Report:
     """One job's outcome in the worker's answer: its counts or estimates, or its own error."""
     if "error" in out:
-        return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="SimulatorError", message=out["error"]))
+        return Failed(ErrorInfo(type=ErrorType.SIMULATOR_ERROR, message=out["error"]))
     sweep = sweeps.of(job.payload)
     if sweep.estimating:
-        result = sweeps.estimate_result(sweep, out["evs"], out["stds"], batch.shots, batch.backend, out["metadata"])
+        result = estimation.estimate_result(sweep, out["evs"], out["stds"], batch.shots, batch.backend, out["metadata"])
     else:
         counts = out["counts"] if sweep.swept else [out["counts"]]
-        result = sweeps.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"])
-    return JobUpdate(JobStatus.COMPLETED, result=result)
+        result = estimation.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"])
+    return Finished(result)

@@ -12,31 +12,77 @@ CNOT. Circuits from the wild carry such gates (public benchmark suites, and
 name by its own definition before a circuit goes anywhere.
 
 A job whose circuit fails on its own before the provider call (conversion,
-transpilation, the SDK's checks) is not sent: its remote id is
-:data:`NOT_SENT` and the provider's poll reports it FAILED with its reason,
-while the rest of the batch runs.
+transpilation, the SDK's checks) is not sent: :meth:`QuantumProvider.prepare_each`
+sets it apart with its reason, the submission says so (``Submission.not_sent``)
+and the engine fails that job, its reason in the store, while the rest of the
+batch runs.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from ..engine.errors import InvalidCircuit, InvalidRequest
-from ..engine.models import CostEstimate, ErrorInfo, JobStatus
+from ..engine.models import CostEstimate
 from ..engine.qasm import parse_circuit
-from ..engine import sweeps
-from ..engine.contract import JobSpec, JobUpdate
+from ..engine import estimation, sweeps
+from ..engine.contract import JobSpec, Provider
 
+T = TypeVar("T")
 #: operations every target takes or that only annotate the circuit
 _ALWAYS = {"barrier", "measure"}
-#: the remote id of a job whose circuit failed on its own before the provider call
-NOT_SENT = "not-sent"
 #: gate definitions nested deeper than this are refused (OpenQASM files nest a few levels)
 MAX_DEFINITION_DEPTH = 64
-#: reasons of unsent jobs remembered per provider (a job's first poll reports it)
-MAX_REASONS = 10_000
+#: how long a provider's backend listing is reused before it is asked for again
+LISTING_TTL_S = 60.0
 NOTHING_MEASURED = "the circuit measures nothing, so it has no counts: add a measurement, or give 'observables' to estimate"
+
+
+class QuantumProvider(Provider):
+    """What the cloud quantum providers share: jobs prepared one by one, so that one
+    that cannot be prepared is not sent (and says why) while the others go."""
+
+    kind = "quantum"
+
+    @staticmethod
+    def prepare_each(jobs: Iterable[JobSpec], prepare: Callable[[JobSpec], T]) -> tuple[dict[str, T], dict[str, str]]:
+        """``prepare`` each job (convert, transpile): the prepared ones by job id, in
+        order, and the reason each other one is not sent."""
+        prepared: dict[str, T] = {}
+        not_sent: dict[str, str] = {}
+        for job in jobs:
+            try:
+                prepared[job.id] = prepare(job)
+            except Exception as exc:  # noqa: BLE001 - this job's own failure: it is not sent
+                not_sent[job.id] = failure_reason(exc)
+        return prepared, not_sent
+
+
+class Listing(Generic[T]):
+    """A provider's listing (backends, devices, targets), asked for at most once per ``ttl_s``."""
+
+    def __init__(self, ttl_s: float = LISTING_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._value: tuple[float, T] | None = None
+        self._guard = threading.Lock()
+
+    def get(self, fetch: Callable[[], T]) -> T:
+        with self._guard:
+            cached = self._value
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
+        value = fetch()
+        with self._guard:
+            self._value = (time.monotonic(), value)
+        return value
+
+    def clear(self) -> None:
+        with self._guard:
+            self._value = None
 
 
 def circuit_of(job: JobSpec) -> Any:
@@ -68,7 +114,7 @@ def check_circuit(
     if num_qubits is not None and circuit.num_qubits > num_qubits:
         raise InvalidCircuit(f"the circuit uses {circuit.num_qubits} qubits; {where} has {num_qubits}")
     if sweeps.estimating(job.payload):
-        circuit = sweeps.without_measurements(circuit)  # an estimate measures the observables itself
+        circuit = estimation.without_measurements(circuit)  # an estimate measures the observables itself
     elif circuit.num_clbits == 0 or not any(i.operation.name == "measure" for i in circuit.data):
         raise InvalidCircuit(NOTHING_MEASURED)
     measured: set[Any] = set()
@@ -191,21 +237,6 @@ def without_impostors(circuit: Any, reserved: dict[str, type], where: str = "the
         # Decompose goes into a control-flow block only when the block's operation is named too
         circuit = circuit.decompose(gates_to_decompose=sorted(found) + sorted(CONTROL_FLOW_OP_NAMES))
     raise InvalidCircuit(f"gate definitions nest more than {MAX_DEFINITION_DEPTH} levels deep")
-
-
-def keep_reason(reasons: dict[str, str], job_id: str, reason: str) -> None:
-    """Remember why a job was not sent, for its polls (the most recent :data:`MAX_REASONS`)."""
-    reasons.pop(job_id, None)
-    reasons[job_id] = reason
-    while len(reasons) > MAX_REASONS:
-        del reasons[next(iter(reasons))]
-
-
-def not_sent(reasons: dict[str, str], job_id: str, provider: str) -> JobUpdate:
-    """The FAILED update of a job that was never sent (remote id :data:`NOT_SENT`).
-    Its reason is kept in memory; after a server restart only the fact is known."""
-    reason = reasons.get(job_id) or "its circuit could not be prepared (the reason was lost in a server restart; submit it alone to see it)"
-    return JobUpdate(JobStatus.FAILED, error=ErrorInfo(type="InvalidCircuit", message=f"{provider}: not sent: {reason}"))
 
 
 def failure_reason(exc: BaseException) -> str:

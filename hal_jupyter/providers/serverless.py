@@ -22,9 +22,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import InvalidRequest
-from ..engine.models import BackendInfo, ErrorInfo, JobStatus
-from ..engine.contract import BatchSpec, JobSpec, JobUpdate, Provider, Submission
+from ..engine.errors import ErrorType, InvalidRequest
+from ..engine.models import BackendInfo, ErrorInfo
+from ..engine.contract import BatchSpec, Failed, Finished, JobSpec, Provider, Report, Running, Submission, code_error
 
 HANDLER_MODULE = "hal_handler"
 #: the one user-code runner (:mod:`.user_code`), shipped verbatim as ``hal_handler.py``
@@ -52,22 +52,25 @@ def event_for(jobs: list[JobSpec]) -> dict[str, Any]:
     return {"tasks": [{"id": j.id, "entrypoint": j.payload.get("entrypoint", "main"), "args": j.payload.get("args") or {}} for j in jobs]}
 
 
-def updates_from(results: list[dict[str, Any]]) -> dict[str, JobUpdate]:
-    """Per-task results of the handler, as job updates."""
-    updates = {}
+def reports_from(results: list[dict[str, Any]]) -> dict[str, Report]:
+    """Per-task results of the handler, as reports."""
+    reports: dict[str, Report] = {}
     for item in results:
         output = {"stdout": item.get("stdout", ""), "stderr": item.get("stderr", ""), "duration_s": round(item.get("duration_s", 0.0), 6)}
         if item.get("ok"):
-            updates[item["id"]] = JobUpdate(JobStatus.COMPLETED, result={"value": item.get("value"), **output})
+            reports[item["id"]] = Finished({"value": item.get("value"), **output})
         else:
-            error = ErrorInfo(type=item.get("type", "Error"), message=item.get("message", ""))
-            updates[item["id"]] = JobUpdate(JobStatus.FAILED, error=error, result=output)
-    return updates
+            reports[item["id"]] = Failed(code_error(str(item.get("type") or "Exception"), str(item.get("message", ""))), output)
+    return reports
 
 
-def failed_all(jobs: list[JobSpec], error_type: str, message: str) -> dict[str, JobUpdate]:
-    info = ErrorInfo(type=error_type, message=message)
-    return {j.id: JobUpdate(JobStatus.FAILED, error=info) for j in jobs}
+def completed(job: JobSpec, value: Any, stdout: str = "") -> dict[str, Report]:
+    """A deployed function's answer as the job's result."""
+    return {job.id: Finished({"value": value, "stdout": stdout, "stderr": "", "duration_s": 0.0})}
+
+
+def failed_all(jobs: list[JobSpec], error: ErrorInfo) -> dict[str, Report]:
+    return {j.id: Failed(error) for j in jobs}
 
 
 THROTTLE_RETRIES = 5
@@ -94,12 +97,12 @@ def post_json(url: str, body: Any, timeout: float, headers: dict[str, str] | Non
     raise AssertionError("unreachable")
 
 
-def invoke_error(status: int, body: Any) -> tuple[str, str]:
-    """The error type and message of a failed HTTP invocation."""
+def invoke_error(status: int, body: Any) -> ErrorInfo:
+    """The error of a failed HTTP invocation."""
     message = (str(body.get("error", body)) if isinstance(body, dict) else str(body))[:1000]
     if status in (408, 504) or "execution time" in message or "Timeout value" in message:
-        return "Timeout", message
-    return "FunctionError", f"HTTP {status}: {message}"
+        return ErrorInfo(type=ErrorType.TIMEOUT, message=message)
+    return ErrorInfo(type=ErrorType.FUNCTION_ERROR, message=f"HTTP {status}: {message}")
 
 
 Group = tuple[str, ...]
@@ -130,7 +133,7 @@ class InvokingProvider(Provider):
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
-        self._calls: dict[str, list[Future[dict[str, JobUpdate]]]] = {}
+        self._calls: dict[str, list[Future[dict[str, Report]]]] = {}
         self._guard = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"hal-{self.name}")
 
@@ -151,20 +154,20 @@ class InvokingProvider(Provider):
         return f"hal-{code_hash(code + chr(0) + str(timeout_s))}"
 
     @abstractmethod
-    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:
         """Deploy ``code`` if needed and run the jobs' tasks in one invocation."""
 
     @abstractmethod
-    def invoke_function(self, job: JobSpec) -> dict[str, JobUpdate]:
+    def invoke_function(self, job: JobSpec) -> dict[str, Report]:
         """Call the deployed function ``job.payload["function"]`` with the job's args."""
 
-    def _invoke(self, key: Group, jobs: list[JobSpec]) -> dict[str, JobUpdate]:
+    def _invoke(self, key: Group, jobs: list[JobSpec]) -> dict[str, Report]:
         try:
             if key[0] == "function":
                 return self.invoke_function(jobs[0])
             return self.invoke_code(key[1], int(key[2]), jobs)
         except Exception as exc:  # noqa: BLE001 - the provider's message becomes the jobs' error
-            return failed_all(jobs, "ProviderError", f"{self.description.split(' (')[0]}: {exc}")
+            return failed_all(jobs, ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"{self.description.split(' (')[0]}: {exc}"))
 
     def submit(self, batch: BatchSpec) -> Submission:
         groups: dict[Group, list[JobSpec]] = {}
@@ -181,21 +184,21 @@ class InvokingProvider(Provider):
             future.add_done_callback(lambda _: self._notify(batch.id))
         return Submission(remote_ids={job.id: f"{self.name}:{batch.id}" for job in batch.jobs})
 
-    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, JobUpdate]:
+    def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
         with self._guard:
             futures = self._calls.get(batch.id)
         if futures is None:
             return {}
-        updates: dict[str, JobUpdate] = {}
+        reports: dict[str, Report] = {}
         for future in futures:
             if future.done():
-                updates.update(future.result())
+                reports.update(future.result())
         for job in batch.jobs:
-            updates.setdefault(job.id, JobUpdate(JobStatus.RUNNING, message=self.running_message))
+            reports.setdefault(job.id, Running(self.running_message))
         if all(f.done() for f in futures):
             with self._guard:
                 self._calls.pop(batch.id, None)
-        return updates
+        return reports
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """A synchronous invocation cannot be stopped; its result is dropped."""

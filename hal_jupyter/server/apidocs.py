@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..engine import errors
-from .handlers import AUTH_RESOURCE, DomainErrors
+from .base import AUTH_RESOURCE, PREFIX, DomainErrors
 
 #: Swagger UI's files (built from swagger-ui-dist, not in git).
 SWAGGER_UI = Path(__file__).with_name("apidocs")
@@ -105,3 +105,9 @@ class DocsAssetHandler(ExtensionHandlerMixin, JupyterHandler):
         self.set_header("Content-Type", CONTENT_TYPES[path.suffix])
         self.set_header("Cache-Control", "no-cache")  # revalidated by ETag: a rebuild is seen at once
         self.finish(_read(path, path.stat().st_mtime_ns))
+
+
+default_handlers = [
+    (rf"{PREFIX}/docs/?", DocsPageHandler),
+    (rf"{PREFIX}/docs/static/(?P<name>[^/]+)", DocsAssetHandler),
+]

@@ -5,7 +5,7 @@ start pays for it, and most never send a job. So neither this module nor the
 handlers import anything heavy, and the engine (SQLAlchemy, pydantic models,
 the provider registry, then Qiskit) is built and started off the start path,
 once the server serves: on a long-lived thread of its own (Qiskit's first import
-must not happen on a thread that exits, see PROVIDERS.md), then on the event
+must not happen on a thread that exits, see docs/PROVIDERS.md), then on the event
 loop, where the engine resumes earlier jobs and warms up its providers.
 Requests that come earlier wait for it (:class:`PendingEngine`), as they
 already wait for ``Engine.start``.
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
+from ..engine import limits
 from ..engine.policy import STRATEGIES
 
 if TYPE_CHECKING:
@@ -60,20 +61,20 @@ class HalExtension(ExtensionApp):
         Unicode(), default_value=None, allow_none=True, config=True, help="Only these providers (None: all installed)."
     )
     blocked_providers = List(Unicode(), config=True, help="Providers never offered, even if installed.")
-    max_shots = Int(100_000, config=True, help="Most shots one quantum job may ask for.")
-    max_circuit_bytes = Int(1_000_000, config=True, help="Largest circuit (or classical args) accepted, in bytes (413 above).")
+    max_shots = Int(limits.MAX_SHOTS, config=True, help="Most shots one quantum job may ask for.")
+    max_circuit_bytes = Int(limits.MAX_CIRCUIT_BYTES, config=True, help="Largest circuit (or classical args) accepted, in bytes (413 above).")
     max_request_bytes = Int(20_000_000, config=True, help="Largest request body accepted, in bytes (413 above).")
-    max_local_qubits = Int(26, config=True, help="Most qubits the local simulator runs (memory grows as 2**qubits).")
+    max_local_qubits = Int(limits.MAX_LOCAL_QUBITS, config=True, help="Most qubits the local simulator runs (memory grows as 2**qubits).")
     local_python_timeout_s = Float(
-        300.0, config=True, help="Longest a local_python job may run (s); a job's own timeout_s is capped by it."
+        limits.LOCAL_PYTHON_TIMEOUT_S, config=True, help="Longest a local_python job may run (s); a job's own timeout_s is capped by it."
     )
-    local_python_memory_mb = Int(2048, config=True, help="Memory (address space) a local_python job may use, in MiB.")
-    provider_timeout_s = Float(60.0, config=True, help="How long a call to a cloud provider may wait for its answer, in seconds.")
-    submit_attempts = Int(5, config=True, help="Attempts at a submission that meets transient faults (5xx, throttling, timeouts).")
-    retry_base_s = Float(1.0, config=True, help="First backoff between submission attempts, in seconds; it doubles each time, with jitter.")
-    retry_max_s = Float(60.0, config=True, help="Longest backoff between submission attempts, in seconds.")
-    max_poll_failures = Int(30, config=True, help="Failed status checks in a row after which a job is UNKNOWN.")
-    degraded_after = Int(3, config=True, help="Failed calls in a row after which a provider is listed as degraded.")
+    local_python_memory_mb = Int(limits.LOCAL_PYTHON_MEMORY_MB, config=True, help="Memory (address space) a local_python job may use, in MiB.")
+    provider_timeout_s = Float(limits.PROVIDER_TIMEOUT_S, config=True, help="How long a call to a cloud provider may wait for its answer, in seconds.")
+    submit_attempts = Int(limits.SUBMIT_ATTEMPTS, config=True, help="Attempts at a submission that meets transient faults (5xx, throttling, timeouts).")
+    retry_base_s = Float(limits.RETRY_BASE_S, config=True, help="First backoff between submission attempts, in seconds; it doubles each time, with jitter.")
+    retry_max_s = Float(limits.RETRY_MAX_S, config=True, help="Longest backoff between submission attempts, in seconds.")
+    max_poll_failures = Int(limits.MAX_POLL_FAILURES, config=True, help="Failed status checks in a row after which a job is UNKNOWN.")
+    degraded_after = Int(limits.DEGRADED_AFTER, config=True, help="Failed calls in a row after which a provider is listed as degraded.")
     env_file = Unicode(
         ".env",
         config=True,
@@ -155,9 +156,9 @@ class HalExtension(ExtensionApp):
         self.settings.update(hal_engine=self.engine, hal_max_request_bytes=self.max_request_bytes, hal_viewer=self.viewer)
 
     def initialize_handlers(self) -> None:
-        from .handlers import handlers
+        from . import apidocs, events, handlers
 
-        self.handlers.extend(handlers())
+        self.handlers.extend(handlers.default_handlers + events.default_handlers + apidocs.default_handlers)
 
     def _new_engine(self) -> Engine:
         from ..engine.engine import Engine
@@ -243,7 +244,7 @@ def start_thread() -> ThreadPoolExecutor:
     """The thread that imports the engine's modules and builds engines.
 
     It lives as long as the process: a first import of Qiskit (which modules the
-    engine loads may pull in) must not happen on a thread that exits (a later parse on another thread crashed, PROVIDERS.md),
+    engine loads may pull in) must not happen on a thread that exits (a later parse on another thread crashed, docs/PROVIDERS.md),
     and a test session starts and stops many servers in one process.
     """
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-start")

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from ..engine.errors import ErrorType
 from ..engine.models import (
     BackendInfo,
     ClassicalJobRequest,
@@ -26,7 +27,7 @@ from ..engine.models import (
 
 REF = "#/components/schemas/{model}"
 #: Answers whose every field is always sent (docs/API.md), although the models give some a default.
-ALWAYS_COMPLETE = ("JobRecord", "JobList", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate", "ErrorInfo")
+ALWAYS_COMPLETE = ("JobRecord", "JobList", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate")
 #: v1.1: a quantum result has counts (a sampling job: one dict, or one per point of a
 #: sweep) or evs and stds (an estimation job), and parameters when it is a sweep
 QUANTUM_RESULT_ALWAYS = ["id", "shots", "backend", "metadata"]
@@ -36,7 +37,7 @@ ERROR_BODY = {
     "description": "Every error: 'type' is stable (for programs), 'message' is for people.",
     "required": ["type", "message"],
     "properties": {
-        "type": {"type": "string"},
+        "type": {"type": "string", "enum": [t.value for t in ErrorType], "description": "One of a closed set (docs/API.md, Errors)."},
         "message": {"type": "string"},
         "details": {
             "type": "array",
@@ -145,6 +146,7 @@ def _schemas() -> dict[str, Any]:
     defs: dict[str, Any] = schemas["$defs"]
     for name in ALWAYS_COMPLETE:
         defs[name]["required"] = list(defs[name]["properties"])
+    defs["ErrorInfo"]["required"] = ["type", "message"]  # "exception" only for a UserCodeError
     defs["QuantumResult"]["required"] = QUANTUM_RESULT_ALWAYS
     defs["QuantumResult"]["anyOf"] = QUANTUM_RESULT_KINDS
     defs["JobRecord"]["additionalProperties"] = False
@@ -174,7 +176,7 @@ def openapi_document() -> dict[str, Any]:
     ]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "hal_jupyter", "version": "1.1", "description": "Quantum and classical jobs through one API."},
+        "info": {"title": "hal_jupyter", "version": "1.2", "description": "Quantum and classical jobs through one API."},
         "servers": [{"url": "/"}],
         "security": [{"token": []}],
         "paths": {

@@ -1,0 +1,80 @@
+"""Where a job's executables went, and what came back.
+
+A job's remote id lists its tasks in the order of its executions
+(:func:`remote_id`): ``arn`` for a task of one circuit, ``arn#b`` for entry
+``b`` of a program-set task. The job store keeps 400 characters of it, so a
+job is spread over at most 8 or 9 tasks (:func:`most_tasks`). A job's
+readings come back in the order of its executions (point-major, then
+measurement setting), and :func:`completed` makes them its result, so a
+restarted server that re-attaches to the tasks needs nothing but the job and
+its remote id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine import estimation, sweeps
+from ...engine.contract import Failed, Finished, JobSpec, Report
+from ...engine.errors import ErrorType
+from ...engine.models import ErrorInfo
+from .. import quantum
+from .convert import readouts, settings_per_point
+
+#: The characters the job store keeps of a remote id: the first task's ARN with its ``#entry``
+#: (under 95 in every Braket region), then ``,`` and the id of each further task (a UUID),
+#: with its entry in a program set.
+REMOTE_ID_CHARS, ARN_CHARS, TASK_ID_CHARS, ENTRY_CHARS = 400, 95, 37, 3
+#: what one executable gave: (counts in Braket's order, measured qubits), or why it failed
+Reading = tuple[dict[str, int], list[int]] | str
+
+
+def most_tasks(in_sets: bool) -> int:
+    """How many tasks one job may be spread over: as many as its remote id can list."""
+    return 1 + (REMOTE_ID_CHARS - ARN_CHARS) // (TASK_ID_CHARS + (ENTRY_CHARS if in_sets else 0))
+
+
+def remote_id(parts: list[str]) -> str:
+    """A job's remote id: its tasks in the order of its executions, comma-joined, each
+    ``arn`` (a task of one circuit) or ``arn#b`` (entry ``b`` of a program-set task).
+    After the first, a part leaves out the ARN up to the task's id (the same for all
+    tasks of a device), so that :func:`most_tasks` parts fit the job store."""
+    prefix = parts[0].rpartition("/")[0] + "/"
+    return ",".join([parts[0]] + [part.removeprefix(prefix) for part in parts[1:]])
+
+
+def parts(remote: str) -> list[tuple[str, int | None]]:
+    """(task ARN, program-set entry or None) of each part of a :func:`remote_id`."""
+    first, *rest = remote.split(",")
+    prefix = first.rpartition("/")[0] + "/"
+    found = [first] + [part if part.startswith("arn:") else prefix + part for part in rest]
+    return [(arn, int(entry) if entry else None) for arn, _, entry in (part.partition("#") for part in found)]
+
+
+def readings(entry: Any) -> list[Reading]:
+    """What each executable of one program-set entry gave, in order (input set, then observable)."""
+    from braket.task_result import ProgramSetExecutableFailure
+
+    return [
+        e.failureMetadata.failureReason if isinstance(e, ProgramSetExecutableFailure) else (dict(e.counts), list(e.measured_qubits))
+        for e in entry.entries
+    ]
+
+
+def completed(job: JobSpec, found: list[Reading], shots: int | None, backend: str, metadata: dict[str, Any], source: str) -> Report:
+    """The job's result from its readings in the order of its executions (point-major,
+    then measurement setting), or FAILED when an executable failed."""
+    circuit, sweep = quantum.circuit_of(job), sweeps.of(job.payload)
+    failed = [r for r in found if isinstance(r, str)]
+    expected = sweep.num_points * settings_per_point(sweep)
+    if failed or len(found) != expected:
+        reason = failed[0] if failed else f"{len(found)} results came back for {expected} circuits"
+        return Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"{source}: {reason}"))
+    places = readouts(circuit, sweep)
+    counts = [quantum.qiskit_counts(c, measured, *places[i % len(places)]) for i, (c, measured) in enumerate(found)]  # type: ignore[misc]
+    if sweep.precision is not None:
+        metadata = {**metadata, "stds": f"from {shots} shots per circuit; the requested precision is not targeted"}
+    return Finished(estimation.result_from_executions(circuit, sweep, counts, shots, backend, metadata))
+
+
+__all__ = ["Reading", "completed", "most_tasks", "parts", "readings", "remote_id"]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .engine.engine import Engine, EngineConfig
+from .engine.errors import error_line
 
 BELL2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
 BELL3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n'
@@ -66,7 +67,7 @@ async def demo(db_path: Path) -> None:
         print(f"   main(1, 2) = {result['value']}, stdout {result['stdout']!r}")
         for record in (bad, slow):
             final = await engine.get_job(record["id"])
-            print(f"   {final['status']}: {final['error']['type']}: {final['error']['message']}")
+            print(f"   {final['status']}: {error_line(final['error'])}")
     finally:
         await engine.stop()
 

@@ -7,7 +7,8 @@ session it
   (``ENVIRONMENT``); the stand-ins' own credentials (``credentials.SECRETS``)
   are canaries too, handed to the providers by the tests and notebooks;
 - keeps what the session shows to the outside world, by source (``EVIDENCE``):
-  every log record, HTTP response bodies (``jp_fetch``/``jp_ws_fetch`` in
+  every log record (INFO and up of every logger; DEBUG of the HAL's and of the
+  libraries that carry credentials for it, ``SWEPT_LOGGERS``), HTTP response bodies (``jp_fetch``/``jp_ws_fetch`` in
   ``conftest.py``, ``ServerProcess.request``), the logs of every ``jupyter
   server`` process, the outputs of the notebooks run by nbval, and widget
   state (the comm messages of every ipywidget, in this process and in the
@@ -21,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -70,6 +73,11 @@ assert set(credentials.SECRETS) <= set(CANARIES.values()), "a secret of hal_jupy
 LOGS, HTTP, SERVER_LOGS, NOTEBOOK_OUTPUTS, WIDGET_STATE, BROWSER_PAGE = (
     "logs", "HTTP bodies", "server logs", "notebook outputs", "widget state", "browser page",
 )
+#: at least this many records of each source once ``tests/test_secrets.py`` ran its jobs
+#: (what its own run shows; the whole suite shows far more)
+AT_LEAST = {LOGS: 20, HTTP: 50, SERVER_LOGS: 1, WIDGET_STATE: 100}
+#: where each process of the session writes what its sweep found
+REPORTS = "HAL_EVIDENCE_DIR"
 
 
 def as_text(value: Any) -> str:
@@ -91,8 +99,11 @@ class Evidence:
         self.server_logs: set[Path] = set()
         #: sources a passed test promised to have shown (``@pytest.mark.shows``; nbval cells)
         self.expected: set[str] = set()
-        #: what the sweep searched, for the session's terminal summary
+        #: tests/test_secrets.py ran its jobs with canary credentials in this process
+        self.canary_jobs = False
+        #: what the sweep searched and found, for the session's terminal summary
         self.summary = ""
+        self.failure = ""
 
     def record(self, source: str, value: Any) -> None:
         if self.active and value:
@@ -181,20 +192,35 @@ _undo: list[Callable[[], Any]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sweep: the secrets sweep; runs after every other test and notebook")
     config.addinivalue_line("markers", "shows(source): once passed, the test has shown this source to the secrets sweep")
+    if not hasattr(config, "workerinput") and REPORTS not in os.environ:  # the main process; workers inherit it
+        os.environ[REPORTS] = tempfile.mkdtemp(prefix="hal-evidence-")
+
+
+#: The loggers the sweep captures at DEBUG: the HAL's own, and those of the libraries that
+#: carry credentials for it (the HTTP clients under the SDKs, the SDKs' credential and
+#: request code). Every other logger keeps its level: their records at DEBUG cost the whole
+#: suite time and memory, and the HAL never hands them a credential.
+SWEPT_LOGGERS = (
+    "hal_jupyter", "urllib3", "requests_oauthlib", "botocore.credentials", "botocore.auth", "botocore.endpoint",
+    "boto3", "braket", "azure", "msal", "qiskit_ibm_runtime", "tornado", "ServerApp", "HalExtension",
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     root, ibm_sdk, factory = logging.getLogger(), logging.getLogger("ibm-cloud-sdk-core"), logging.getLogRecordFactory()
+    swept = [logging.getLogger(name) for name in SWEPT_LOGGERS]
     _undo.extend([
         partial(root.setLevel, root.level), partial(ibm_sdk.setLevel, ibm_sdk.level),
+        *(partial(logger.setLevel, logger.level) for logger in swept),
         partial(logging.setLogRecordFactory, factory), partial(setattr, comm, "create_comm", comm.create_comm),
     ])
     _keep_pytest_log_capture_as_it_was(session.config, root.level)
-    root.setLevel(logging.DEBUG)  # every record is made, whatever the handlers keep
+    root.setLevel(min(root.level, logging.INFO))  # every library's INFO and up is made, whatever the handlers keep
+    for logger in swept:
+        logger.setLevel(logging.DEBUG)
     # ...but ibm-cloud-sdk-core's: at DEBUG it turns on http.client's debug
     # output for the whole process, through a print replacement that fails on
     # http.client's own arguments (then every other HTTP client breaks).
@@ -216,15 +242,73 @@ def _keep_pytest_log_capture_as_it_was(config: pytest.Config, level: int) -> Non
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Each process sweeps what it kept; the main process (once every xdist worker is
+    done) puts the reports together and fails the session on a leak."""
+    EVIDENCE.read_server_logs()
     EVIDENCE.active = False
+    config = session.config
+    folder = Path(os.environ[REPORTS])
+    name = config.workerinput["workerid"] if hasattr(config, "workerinput") else "main"
+    folders = [Path(os.environ["JUPYTER_DATA_DIR"])] if "JUPYTER_DATA_DIR" in os.environ else []
+    if not hasattr(config, "workerinput"):  # the session's temporary folders: the workers' are in it too
+        folders.append(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    report = sweep(EVIDENCE, folders)
+    (folder / f"{name}.json").write_text(json.dumps(report))
     while _undo:
         _undo.pop()()
+    if not hasattr(config, "workerinput"):
+        reports = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+        shutil.rmtree(folder, ignore_errors=True)
+        EVIDENCE.summary, EVIDENCE.failure = judge(reports)
+        if EVIDENCE.failure and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def sweep(evidence: Evidence, folders: list[Path]) -> dict[str, Any]:
+    """What one process's sweep found: canaries in what it kept and in the files it wrote."""
+    files = [p for folder in folders if folder.exists() for p in folder.rglob("*") if p.is_file() and p.name != ".env"]
+    leaks = [*evidence.leaks(), *_leaks_in_files(files)]
+    return {
+        "leaks": leaks, "counts": dict(evidence.counts()), "expected": sorted(evidence.expected),
+        "canary_jobs": evidence.canary_jobs, "size": evidence.size(), "files": len(files),
+    }
+
+
+def _leaks_in_files(files: list[Path]) -> Iterator[str]:
+    """Canaries in files the session wrote (``.env`` files hold credentials by design: the HAL
+    reads them, and the tests write them as ``hal-jupyter offline --env-file`` does for a user)."""
+    for path in files:
+        try:
+            content = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, PermissionError):  # gone since listed: a SQLite -wal file
+            continue
+        yield from find_canaries(str(path), [content])
+
+
+def judge(reports: list[dict[str, Any]]) -> tuple[str, str]:
+    """The session's summary and, if it failed, why: a canary found, or (when the canary
+    jobs ran) sources with fewer records than they must have."""
+    counts: Counter[str] = Counter()
+    for report in reports:
+        counts.update(report["counts"])
+    size = sum(report["size"] for report in reports)
+    files = sum(report["files"] for report in reports)
+    summary = f"searched {dict(counts)} ({size / 1e6:.1f} MB) and {files} session files for {len(CANARIES)} canaries, in {len(reports)} process(es)"
+    leaks = [leak for report in reports for leak in report["leaks"]]
+    if leaks:
+        return summary, "credentials leaked:\n" + "\n".join(leaks)
+    if any(report["canary_jobs"] for report in reports):
+        expected = {source: 1 for report in reports for source in report["expected"]} | AT_LEAST
+        too_few = {source: counts[source] for source, least in expected.items() if counts[source] < least}
+        if too_few:
+            return summary, f"the sweep would pass on (almost) nothing: {too_few} (at least {expected})"
+        if not files:
+            return summary, "no file written during the session"
+    return summary, ""
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    sweeps = [item for item in items if item.get_closest_marker("sweep")]
-    items[:] = [item for item in items if item not in sweeps] + sweeps
     for notebook in {item.parent for item in items if isinstance(item, IPyNbCell)}:
         _record_kernel_comms(notebook)
 
@@ -245,3 +329,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if EVIDENCE.summary:
         terminalreporter.write_line(f"secrets sweep: {EVIDENCE.summary}")
+    if EVIDENCE.failure:
+        terminalreporter.write_sep("=", "secrets sweep FAILED", red=True)
+        terminalreporter.write_line(EVIDENCE.failure)

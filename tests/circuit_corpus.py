@@ -63,6 +63,16 @@ def build() -> list[Entry]:
     return entries
 
 
+def every(entries: list[Entry], stride: int) -> list[Entry]:
+    """Every ``stride``-th entry of each family of circuits (``ghz-``, ``qft-``, ...), so a
+    sample still meets every family; an odd stride alternates the OpenQASM versions."""
+    families: dict[str, list[Entry]] = {}
+    for entry in entries:
+        families.setdefault(entry.name.split("-")[0], []).append(entry)
+    chosen = {id(e) for members in families.values() for e in members[::stride]}
+    return [e for e in entries if id(e) in chosen]
+
+
 def references(entries: list[Entry], seed: int = 1234) -> dict[str, dict[str, int]]:
     """Entry name -> counts of a direct Aer run of its reference circuit."""
     from qiskit import transpile

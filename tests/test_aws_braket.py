@@ -141,48 +141,6 @@ async def test_cancel_reaches_braket(api, braket):
     assert final["status"] == "CANCELLED" and current["remote_id"] in braket.cancels
 
 
-def _wait_for(server, ids, status, timeout=60.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = [server.request("GET", f"/hal/api/jobs/{i}")[1] for i in ids]
-        if all(r["status"] == status for r in records):
-            return records
-        time.sleep(0.2)
-    raise AssertionError(f"not all {status}: {records}")
-
-
-def test_a_restart_reattaches_to_submitted_tasks_and_creates_nothing_again(braket, tmp_path):
-    from .server_process import ServerProcess
-
-    braket.hold.clear()  # tasks stay QUEUED at Braket while the server dies
-    server = ServerProcess(tmp_path, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.2)
-    try:
-        server.start()
-        jobs = [{"provider": PROVIDER, "backend": backend, "circuit": checks.flip(k), "shots": 100} for backend in (braket_emulator.SV1, braket_emulator.DM1) for k in range(3)]
-        status, body = server.request("POST", "/hal/api/quantum/jobs", {"jobs": jobs})
-        assert status == 201, body
-        ids = [r["id"] for r in body["jobs"]]
-        submitted = _wait_for(server, ids, "SUBMITTED")
-        creates = len(braket.creates)
-        assert creates >= 4  # SV1: one program-set task; DM1: three tasks
-
-        server.kill()
-        server.start()
-        braket.hold.set()
-        records = server.wait_all(ids, timeout=90)
-        assert {r["status"] for r in records.values()} == {"COMPLETED"}, records
-        assert len(braket.creates) == creates  # re-attached, not submitted again
-        assert [records[i]["remote_id"] for i in ids] == [r["remote_id"] for r in submitted]
-        for k, job_id in enumerate(ids):
-            counts = server.request("GET", f"/hal/api/jobs/{job_id}/result")[1]["counts"]
-            assert max(counts, key=counts.get) == ["001", "010", "100"][k % 3]
-    finally:
-        braket.hold.set()
-        server.stop()
-
-
 def test_submitting_a_batch_again_returns_the_same_tasks(braket):
     """What a resubmission after a crash in SUBMITTING does: the client token makes Braket return the same tasks."""
     from hal_jupyter.providers.aws_braket import AwsBraketProvider

@@ -45,7 +45,7 @@ REMOTE = {
     "azure_quantum": ("ionq.simulator", 3),
     "ibm_quantum": ("fake_manila", 1),  # the cloud path, through the IBM Quantum Platform stand-in
 }
-LOCAL = {"ibm_quantum": "fake_manila", "local_simulator": "aer_simulator"}
+LOCAL = {"ibm_quantum": "aer_simulator", "local_simulator": "aer_simulator"}  # IBM: local mode's noiseless simulator
 #: the points at which a local provider had already taken the work that died
 LOCAL_RAN_BEFORE_CRASH = {"after_accept", "after_remote_id"}
 ACCEPTED = re.compile(r"hal_jupyter: (\w+) accepted batch (b-[0-9a-f]+)")

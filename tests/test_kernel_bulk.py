@@ -201,12 +201,15 @@ def test_the_monitor_reads_the_results_of_ended_jobs_in_bulk(hal):
     client, calls = hal
     jobs = client.submit_quantum([_x_on(i % QUBITS, 0) for i in range(20)], shots=30)
     monitor = client.monitor(jobs)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(monitor.status_of(j.id) != "COMPLETED" for j in jobs):
-        time.sleep(0.05)
-    time.sleep(0.3)  # the last outcomes are drawn after the statuses
     rows = monitor._rows
-    assert all(f">{_expected(i % QUBITS)}<" in rows[j.id].detail.value for i, j in enumerate(jobs))
+
+    def drawn() -> bool:  # the outcomes are drawn after the statuses
+        return all(f">{_expected(i % QUBITS)}<" in rows[j.id].detail.value for i, j in enumerate(jobs))
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not drawn():
+        time.sleep(0.05)
+    assert drawn()
     assert not calls.named("get_result") and not calls.named("get_job")
     # one listing to resync, then at most one per batch of events delivered
     assert len(calls.named("list_jobs")) <= 1 + client.hub.delivered

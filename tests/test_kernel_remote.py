@@ -68,11 +68,19 @@ def test_a_kernel_started_by_the_server_finds_it_and_keeps_jobs_across_a_restart
     assert status == 201, kernel
 
     def client() -> BlockingKernelClient:
-        kc = BlockingKernelClient(connection_file=str(server.root / "runtime" / f"kernel-{kernel['id']}.json"))
-        kc.load_connection_file()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=60)
-        return kc
+        for attempt in range(5):  # a kernel still starting (after a restart, on a busy machine) misses a heartbeat
+            kc = BlockingKernelClient(connection_file=str(server.root / "runtime" / f"kernel-{kernel['id']}.json"))
+            kc.load_connection_file()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=60)
+                return kc
+            except RuntimeError:
+                kc.stop_channels()
+                if attempt == 4:
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def run(kc: BlockingKernelClient, code: str) -> str:
         outputs: list[str] = []

@@ -37,7 +37,7 @@ def clouds():
 #: botocore waits 1 s for an answer (the emulator's "timeout" answers after 1.5 s); quick backoff
 FAST_RETRIES = {
     "batch_window_s": 0.3, "batch_max_size": 50, "env_file": "", "provider_timeout_s": 1.0,
-    "submit_attempts": 6, "retry_base_s": 0.1, "retry_max_s": 2.0, "degraded_after": 3,
+    "submit_attempts": 6, "retry_base_s": 0.1, "retry_max_s": 2.0, "degraded_after": 3, "warm_up": False,
 }
 
 
@@ -70,11 +70,11 @@ def _finished_with_tag(server: ServerProcess, tag: str, count: int, timeout: flo
 
 
 @pytest.mark.timeout(600)
-def test_500_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tmp_path):
+def test_120_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tmp_path):
     """A real server (its own process) against the flaky emulators in this one."""
     braket, azure, ibm = flaky
     server = ServerProcess(tmp_path, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", **{k: v for k, v in FAST_RETRIES.items() if k != "env_file"})
-    plan = [("aws_braket", SV1, 200), ("aws_braket", DM1, 100), ("azure_quantum", "ionq.simulator", 100), ("ibm_quantum", "fake_manila", 100)]
+    plan = [("aws_braket", SV1, 50), ("aws_braket", DM1, 25), ("azure_quantum", "ionq.simulator", 25), ("ibm_quantum", "fake_manila", 20)]
     try:
         server.start()
         # the IBM backend's listing and target, which intake checks circuits against, read before the faults start
@@ -92,23 +92,24 @@ def test_500_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, t
         status, local = server.request("POST", "/hal/api/quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
         assert server.wait_all([local["id"]], timeout=60)[local["id"]]["status"] == "COMPLETED"
 
-        jobs = _finished_with_tag(server, "flaky", 500, timeout=400)
-        assert Counter(j["status"] for j in jobs) == {"COMPLETED": 500}, Counter((j["status"], str(j["error"])) for j in jobs)
+        jobs = _finished_with_tag(server, "flaky", 120, timeout=400)
+        assert Counter(j["status"] for j in jobs) == {"COMPLETED": 120}, Counter((j["status"], str(j["error"])) for j in jobs)
         for job in [j for j in jobs if "k1" in j["tags"]][::10]:
             status, result = server.request("GET", f"/hal/api/jobs/{job['id']}/result")
             assert max(result["counts"], key=result["counts"].get) == "010"
     finally:
         server.stop()
-    # each job reached its provider exactly once: 4 program sets of 50 + 100 tasks at Braket, 100 jobs at Azure,
-    # 2 runtime jobs of 50 PUBs at IBM
-    assert len(braket.creates) - before[0] == 4 + 100 and len(azure.creates) - before[1] == 100
-    assert len(ibm.creates) - before[2] == 2, ibm.creates[before[2]:]
-    assert len({j["remote_id"] for j in jobs}) == 500
+    # each job reached its provider exactly once: 1 program set of 50 + 25 tasks at Braket, 25 jobs at Azure,
+    # 1 runtime job of 20 PUBs at IBM
+    assert len(braket.creates) - before[0] == 1 + 25 and len(azure.creates) - before[1] == 25
+    assert len(ibm.creates) - before[2] == 1, ibm.creates[before[2]:]
+    assert len({j["remote_id"] for j in jobs}) == 120
     for world in (braket, azure):  # every kind of fault was injected, many times
-        assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) > 100, world.faults.injected
-    assert sum(ibm.faults.injected.values()) >= 3, ibm.faults.injected  # IBM: 2 runtime jobs, few requests
+        assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) >= 10, world.faults.injected
+    assert sum(ibm.faults.injected.values()) >= 2, ibm.faults.injected  # IBM: 1 runtime job, few requests
 
 
+@pytest.mark.parametrize("hal_config", [{**FAST_RETRIES, "submit_attempts": 3}])
 async def test_a_provider_that_keeps_failing_is_degraded_and_the_others_keep_serving(api, flaky):
     braket, _, _ = flaky
     bell = {"provider": "aws_braket", "backend": DM1, "circuit": checks.BELL, "priority": "high"}
@@ -132,7 +133,7 @@ async def test_a_provider_that_keeps_failing_is_degraded_and_the_others_keep_ser
     assert (await api.wait(local["id"], timeout=60))["status"] == "COMPLETED"
 
     final = await api.wait(job["id"], timeout=120)  # not stuck: it gives up
-    assert final["status"] == "FAILED" and "gave up after 6 attempts" in final["error"]["message"], final
+    assert final["status"] == "FAILED" and "gave up after 3 attempts" in final["error"]["message"], final
 
     braket.faults.set(0)  # the provider recovers: the next job completes and it is listed as available again
     status, job = await api.post("quantum/jobs", bell)

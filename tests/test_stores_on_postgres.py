@@ -42,9 +42,10 @@ def stores(pg_database: Database) -> Iterator[Stores]:
     with pg_database.write() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
         conn.execute(sa.text("UPDATE hal_meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION)})
-    yield Stores(pg_database, JobStore(pg_database), Leases(pg_database))
-    for listeners in list(getattr(pg_database.engine.dispatch, "before_cursor_execute", [])):
-        sa.event.remove(pg_database.engine, "before_cursor_execute", listeners)
+    stores = Stores(pg_database, JobStore(pg_database), Leases(pg_database))
+    yield stores
+    for event, fn in stores.listeners:
+        sa.event.remove(pg_database.engine, event, fn)
 
 
 @pytest.fixture

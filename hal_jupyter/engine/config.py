@@ -35,6 +35,9 @@ class EngineConfig:
     claim_interval_s: float = 1.0
     #: how this engine names itself in the store and the logs
     label: str = "engine"
+    #: prepare providers at start (the local simulator's worker process imports Aer), so the
+    #: first job does not wait for it; False: each provider prepares at its first job
+    warm_up: bool = True
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class Engine:
     async def _start(self) -> None:
         await self.scheduler.start()
         # Warm-ups first: the simulator's worker process imports Aer meanwhile, on another core.
-        for name in self.registry.names():
+        for name in self.registry.names() if self.config.warm_up else ():
             try:
                 provider = self.registry.get(name)
             except errors.HalError:

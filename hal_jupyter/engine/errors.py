@@ -59,6 +59,14 @@ JOB_ERROR_TYPES = (
 )
 
 
+def error_line(error: dict[str, Any]) -> str:
+    """A job's error in one line for a person: ``Type: message``, or for a ``UserCodeError``
+    its message alone (which starts with the exception's class: ``ValueError: bad``)."""
+    if error.get("type") == ErrorType.USER_CODE_ERROR.value:
+        return str(error.get("message", ""))
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
 class HalError(Exception):
     """Base of every error the HAL raises on purpose."""
 

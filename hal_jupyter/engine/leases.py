@@ -16,7 +16,8 @@ a new driver); it takes:
 - every unfinished job whose engine is gone (lease expired, released, or its
   process on this host dead): the new engine resumes it as after a restart;
 - queued jobs nobody drives, except standard jobs of a group that another live
-  engine holds queued: that engine takes them, so the group flushes as one batch.
+  engine holds queued (and this one does not): that engine takes them, so the
+  group flushes as one batch.
 
 Leases stand on :mod:`.database`, beside the job store, not on it.
 """
@@ -142,16 +143,18 @@ class Leases:
         live = self._live()
         with self.db.write(lock=CLAIM_LOCK) as conn:
             orphans = sa.select(jobs.c.id).where(self._orphaned(engine_id)).order_by(jobs.c.seq)
-            other = jobs.alias("other")  # a subquery over the same table: never correlated to the outer row
+            other, mine = jobs.alias("other"), jobs.alias("mine")  # subqueries over the same table, never correlated
             held = sa.select(other.c.group_key).where(
                 other.c.status == QUEUED, other.c.group_key.is_not(None), other.c.priority != "high",
                 other.c.engine_id.in_(live.where(engines.c.id != engine_id)),
             )
+            # a group this engine holds queued too gathers its free jobs here, whoever else holds it
+            own = sa.select(mine.c.group_key).where(mine.c.status == QUEUED, mine.c.priority != "high", mine.c.engine_id == engine_id)
             free = (
                 sa.select(jobs.c.id)
                 .where(
                     jobs.c.status == QUEUED, jobs.c.engine_id.is_(None),
-                    sa.or_(jobs.c.priority == "high", jobs.c.group_key.is_(None), jobs.c.group_key.not_in(held)),
+                    sa.or_(jobs.c.priority == "high", jobs.c.group_key.is_(None), jobs.c.group_key.not_in(held), jobs.c.group_key.in_(own)),
                 )
                 .order_by(jobs.c.seq)
                 .limit(limit)

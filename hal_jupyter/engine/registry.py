@@ -92,9 +92,6 @@ class Registry:
         except Exception as exc:  # noqa: BLE001 - a misconfigured SDK must not take the listing down
             return Availability(False, f"its configuration was refused: {describe(exc)}")
 
-    def loaded(self) -> list[Provider]:
-        return list(self._instances.values())
-
     def info(self) -> list[ProviderInfo]:
         """What ``GET /providers`` lists (blocking: availability may look at the SDK)."""
         out = []

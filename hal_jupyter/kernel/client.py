@@ -341,7 +341,7 @@ def _failure(failed: list[dict[str, Any]], total: int) -> JobFailed:
 
 def _why(record: dict[str, Any]) -> str:
     error = record.get("error") or {}
-    detail = f": {display.error_text(error)}" if error else ""
+    detail = f": {errors.error_line(error)}" if error else ""
     return f"job {record['id']} is {record['status']}{detail}"
 
 

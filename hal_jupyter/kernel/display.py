@@ -12,6 +12,8 @@ from collections import Counter
 from html import escape
 from typing import Any
 
+from ..engine.errors import error_line
+
 STATUS_COLOURS = {
     "QUEUED": "#6c757d",
     "SUBMITTING": "#0d6efd",
@@ -210,16 +212,8 @@ def classical_output(value: Any, stdout: str = "", stderr: str = "") -> str:
     return "".join(parts)
 
 
-def error_text(error: dict[str, Any]) -> str:
-    """A job's error in one line: ``Type: message``; the code's own exception for a ``UserCodeError``
-    (its message starts with it: ``ValueError: bad``)."""
-    if error.get("type") == "UserCodeError":
-        return str(error.get("message", ""))
-    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
-
-
 def error_block(error: dict[str, Any]) -> str:
-    kind, _, message = error_text(error).partition(": ")
+    kind, _, message = error_line(error).partition(": ")
     return (
         f'<div class="hal-error" style="color:#dc3545"><b>{escape(kind)}</b>: '
         f'<pre style="margin:0;white-space:pre-wrap">{escape(message)}</pre></div>'

@@ -239,7 +239,7 @@ class HalMagics(Magics):
     def _status(self, args: Any, cell: str | None) -> None:
         for record in self._records(args.ids):
             message = f" - {record['status_message']}" if record.get("status_message") else ""
-            error = f" - {html.error_text(record['error'])}" if record.get("error") else ""
+            error = f" - {errors.error_line(record['error'])}" if record.get("error") else ""
             print(f"{record['id']}: {record['status']}{message}{error}")
 
     def _result(self, args: Any, cell: str | None) -> None:

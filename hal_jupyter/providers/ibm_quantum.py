@@ -125,6 +125,18 @@ class IbmQuantumProvider(quantum.QuantumProvider):
                 self._listing.clear()
             return self._service
 
+    def _known_backend(self, name: str) -> Any:
+        """The backend, read alone (listing every backend costs seconds: local mode loads
+        all of its fake devices); a name the service does not know is a 400."""
+        from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+        if name == LOCAL_IDEAL_BACKEND and _channel() != "local":
+            raise InvalidRequest(f"ibm_quantum has no backend {name!r} on IBM Quantum Platform; it is local mode's simulator")
+        try:
+            return self._backend(name)
+        except QiskitBackendNotFoundError:
+            raise InvalidRequest(f"ibm_quantum has no backend {name!r}; GET /hal/api/providers/ibm_quantum/backends lists them") from None
+
     def _backend(self, name: str) -> Any:
         backend = self._backend_objects.get(name)
         if backend is None:
@@ -178,14 +190,11 @@ class IbmQuantumProvider(quantum.QuantumProvider):
         return self._api().least_busy(operational=True, simulator=False).name
 
     def validate(self, job: JobSpec) -> None:
-        names = {b.name for b in self.backends()}
-        if job.backend not in names:
-            raise InvalidRequest(f"ibm_quantum has no backend {job.backend!r}; GET /hal/api/providers/ibm_quantum/backends lists them")
         quantum.check_options(self.name, job.payload.get("options") or {}, _OPTIONS)
         level = (job.payload.get("options") or {}).get("optimization_level", 1)
         if not 0 <= level <= 3:
             raise InvalidRequest("option 'optimization_level' is 0, 1, 2 or 3")
-        backend = self._backend(job.backend)
+        backend = self._known_backend(job.backend)
         reserved = self._reserved_names(job.backend, bool((job.payload.get("options") or {}).get("skip_transpilation")))
         quantum.check_circuit(job, job.backend, self._qubits(backend), set(backend.target.operation_names), reserved=reserved)
 

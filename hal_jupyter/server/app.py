@@ -95,6 +95,12 @@ class HalExtension(ExtensionApp):
         help="The user this server's jobs belong to when its login does not name one (Jupyter's own token or "
         "password login). Empty: $JUPYTERHUB_USER, else the operating-system account running the server.",
     )
+    warm_up = Bool(
+        True,
+        config=True,
+        help="Prepare providers when the server starts (the local simulator's worker process imports Aer "
+        "meanwhile), so the first job does not wait for it. False: each provider prepares at its first job.",
+    )
     lease_s = Float(
         15.0,
         config=True,
@@ -140,6 +146,7 @@ class HalExtension(ExtensionApp):
             env_file=self.env_file or None,
             dispatch=self.dispatch,
             lease_s=self.lease_s,
+            warm_up=self.warm_up,
             label=f"jupyter server {self.serverapp.ip or 'localhost'}:{self.serverapp.port}" if self.serverapp else "jupyter server",
             # every Settings field is a trait of the same name
             settings=Settings(**{f.name: getattr(self, f.name) for f in fields(Settings)}),

@@ -54,6 +54,14 @@ class Stores:
     db: Database
     jobs: JobStore
     leases: Leases
+    #: what tests listen to on the database (removed after the test where the database outlives it)
+    listeners: list[tuple[str, Any]] = field(default_factory=list)
+
+    def listen(self, event: str, fn: Any) -> None:
+        import sqlalchemy as sa
+
+        sa.event.listen(self.db.engine, event, fn)
+        self.listeners.append((event, fn))
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def test_a_late_answer_after_completion_changes_nothing(stores):
 
 def _count_updates(stores: Any) -> list[str]:
     statements: list[str] = []
-    sa.event.listen(stores.db.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]) if a[2].lstrip().upper().startswith("UPDATE") else None)
+    stores.listen("before_cursor_execute", lambda *a, **k: statements.append(a[2]) if a[2].lstrip().upper().startswith("UPDATE") else None)
     return statements
 
 

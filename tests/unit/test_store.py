@@ -106,6 +106,15 @@ def test_a_group_held_by_one_engine_gathers_the_jobs_other_servers_accept(stores
     assert [r["id"] for r in stores.leases.claim(a)] == ["b1"]
 
 
+def test_free_jobs_of_a_group_go_to_an_engine_that_holds_it_even_when_another_does_too(stores):
+    a, b, c = register(stores, "e-a"), register(stores, "e-b"), register(stores, "e-c")
+    stores.jobs.insert_jobs([row("a1")], engine_id=a)
+    stores.jobs.insert_jobs([row("b1")], engine_id=b)  # (held_elsewhere not asked: both hold group g)
+    stores.jobs.insert_jobs([row("free")])
+    assert stores.leases.claim(c) == []  # c holds nothing of g: it leaves g's job to those that do
+    assert [r["id"] for r in stores.leases.claim(a)] == ["free"]
+
+
 def test_an_expired_lease_is_taken_over_and_the_old_engine_is_fenced_off(stores):
     old = register(stores, "e-old")
     stores.jobs.insert_jobs([row("j1")], engine_id=old)

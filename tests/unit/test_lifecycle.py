@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from hal_jupyter.engine import lifecycle
 from hal_jupyter.engine.lifecycle import JobStatus, Transition

@@ -106,7 +106,7 @@ def test_120_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, t
     assert len({j["remote_id"] for j in jobs}) == 120
     for world in (braket, azure):  # every kind of fault was injected, many times
         assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) >= 10, world.faults.injected
-    assert sum(ibm.faults.injected.values()) >= 2, ibm.faults.injected  # IBM: 1 runtime job, few requests
+    assert sum(ibm.faults.injected.values()) >= 1, ibm.faults.injected  # IBM: 1 runtime job, few requests
 
 
 @pytest.mark.parametrize("hal_config", [{**FAST_RETRIES, "submit_attempts": 3}])

@@ -12,6 +12,16 @@ BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\nc
 GHZ3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nh q[0];\ncx q[0], q[1];\ncx q[1], q[2];\nc = measure q;\n'
 
 
+#: Crash tests (test_crash_points, test_crash_matrix, test_many_engines):
+#: cloud provider -> (backend, creates a crash-free run of the three-job batch makes)
+CRASH_REMOTE = {
+    "aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1),
+    "azure_quantum": ("ionq.simulator", 3),
+    "ibm_quantum": ("fake_manila", 1),  # the cloud path, through the IBM Quantum Platform stand-in
+}
+#: the crash points at which a local provider had already taken the work that died
+LOCAL_RAN_BEFORE_CRASH = {"after_accept", "after_remote_id"}
+
 def flip(qubit: int, width: int = 3) -> str:
     """X on one qubit, all measured: Qiskit order puts that qubit's bit at position -1-qubit."""
     return f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{width}];\ncreg c[{width}];\nx q[{qubit}];\nmeasure q -> c;\n'

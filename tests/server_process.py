@@ -3,6 +3,8 @@ file and HTTP answer handed to the credential-leak sweep (:mod:`.canaries`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hal_jupyter.offline import processes
@@ -10,7 +12,7 @@ from hal_jupyter.offline.processes import wait_records
 
 from . import canaries
 
-__all__ = ["ServerProcess", "WorkerProcess", "wait_records"]
+__all__ = ["ServerProcess", "WorkerProcess", "start_together", "stop_together", "wait_records"]
 
 
 class ServerProcess(processes.ServerProcess):
@@ -24,3 +26,18 @@ class ServerProcess(processes.ServerProcess):
 class WorkerProcess(processes.WorkerProcess):
     def watch_log(self, path: Path) -> None:
         canaries.EVIDENCE.add_server_log(path)
+
+
+def start_together(*servers: ServerProcess, timeout: float = 90.0, env: dict[str, str] | None = None) -> tuple[ServerProcess, ...]:
+    """Launch every server, then wait for each: their start-ups overlap."""
+    for server in servers:
+        server.launch(env)
+    return tuple(server.ready(timeout) for server in servers)
+
+
+def stop_together(procs: Iterable[ServerProcess | WorkerProcess]) -> None:
+    """Stop every process (SIGTERM, then wait) side by side: their shutdowns overlap."""
+    procs = list(procs)
+    if procs:
+        with ThreadPoolExecutor(max_workers=len(procs)) as pool:
+            list(pool.map(lambda proc: proc.stop(), procs))

@@ -36,9 +36,10 @@ SAMPLE = 3
 TARGETS = [
     ("local_simulator", "aer_simulator", EVERYTHING, 1, None),
     ("ibm_quantum", "aer_simulator", EVERYTHING, SAMPLE, "ibm_local"),
-    ("aws_braket", "braket_sv", NO_DYNAMIC, SAMPLE, None),
-    ("aws_braket", "braket_dm", NO_DYNAMIC, SAMPLE, None),
-    ("aws_braket", braket_emulator.SV1, NO_DYNAMIC, SAMPLE, "braket"),
+    # Braket: one conversion for its three targets, each a longer stride
+    ("aws_braket", "braket_sv", NO_DYNAMIC, 5, None),
+    ("aws_braket", "braket_dm", NO_DYNAMIC, 5, None),
+    ("aws_braket", braket_emulator.SV1, NO_DYNAMIC, 5, "braket"),
     ("azure_quantum", "ionq.simulator", NO_DYNAMIC, 5, "azure"),  # one Azure job per circuit: a longer stride
     ("azure_quantum", "quantinuum.sim.h2-1e", frozenset({"conditional"}), 5, "azure"),
 ]

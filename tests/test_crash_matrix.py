@@ -37,15 +37,8 @@ pytest.importorskip("braket")
 pytest.importorskip("azure.quantum")
 pytest.importorskip("qiskit_ibm_runtime")
 
-#: provider -> (backend, creates a crash-free run of the three-job batch makes)
-REMOTE = {
-    "aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1),
-    "azure_quantum": ("ionq.simulator", 3),
-    "ibm_quantum": ("fake_manila", 1),  # the cloud path, through the IBM Quantum Platform stand-in
-}
+REMOTE = checks.CRASH_REMOTE
 LOCAL = {"ibm_quantum": "fake_manila", "local_simulator": "aer_simulator"}
-#: the points at which a local provider had already taken the work that died
-LOCAL_RAN_BEFORE_CRASH = {"after_accept", "after_remote_id"}
 ACCEPTED = re.compile(r"hal_jupyter: (\w+) accepted batch (b-[0-9a-f]+)")
 
 
@@ -125,7 +118,7 @@ def test_local_work_lost_in_a_crash_runs_again_exactly_once(clouds, server, tmp_
     records = server.wait_all(ids, timeout=90)
     assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 3}, records
     db = sqlite3.connect(tmp_path / "jobs.sqlite")
-    runs = 2 if point in LOCAL_RAN_BEFORE_CRASH else 1  # free local work: at least once, and once after the restart
+    runs = 2 if point in checks.LOCAL_RAN_BEFORE_CRASH else 1  # free local work: at least once, and once after the restart
     assert accepted_per_job(server, db) == {i: runs for i in ids}
     check_counts(server, ids)
 

@@ -39,15 +39,8 @@ pytest.importorskip("braket")
 pytest.importorskip("azure.quantum")
 pytest.importorskip("qiskit_ibm_runtime")
 
-#: provider -> (backend, creates a crash-free run of the three-job batch makes)
-REMOTE = {
-    "aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1),
-    "azure_quantum": ("ionq.simulator", 3),
-    "ibm_quantum": ("fake_manila", 1),  # the cloud path, through the IBM Quantum Platform stand-in
-}
+REMOTE = checks.CRASH_REMOTE
 LOCAL = {"ibm_quantum": "aer_simulator", "local_simulator": "aer_simulator"}  # IBM: local mode's noiseless simulator
-#: the points at which a local provider had already taken the work that died
-LOCAL_RAN_BEFORE_CRASH = {"after_accept", "after_remote_id"}
 ACCEPTED = re.compile(r"hal_jupyter: (\w+) accepted batch (b-[0-9a-f]+)")
 
 
@@ -185,7 +178,7 @@ async def test_local_work_lost_in_a_crash_runs_again_exactly_once(environment, a
         with sa.create_engine(url).connect() as conn:
             carried = {row.id: row.job_ids for row in conn.execute(sa.select(batches.c.id, batches.c.job_ids))}
         runs = Counter(j for batch in accepted.batches for j in json.loads(carried[batch]))
-        expected = 2 if point in LOCAL_RAN_BEFORE_CRASH else 1  # free local work: at least once, and once after the restart
+        expected = 2 if point in checks.LOCAL_RAN_BEFORE_CRASH else 1  # free local work: at least once, and once after the restart
         assert runs == {i: expected for i in ids}
         await check_counts(engine, ids)
     finally:

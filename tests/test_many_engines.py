@@ -21,7 +21,7 @@ from hal_jupyter.engine.faults import ENV, POINTS
 
 from . import quantum_checks as checks
 from .conftest import BELL_QASM2
-from .server_process import ServerProcess, WorkerProcess, wait_records
+from .server_process import ServerProcess, WorkerProcess, start_together, stop_together, wait_records
 
 LEASE = {"lease_s": 2}
 
@@ -39,8 +39,7 @@ def _rows(url: str, sql: str) -> list[tuple]:
 def processes():
     started: list[ServerProcess | WorkerProcess] = []
     yield started
-    for proc in started:
-        proc.stop()
+    stop_together(started)
 
 
 def _server(processes, root, pg_url, **traits):
@@ -50,8 +49,9 @@ def _server(processes, root, pg_url, **traits):
 
 
 def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together(pg_url, processes, tmp_path):
-    a = _server(processes, tmp_path / "a", pg_url, batch_window_s=2.0, batch_max_size=1000).start()
-    b = _server(processes, tmp_path / "b", pg_url, batch_window_s=2.0, batch_max_size=1000).start()
+    # a window that outlasts the three rounds of sends, however loaded the machine
+    window = {"batch_window_s": 4.0, "batch_max_size": 1000}
+    a, b = start_together(_server(processes, tmp_path / "a", pg_url, **window), _server(processes, tmp_path / "b", pg_url, **window))
     worker = WorkerProcess(tmp_path / "w", pg_url)
     processes.append(worker)
     worker.start().wait_for_log("driving jobs")
@@ -86,7 +86,7 @@ def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together
     assert checks.share(counts, {"00", "11"}) == 1.0 and 0.3 < counts.get("00", 0) / 100 < 0.7
 
 
-REMOTE = {"aws_braket": ("arn:aws:braket:::device/quantum-simulator/amazon/sv1", 1), "azure_quantum": ("ionq.simulator", 3)}
+REMOTE = {name: checks.CRASH_REMOTE[name] for name in ("aws_braket", "azure_quantum")}
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +107,9 @@ def test_a_server_killed_at_a_crash_point_has_its_jobs_finished_by_another(cloud
     backend, creates_per_batch = REMOTE[provider]
     world = offline.worlds[provider]
     before = len(world.creates)
-    doomed = _server(processes, tmp_path / "a", pg_url).start(env={**clouds, ENV: f"{point}@{provider}"})
-    survivor = _server(processes, tmp_path / "b", pg_url).start(env=clouds)
+    doomed = _server(processes, tmp_path / "a", pg_url).launch(env={**clouds, ENV: f"{point}@{provider}"})
+    survivor = _server(processes, tmp_path / "b", pg_url).launch(env=clouds)
+    doomed.ready(), survivor.ready()  # side by side
     body = {"jobs": [{"provider": provider, "backend": backend, "circuit": checks.flip(k), "shots": 200} for k in range(3)]}
     headers = {"Idempotency-Key": f"many-{provider}-{point}"}
     world.hold.clear()  # the provider keeps the work queued while the server dies
@@ -162,9 +163,11 @@ def test_postgresql_restarted_mid_run_gives_503s_meanwhile_and_loses_nothing(pg_
 
 
 def test_two_users_on_one_store_see_only_their_own_jobs(pg_url, processes, tmp_path):
-    alice = _server(processes, tmp_path / "alice", pg_url, user="alice").start()
-    bob = _server(processes, tmp_path / "bob", pg_url, user="bob").start()
-    admin = _server(processes, tmp_path / "carol", pg_url, user="carol", admin_users="carol", dispatch=False).start()
+    alice, bob, admin = start_together(
+        _server(processes, tmp_path / "alice", pg_url, user="alice"),
+        _server(processes, tmp_path / "bob", pg_url, user="bob"),
+        _server(processes, tmp_path / "carol", pg_url, user="carol", admin_users="carol", dispatch=False),
+    )
     seen: list[dict] = []
     socket = websocket.create_connection(f"ws://127.0.0.1:{bob.port}/hal/api/events", header=[f"Authorization: token {bob.token}"], timeout=10)
     reader = threading.Thread(target=_read_events, args=(socket, seen), daemon=True)

@@ -45,7 +45,12 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0, env: dict[str, str] | None = None, **traits: Any) -> ServerProcess:
-        """Start (again); ``env`` adds variables for this start only."""
+        """Start (again) and wait until it answers; ``env`` adds variables for this start only."""
+        return self.launch(env, **traits).ready(timeout)
+
+    def launch(self, env: dict[str, str] | None = None, **traits: Any) -> ServerProcess:
+        """Start the process without waiting for it (:meth:`ready` waits): servers
+        launched together start side by side."""
         self.traits.update(traits)
         env = {**os.environ, **(env or {})}
         for name in ("config", "data", "runtime"):
@@ -70,6 +75,11 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.watch_log(self.log_path)
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=self.root)
+        return self
+
+    def ready(self, timeout: float = 60.0) -> ServerProcess:
+        """Wait until the launched server answers (its job store may still be down: 503)."""
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

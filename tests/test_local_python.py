@@ -9,12 +9,21 @@ import psutil
 
 
 def _runner_processes() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if any(part.endswith("providers/user_code.py") for part in cmdline) or cmdline[:2] == ["sleep", "987"]:
-            found.append(proc)
+    """This test's leftovers: a sandbox runner of this process (other xdist workers run
+    their own), or the ``sleep 987`` its code started, wherever it was reparented."""
+    found = [
+        proc for proc in psutil.Process().children(recursive=True)
+        if any(part.endswith("providers/user_code.py") for part in _cmdline(proc))
+    ]
+    found += [proc for proc in psutil.process_iter() if _cmdline(proc)[:2] == ["sleep", "987"]]
     return found
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
 
 
 async def test_sum_with_stdout(api):

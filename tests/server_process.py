@@ -16,6 +16,8 @@ __all__ = ["ServerProcess", "WorkerProcess", "start_together", "stop_together", 
 
 
 class ServerProcess(processes.ServerProcess):
+    only_hal = True  # the tests of a `jupyter server` need no JupyterLab (test_browser runs it)
+
     def watch_log(self, path: Path) -> None:
         canaries.EVIDENCE.add_server_log(path)
 

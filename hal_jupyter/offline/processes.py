@@ -22,8 +22,16 @@ from typing import Any
 from .http import free_port
 
 
+#: server extensions a Jupyter installation commonly enables beside the HAL
+OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "nbclassic", "notebook")
+
+
 class ServerProcess:
     """``jupyter server`` on 127.0.0.1 with its own config, data and runtime dirs."""
+
+    #: load the HAL's extension alone (True: a start costs about half the CPU); the
+    #: JupyterLab app (``app="jupyterlab"``) always loads everything installed
+    only_hal = False
 
     def watch_log(self, path: Path) -> None:
         """Called with the log file before the process starts writing it."""
@@ -67,6 +75,8 @@ class ServerProcess:
             f"--ServerApp.root_dir={self.root}",
             "--ServerApp.jpserver_extensions=hal_jupyter=True",
         ]
+        if self.app == "jupyter_server" and self.only_hal:  # no JupyterLab, LSP or terminals to load
+            args += [f"--ServerApp.jpserver_extensions={name}=False" for name in OTHER_EXTENSIONS]
         if self.app == "jupyterlab":  # offline: no news, no update checks
             args += ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if os.geteuid() == 0:

@@ -6,7 +6,8 @@ Aer ``SamplerV2`` call with a PUB per job; estimation jobs: ONE Aer
 (:mod:`.aer_worker`): Aer holds the GIL while it simulates, so in the server
 process it would stall every other request for the length of the run. Batches
 go to the worker one at a time; cancelling a running batch stops the worker,
-and a worker that died is started again for the next batch. A circuit that
+and a worker that died is started again for the next batch. The worker serves
+the whole server process (:class:`AerProcess`). A circuit that
 cannot run fails alone, with its own reason; the rest of its batch completes.
 """
 
@@ -49,40 +50,13 @@ class LocalSimulatorProvider(Provider):
         super().__init__(settings)
         self._runs: dict[str, Future[list[dict[str, Any]]]] = {}
         self._guard = threading.Lock()
-        # One long-lived thread talks to the worker: batches run one at a time,
-        # and the worker (started from this thread) dies with the server.
+        # One long-lived thread talks to the worker: this provider's batches run one at a time.
         self._feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer")
-        self._worker: subprocess.Popen[bytes] | None = None
+        self._aer = AerProcess.of_this_process()
 
     def _simulate(self, method: str, jobs: list[tuple[str, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
         """Runs on the feeder thread: one request to the worker, one answer."""
-        worker = self._start_worker()
-        assert worker.stdin is not None and worker.stdout is not None
-        try:
-            aer_worker.write_frame(worker.stdin, (method, jobs, shots, seed))
-            answer = aer_worker.read_frame(worker.stdout)
-        except (BrokenPipeError, OSError):
-            answer = None
-        if answer is None:
-            code = worker.wait()
-            self._worker = None
-            raise RuntimeError(f"the simulator process stopped (exit code {code}); it restarts for the next batch")
-        if answer[0] == "error":
-            raise RuntimeError(answer[1])
-        return answer[1]
-
-    def _start_worker(self) -> subprocess.Popen[bytes]:
-        if self._worker is None or self._worker.poll() is not None:
-            self._worker = subprocess.Popen(
-                [sys.executable, "-m", "hal_jupyter.providers.aer_worker", str(os.getpid())],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            assert self._worker.stdout is not None
-            ready = aer_worker.read_frame(self._worker.stdout)
-            if ready is None:
-                raise RuntimeError(f"the simulator process did not start (exit code {self._worker.wait()})")
-        return self._worker
+        return self._aer.run(self, (method, jobs, shots, seed))
 
     def backends(self) -> list[BackendInfo]:
         return [
@@ -120,7 +94,7 @@ class LocalSimulatorProvider(Provider):
 
     def warm_up(self) -> None:
         """Start the worker process and its imports now, not with the first batch."""
-        self._feeder.submit(self._start_worker)
+        self._feeder.submit(self._aer.start)
 
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
@@ -163,17 +137,85 @@ class LocalSimulatorProvider(Provider):
         with self._guard:
             future = self._runs.pop(batch.id, None)
         if future is not None and not future.cancel() and future.running():
-            self._stop_worker()
-
-
-    def _stop_worker(self) -> None:
-        worker = self._worker
-        if worker is not None and worker.poll() is None:
-            worker.kill()
+            self._aer.stop(self)
 
     def close(self) -> None:
         self._feeder.shutdown(wait=False, cancel_futures=True)
-        self._stop_worker()
+        self._aer.stop(self)  # only a run of this provider's: the worker serves the process
+
+
+class AerProcess:
+    """The worker process (:mod:`.aer_worker`) of one server process, started on
+    first use and dying with it. A server has one ``local_simulator``; a process
+    with several engines (the tests' in-process servers, one after the other)
+    shares the worker, and so each start's Aer import, one request at a time.
+    """
+
+    _shared: AerProcess | None = None
+    _shared_guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        # The worker dies with the thread that started it (PR_SET_PDEATHSIG follows the
+        # thread): it is started from this one, which lives as long as the process.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer-spawn")
+        self._requests = threading.Lock()  # one request at a time, whoever sends it
+        self._state = threading.Lock()  # the worker and whose run it is: stop() kills only that run
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._owner: object | None = None
+
+    @classmethod
+    def of_this_process(cls) -> AerProcess:
+        with cls._shared_guard:
+            if cls._shared is None or cls._shared._pid != os.getpid():  # (a forked child starts its own)
+                cls._shared = cls()
+            return cls._shared
+
+    def start(self) -> None:
+        """Start the worker now (a warm-up), not with the first batch."""
+        with self._requests:
+            self._running()
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        """The running worker, started (and waited for) if there is none; under ``_requests``."""
+        with self._state:
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                return proc
+            args = [sys.executable, "-m", "hal_jupyter.providers.aer_worker", str(os.getpid())]
+            proc = self._proc = self._spawner.submit(subprocess.Popen, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE).result()
+        assert proc.stdout is not None
+        if aer_worker.read_frame(proc.stdout) is None:
+            raise RuntimeError(f"the simulator process did not start (exit code {proc.wait()})")
+        return proc
+
+    def run(self, owner: object, request: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """One request, one answer; ``owner`` may stop it meanwhile (:meth:`stop`)."""
+        with self._requests:
+            worker = self._running()
+            with self._state:
+                self._owner = owner
+            assert worker.stdin is not None and worker.stdout is not None
+            try:
+                aer_worker.write_frame(worker.stdin, request)
+                answer = aer_worker.read_frame(worker.stdout)
+            except (BrokenPipeError, OSError):
+                answer = None
+            finally:
+                with self._state:
+                    self._owner = None
+        if answer is None:
+            raise RuntimeError(f"the simulator process stopped (exit code {worker.wait()}); it restarts for the next batch")
+        if answer[0] == "error":
+            raise RuntimeError(answer[1])
+        return answer[1]
+
+    def stop(self, owner: object) -> None:
+        """Kill the worker if it is running ``owner``'s request (a cancel, a closing provider)."""
+        with self._state:
+            proc = self._proc
+            if owner is not None and self._owner is owner and proc is not None and proc.poll() is None:
+                proc.kill()
 
 
 def _progress(batch: BatchSpec) -> str:

@@ -64,13 +64,13 @@ def test_two_servers_and_a_worker_run_600_jobs_once_and_batch_one_group_together
         accepted.update((r["id"], name) for r in reply["jobs"])
 
     for round_ in range(3):
-        if round_ == 0:  # both servers at the same moment
+        if round_ == 1:  # both servers at the same moment
             threads = [threading.Thread(target=send, args=(server, name, round_)) for name, server in (("a", a), ("b", b))]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join(timeout=60)
-        else:  # one after the other, within the first one's window: the group it holds gathers both
+        else:  # one after the other, within the first one's window: b leaves its jobs to a, which holds their group
             send(a, "a", round_)
             send(b, "b", round_)
     assert len(accepted) == 600

@@ -3,7 +3,9 @@
 Each batch a provider accepted is polled first after its provider's shortest
 interval, then at doubling intervals (with jitter) up to its longest, and at
 once when the provider says it changed (its notifier: :meth:`Poller.poke`).
-What a poll reports goes to the ledger as transitions. A batch is dropped
+What a poll reports goes to the ledger as transitions; an answer the job store
+could not take is kept and applied at the next poll, before the provider is
+asked again (a local provider answers a finished run once). A batch is dropped
 once none of its jobs is in flight here; a provider that failed
 ``max_poll_failures`` status checks in a row has lost contact: its jobs
 become UNKNOWN (the remote work may still run), never guessed finished.
@@ -13,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import lifecycle
 from .boundary import message_of
 from .calls import ProviderCalls
 from .clock import Clock
-from .contract import BatchSpec, Provider, Settings
+from .contract import BatchSpec, Provider, Report, Settings
 from .errors import StoreUnavailable
 from .ledger import Ledger
 from .registry import Registry
@@ -40,6 +42,8 @@ class Tracked:
     polling: bool = False
     poked: bool = False
     failures: int = 0
+    #: an answer the job store did not take (an outage): applied before the provider is asked again
+    unapplied: dict[str, Report] = field(default_factory=dict)
 
 
 class Poller:
@@ -121,7 +125,7 @@ class Poller:
         ids = [job.id for job in tracked.spec.jobs]
         try:
             await self._ask(provider, batch_id, tracked, ids)
-        except StoreUnavailable as exc:  # the answer is asked for again at the next poll
+        except StoreUnavailable as exc:  # the answer is kept: a provider may give it once (the local simulator)
             log.warning("hal_jupyter: batch %s: the job store did not take the poll's answer: %s", batch_id, exc.message)
         finally:
             tracked.polling = False
@@ -138,6 +142,10 @@ class Poller:
         self._wake.set()
 
     async def _ask(self, provider: Provider, batch_id: str, tracked: Tracked, ids: list[str]) -> None:
+        if tracked.unapplied:  # the last answer first, then the provider at the next poll
+            await self.ledger.report(tracked.unapplied)
+            tracked.unapplied = {}
+            return
         try:
             reports = await self.calls.call(provider, provider.poll, tracked.spec, tracked.remote_ids)
         except Exception as exc:  # noqa: BLE001 - a failed poll is retried with backoff, a bounded number of times
@@ -154,7 +162,9 @@ class Poller:
             return
         tracked.failures = 0
         self.calls.health.succeeded(provider.name)
-        await self.ledger.report({job_id: report for job_id, report in reports.items() if job_id in tracked.remote_ids})
+        tracked.unapplied = {job_id: report for job_id, report in reports.items() if job_id in tracked.remote_ids}
+        await self.ledger.report(tracked.unapplied)
+        tracked.unapplied = {}
 
 
 __all__ = ["Poller", "Tracked"]

@@ -170,3 +170,31 @@ async def test_a_batch_is_no_longer_polled_once_its_jobs_ended(harness):
     await until(lambda: len(harness.engine.scheduler.poller) == 0, "the batch dropped")
     await harness.clock.advance(30)
     assert len(provider.polled) == 1
+
+
+async def test_an_answer_the_store_did_not_take_is_applied_at_the_next_poll(harness, monkeypatch):
+    """A provider may answer a finished run once (the local simulator forgets it):
+    what a store outage kept from being written is written after it, not asked again."""
+    from hal_jupyter.engine.errors import StoreUnavailable
+
+    provider = harness.provider()
+    [job] = await sent(harness)
+    lost = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message="the run was lost"))
+    provider.polls = [{job: Finished({"counts": {"11": 7}})}, {job: lost}]
+    store = harness.engine.ledger.store
+    real, writes = store.transitions, []
+
+    def down_once(*args, **kwargs):
+        writes.append(args)
+        if len(writes) == 1:
+            raise StoreUnavailable("the job store cannot be reached")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "transitions", down_once)
+    await harness.clock.advance(1.0)
+    await polled(harness, 1)
+    assert harness.engine.ledger.get(job)["status"] == "SUBMITTED" and len(writes) == 1
+    await harness.clock.advance(5.0)
+    await harness.wait_for(job, "COMPLETED")
+    assert await harness.engine.get_result(job) == {"id": job, "counts": {"11": 7}}
+    assert len(provider.polled) == 1  # its answer was kept, not asked for again

@@ -220,9 +220,18 @@ def test_the_hal_jobs_panel_shows_jobs_live_pages_5000_jobs_cancels_and_the_api_
             expect(row.locator('[data-action="cancel"]')).to_have_count(0)
             assert lab.request("GET", f"/hal/api/jobs/{queued['id']}")[1]["status"] == "CANCELLED"
 
+            detail = panel.locator(".hal-job-detail")
+            # rows are rebuilt on every update: a press and a release on two nodes of one row still open it
+            pressed = panel.locator(f'.hal-job-row[data-job-id="{live_ids[1]}"]')
+            pressed.hover()
+            page.mouse.down()
+            pressed.evaluate("node => node.setAttribute('data-before', '')")
+            jobs_list.evaluate("node => node.dispatchEvent(new Event('scroll'))")
+            expect(pressed).not_to_have_attribute("data-before", "")  # the row's node was replaced
+            page.mouse.up()
+            expect(detail).to_contain_text(live_ids[1])
             # the detail of a completed job: the record and a counts histogram
             panel.locator(f'.hal-job-row[data-job-id="{live_ids[0]}"]').click()
-            detail = panel.locator(".hal-job-detail")
             expect(detail).to_contain_text(live_ids[0])
             histogram = detail.locator(".hal-histogram")
             expect(histogram).to_be_visible(timeout=30_000)

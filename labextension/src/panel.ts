@@ -31,6 +31,8 @@ export class JobsPanel extends Widget {
   private _tagInput: HTMLInputElement;
   private _detail: HTMLElement;
   private _selected: string | null = null;
+  private _pressed: string | null = null;
+  private _opened = false;
   /** `id@updated_at` of the record the detail shows */
   private _shownDetail: string | null = null;
   /** the job the detail shows */
@@ -83,6 +85,11 @@ export class JobsPanel extends Widget {
     );
 
     this._list.addEventListener('scroll', () => this.update(), { passive: true });
+    // Rows are rebuilt on every update: a press and its release may land on two
+    // nodes of the same row, and the browser then sends no click. A row opens on
+    // the release of a press on the same job; a click (without them) opens it too.
+    this._spacer.addEventListener('pointerdown', event => this._onPress(event));
+    this._spacer.addEventListener('pointerup', event => this._onRelease(event));
     this._spacer.addEventListener('click', event => this._onClick(event));
     model.changed.connect(this._onModelChanged, this);
     model.received.connect(this._onReceived, this);
@@ -282,18 +289,37 @@ export class JobsPanel extends Widget {
     );
   }
 
+  private _onPress(event: PointerEvent): void {
+    const target = event.target as HTMLElement;
+    this._opened = false;
+    this._pressed = event.button === 0 && !target.closest('[data-action="cancel"]') ? jobOf(target) : null;
+  }
+
+  private _onRelease(event: PointerEvent): void {
+    const id = jobOf(event.target as HTMLElement);
+    if (id && id === this._pressed) {
+      this._opened = true;
+      this.select(this._selected === id ? null : id);
+    }
+    this._pressed = null;
+  }
+
   private _onClick(event: MouseEvent): void {
     const target = event.target as HTMLElement;
-    const row = target.closest<HTMLElement>('.hal-job-row');
-    if (!row || !row.dataset.jobId) {
-      return;
-    }
-    if (target.closest('[data-action="cancel"]')) {
+    const id = jobOf(target);
+    if (id && target.closest('[data-action="cancel"]')) {
       event.stopPropagation();
-      void this._cancel(row.dataset.jobId);
+      void this._cancel(id);
       return;
     }
-    this.select(this._selected === row.dataset.jobId ? null : row.dataset.jobId);
+    // its press and release opened it already
+    if (this._opened) {
+      this._opened = false;
+      return;
+    }
+    if (id) {
+      this.select(this._selected === id ? null : id);
+    }
   }
 
   private async _cancel(id: string): Promise<void> {
@@ -306,4 +332,9 @@ export class JobsPanel extends Widget {
       });
     }
   }
+}
+
+/** The job of the row an element is in, if any. */
+function jobOf(element: HTMLElement): string | null {
+  return element.closest<HTMLElement>('.hal-job-row')?.dataset.jobId ?? null;
 }

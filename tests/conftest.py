@@ -62,8 +62,9 @@ def db_url(request, store_kind: str, tmp_path) -> str:
 @pytest.fixture
 def hal_config() -> dict[str, Any]:
     """HalExtension settings for one test; tests override keys before the server starts."""
-    # no warm-up: most tests send no job to the local simulator, and its idle worker process
-    # would cost every test the CPU of an Aer import (the real servers of tests/ keep it)
+    # no warm-up: most tests send no job to the local simulator, so a test process that never
+    # does starts no Aer worker (the process's one worker serves every test that does; the
+    # real servers of tests/ keep the warm-up)
     return {"batch_window_s": 0.2, "batch_max_size": 50, "env_file": "", "warm_up": False}
 
 

@@ -24,9 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 
 ROUND = r"""
-import json, pathlib, random, sys, tempfile, time
-sys.path.insert(0, "benchmarks")
-import bench_throughput as bench
+import json, pathlib, random, tempfile, time
+import bench_throughput as bench  # benchmarks/ is on PYTHONPATH
 from hal_jupyter.offline.processes import ServerProcess
 
 root = pathlib.Path(tempfile.mkdtemp(prefix="hal-ab-"))
@@ -51,7 +50,7 @@ finally:
 
 
 def one_round(checkout: Path, singles: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(checkout), str(checkout / "benchmarks")])}
     done = subprocess.run(
         [sys.executable, "-c", ROUND.replace("SINGLES", str(singles))],
         cwd=checkout, env=env, capture_output=True, text=True, timeout=600,

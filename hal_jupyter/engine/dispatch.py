@@ -62,6 +62,7 @@ class Dispatcher:
         self.batches_flushed = 0
         self.after_sent: AfterSent | None = None
         self._wake = asyncio.Event()
+        self._sleeping_until: float | None = None  # the timer's next deadline (None: it waits to be woken)
         self._tasks = Tasks("dispatch")
 
     def start(self) -> None:
@@ -85,7 +86,9 @@ class Dispatcher:
                 continue
             for flush in self.policy.add(key, job_id, now, cap=cap):
                 self._tasks.spawn(self._dispatch(flush))
-        self._wake.set()
+        deadline = self.policy.next_deadline()
+        if deadline is not None and (self._sleeping_until is None or deadline < self._sleeping_until):
+            self._wake.set()  # the timer sleeps past the new deadline (a job added to a group waits no longer)
 
     def enqueue_rows(self, rows: Iterable[Row], trigger: Trigger) -> None:
         self.enqueue(((r["id"], r["priority"], group_of(r)) for r in rows), trigger)
@@ -105,7 +108,7 @@ class Dispatcher:
 
     async def _timer(self) -> None:
         while True:
-            deadline = self.policy.next_deadline()
+            deadline = self._sleeping_until = self.policy.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
             self._wake.clear()
             await self.clock.wait(self._wake, timeout)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ MAX_DECLARED_BITS = 10_000
 #: deeper nesting of brackets is refused before parsing (the parsers recurse per level)
 MAX_NESTING = 64
 _BRACKETS = re.compile(r"[()\[\]{}]")
+_NOT_BRACKETS = re.compile(r"[^()\[\]{}]+")
+_PAIRS = re.compile(r"\(\)|\[\]|\{\}")
+_QREG = re.compile(r"\bqreg\s+\w+\s*\[\s*(\d+)\s*\]")
+_CREG = re.compile(r"\bcreg\s+\w+\s*\[\s*(\d+)\s*\]")
+_MEASURE = re.compile(r"\bmeasure\b")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _DECLARATION = re.compile(r"\b(?:qreg|creg)\s+\w+\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]")
 _HUGE_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
@@ -80,20 +86,16 @@ def _summarise_qasm2(source: str) -> CircuitSummary | None:
     except ImportError:
         return None
     _check_includes(source, 2)
-    custom = _legacy_instructions()
-    qubits = clbits = 0
-    measures = False
     try:
-        for op in rust.bytecode_from_string(source, [], custom, (), False):
-            if op.opcode == rust.OpCode.DeclareQreg:
-                qubits += op.operands[1]
-            elif op.opcode == rust.OpCode.DeclareCreg:
-                clbits += op.operands[1]
-            elif op.opcode in (rust.OpCode.Measure, rust.OpCode.ConditionedMeasure):
-                measures = True
+        collections.deque(rust.bytecode_from_string(source, [], _legacy_instructions(), (), False), maxlen=0)
     except qasm2.QASM2ParseError as exc:
         raise _located(str(exc), _LOCATION) from None
-    return CircuitSummary(qubits, clbits, measures)
+    # The parser accepted it: its declarations and statements are well formed, so they are
+    # read off the text (without comments) at C speed rather than op by op in Python.
+    text = _without_comments(source)
+    qubits = sum(int(n) for n in _QREG.findall(text))
+    clbits = sum(int(n) for n in _CREG.findall(text))
+    return CircuitSummary(qubits, clbits, _MEASURE.search(text) is not None)
 
 
 @functools.cache
@@ -119,20 +121,41 @@ def _check_sizes(source: str) -> None:
     """Refuse integer literals of 19 digits or more, brackets nested deeper than
     :data:`MAX_NESTING` and register declarations that add up to more than
     :data:`MAX_DECLARED_BITS`, before any parser runs."""
-    text = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)  # keep lines and columns
+    text = _without_comments(source)
     huge = _HUGE_INTEGER.search(text)
     if huge is not None:
         raise _at(text, huge.start(), f"the number {huge.group()[:12]}... is too large")
-    depth = 0
-    for match in _BRACKETS.finditer(text):
-        depth += 1 if match.group() in "([{" else -1
-        if depth > MAX_NESTING:
-            raise _at(text, match.start(), f"brackets are nested more than {MAX_NESTING} levels deep")
+    if _nesting_bound(text) > MAX_NESTING:  # (rare: then bracket by bracket, to say where)
+        depth = 0
+        for match in _BRACKETS.finditer(text):
+            depth += 1 if match.group() in "([{" else -1
+            if depth > MAX_NESTING:
+                raise _at(text, match.start(), f"brackets are nested more than {MAX_NESTING} levels deep")
     total = 0
     for match in _DECLARATION.finditer(text):
         total += int(match.group(1) or match.group(2))
         if total > MAX_DECLARED_BITS:
             raise _at(text, match.start(), f"the circuit declares more than {MAX_DECLARED_BITS} qubits and bits")
+
+
+def _without_comments(source: str) -> str:
+    """The source with comments blanked out (lines and columns kept)."""
+    if "//" not in source and "/*" not in source:
+        return source
+    return _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+
+
+def _nesting_bound(text: str) -> int:
+    """An upper bound of the brackets' nesting depth, at C speed: innermost pairs
+    (``()``, ``[]``, ``{}`` with nothing between) add one level at most; what is left
+    is counted bracket by bracket (nothing, for a circuit's ``q[0]`` and ``rz(0.5)``)."""
+    brackets = _NOT_BRACKETS.sub("", text)
+    rest = _PAIRS.sub("", brackets)
+    depth = deepest = 0
+    for ch in rest:
+        depth += 1 if ch in "([{" else -1
+        deepest = max(deepest, depth)
+    return deepest + (1 if len(rest) < len(brackets) else 0)
 
 
 def _at(source: str, offset: int, message: str) -> InvalidCircuit:

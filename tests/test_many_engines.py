@@ -210,23 +210,45 @@ def _read_events(socket, seen: list[dict]) -> None:
         seen.extend([message["job"]] if message["type"] == "job" else message["jobs"])
 
 
-def test_a_server_that_does_not_dispatch_leaves_jobs_queued_until_a_worker_starts(pg_url, processes, tmp_path):
+def test_a_mixed_fleet_runs_every_job_each_worker_claiming_only_the_providers_it_drives(pg_url, processes, tmp_path):
+    """A server that does not dispatch, a local_python-only worker and a
+    local_simulator-only worker (API.md v1.2 "Workers that drive some providers")."""
     server = _server(processes, tmp_path / "a", pg_url, dispatch=False).start()
-    status, reply = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 100} for _ in range(20)]})
+    status, quantum = server.request("POST", "/hal/api/quantum/jobs", {"jobs": [{"circuit": BELL_QASM2, "shots": 100} for _ in range(20)]})
     assert status == 201
-    ids = [r["id"] for r in reply["jobs"]]
-    time.sleep(2.0)
-    assert {r["status"] for r in wait_records(server, ids, timeout=5, done=("QUEUED",)).values()} == {"QUEUED"}
-    worker = WorkerProcess(tmp_path / "w", pg_url)
-    processes.append(worker)
-    worker.start()
-    records = wait_records(server, ids, timeout=90)
+    status, classical = server.request("POST", "/hal/api/classical/jobs", {"jobs": [{"code": f"def main():\n    return {i} * 2\n"} for i in range(6)]})
+    assert status == 201
+    sim_ids, py_ids = [r["id"] for r in quantum["jobs"]], [r["id"] for r in classical["jobs"]]
+    for record in [*quantum["jobs"], *classical["jobs"]]:  # nobody drives them yet, and they say so
+        assert record["status"] == "QUEUED" and "no live engine drives provider" in record["status_message"], record
+    status, scheduler = server.request("GET", "/hal/api/scheduler")
+    assert status == 200 and [(e["dispatch"], e["this"]) for e in scheduler["engines"]] == [(False, True)]
+
+    python = WorkerProcess(tmp_path / "py", pg_url, **{"allowed-providers": "local_python", "name": "python-only"})
+    processes.append(python)
+    python.start()
+    done = wait_records(server, py_ids, timeout=90)
+    assert Counter(r["status"] for r in done.values()) == {"COMPLETED": 6}
+    status, listing = server.request("GET", "/hal/api/jobs?include=result&ids=" + ",".join(py_ids))
+    assert sorted(r["result"]["value"] for r in listing["jobs"]) == [0, 2, 4, 6, 8, 10]
+    waiting = wait_records(server, sim_ids, timeout=5, done=("QUEUED",))
+    assert {r["status"] for r in waiting.values()} == {"QUEUED"}  # the python worker left them
+    assert all("'local_simulator'" in r["status_message"] for r in waiting.values())
+
+    sim = WorkerProcess(tmp_path / "sim", pg_url, **{"allowed-providers": "local_simulator", "name": "simulator-only"})
+    processes.append(sim)
+    sim.start()
+    records = wait_records(server, sim_ids, timeout=120)
     assert Counter(r["status"] for r in records.values()) == {"COMPLETED": 20}
-    assert "claimed 20 job(s)" in worker.log_path.read_text()
-    assert worker.stop() == 0
-    assert "releasing its jobs" in worker.log_path.read_text()
+    status, scheduler = server.request("GET", "/hal/api/scheduler")
+    drives = {e["label"]: e["providers"] for e in scheduler["engines"] if e["dispatch"]}
+    assert drives == {"python-only": ["local_python"], "simulator-only": ["local_simulator"]}
+    assert python.proc.poll() is None and sim.proc.poll() is None  # no worker exits
+    assert "claimed 20 job(s)" in sim.log_path.read_text() and "ProviderNotFound" not in python.log_path.read_text()
+    assert python.stop() == 0 and sim.stop() == 0
+    assert "releasing its jobs" in sim.log_path.read_text()
     labels = [label for (label,) in _rows(pg_url, "SELECT label FROM hal_engines")]
-    assert not any(label.startswith("worker") for label in labels)  # its lease is gone with it
+    assert "python-only" not in labels and "simulator-only" not in labels  # their leases are gone with them
 
 
 def test_a_server_started_while_postgresql_is_down_answers_503_then_works_once_it_is_up(pg_cluster, pg_url, processes, tmp_path):

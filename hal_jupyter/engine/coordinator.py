@@ -81,6 +81,7 @@ class Coordinator:
         self._watermark = clock.stamp()
         self._missing: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._side: set[asyncio.Task[Any]] = set()
 
     @property
     def engine_id(self) -> str:
@@ -107,9 +108,10 @@ class Coordinator:
 
     async def stop(self, release: bool = True) -> None:
         self._stop.set()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._side]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if release:
             try:
                 held = await self.ledger.db(self.leases.release, self.engine_id)
@@ -124,7 +126,12 @@ class Coordinator:
         await self.ledger.db(
             self.leases.register, self.engine_id,
             label=self.label, host=self.host, pid=os.getpid(), dispatch=self.dispatch, lease_s=self.lease_s,
+            providers=self.recovery.providers(),
         )
+
+    def engines(self) -> list[dict[str, Any]]:
+        """The live engines and what each drives (as of the last heartbeat)."""
+        return [e.public(self.engine_id) for e in self.leases.fleet]
 
     def wake(self) -> None:
         self._wake.set()
@@ -161,7 +168,8 @@ class Coordinator:
             try:
                 await self.recovery.claim()
                 await self.canceller.carry_out_requests()
-                if rounds % 5 == 0:
+                # jobs handed to this engine whose notification was missed are found here
+                if rounds % 5 == 0 or (not self.listening and len(self.leases.fleet) > 1):
                     await self.recovery.reconcile()
             except StoreUnavailable as exc:
                 log.warning("hal_jupyter: the job store did not answer; retrying: %s", exc.message)
@@ -214,15 +222,29 @@ class Coordinator:
         note = parse_notification(payload)
         if note is None:
             return
-        engine_id, kind, ids = note
-        if kind == "queued" and self.dispatch:
+        if note.engines and note.engine_id != self.engine_id:  # an engine came or went: who drives what
+            self._spawn(self._refresh_fleet())
+        if self.dispatch and (note.queued or (note.engines and note.engine_id != self.engine_id)):
             self.wake()
-        if kind == "cancel" and engine_id == self.engine_id:
+        if note.cancel and note.engine_id == self.engine_id:
             self.wake()
-        if engine_id != self.engine_id and kind in ("queued", "jobs") and len(self.events) > 0:  # someone listens
-            self._remote_ids.update(i for i in ids if i != "*")
+        if note.assigned and note.target == self.engine_id and self.dispatch:  # jobs of a group this engine holds
+            self._spawn(self.recovery.take_assigned(list(note.assigned)))
+        if note.engine_id != self.engine_id and note.jobs and len(self.events) > 0:  # someone listens
+            self._remote_ids.update(note.jobs)
             if self._remote_task is None or self._remote_task.done():
                 self._remote_task = asyncio.ensure_future(self._publish_remote())
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._side.add(task)
+        task.add_done_callback(self._side.discard)
+
+    async def _refresh_fleet(self) -> None:
+        try:
+            await self.ledger.db(self.leases.refresh)
+        except StoreUnavailable:
+            pass  # the next heartbeat reads it
 
     async def _publish_remote(self) -> None:
         while self._remote_ids:

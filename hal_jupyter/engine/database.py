@@ -13,8 +13,10 @@ loop never blocks on the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,10 @@ class Database:
                     f"the PostgreSQL driver is missing ({exc}); pip install 'hal-jupyter[postgres]'"
                 ) from None
         self._writer = self.engine.execution_options(hal_write=True)
+        self._local = threading.local()
+        self._guard = threading.Lock()
+        self._pinned: list[sa.Connection] = []
+        self._inserts: dict[str, tuple[str, list[str], dict[str, Any], bool]] = {}
         #: the database's clock in epoch seconds: every engine judges leases by one clock
         self.now = db_now(self.dialect)
         try:
@@ -79,39 +85,135 @@ class Database:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise errors.StoreUnavailable(f"the job store cannot be reached: {reason}") from None
 
-    @contextmanager
-    def write(self, lock: int | None = None) -> Iterator[sa.Connection]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``, the database's write lock);
-        ``lock`` also takes that PostgreSQL transaction-scoped advisory lock (released at
-        commit, so a connection pool can never leak it)."""
-        with self._writer.begin() as conn:
-            if lock is not None and self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
-            yield conn
+    def pin(self) -> None:
+        """Keep one connection for the calling thread (an engine's one store thread), so
+        that a transaction costs no pool checkout (and, on PostgreSQL, no pre-ping round
+        trip). A pinned connection that fails as disconnected is dropped: that call fails
+        (a 503) and the next one connects again."""
+        self._local.pinned = True
 
     @contextmanager
-    def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
-            yield conn
-
-    def notify(self, conn: sa.Connection, kind: str, engine_id: str | None, ids: Sequence[str]) -> None:
-        """Tell other engines (PostgreSQL ``NOTIFY``, delivered at commit) that these jobs changed."""
-        if self.dialect != "postgresql" or not ids:
+    def _transaction(self, write: bool) -> Iterator[sa.Connection]:
+        if not getattr(self._local, "pinned", False):
+            with (self._writer.begin() if write else self.engine.connect()) as conn:
+                yield conn
             return
-        for start in range(0, len(ids), NOTIFY_IDS):
-            payload = json.dumps({"e": engine_id or "", "k": kind, "ids": list(ids[start : start + NOTIFY_IDS])})
-            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+            with self._guard:
+                self._pinned.append(conn)
+        conn.execution_options(hal_write=write)
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            if conn.invalidated:  # the database went away: connect again next time
+                self._local.conn = None
+                self._close(conn)
+            raise
+
+    def _close(self, conn: sa.Connection) -> None:
+        with self._guard:
+            if conn in self._pinned:
+                self._pinned.remove(conn)
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - it is gone already
+            pass
+
+    def write(self) -> AbstractContextManager[sa.Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``, the database's write lock)."""
+        return self._transaction(write=True)
+
+    def read(self) -> AbstractContextManager[sa.Connection]:
+        return self._transaction(write=False)
+
+    def insert(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``INSERT`` rows of every column but the key, through the driver's ``executemany``
+        with SQL compiled once: the hot path of every accepted submission, where
+        SQLAlchemy's per-statement machinery cost as much as SQLite's own work."""
+        compiled = self._inserts.get(table.name)
+        if compiled is None:
+            columns = [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
+            statement = table.insert().compile(dialect=conn.dialect, column_keys=columns)
+            order = list(statement.positiontup or []) if conn.dialect.positional else columns
+            defaults = {c.name: c.default.arg for c in table.c if c.default is not None and c.default.is_scalar}  # type: ignore[attr-defined]
+            compiled = self._inserts[table.name] = (str(statement), order, defaults, conn.dialect.positional)
+        sql, order, defaults, positional = compiled
+        full = [{**defaults, **row} if defaults.keys() - row.keys() else row for row in rows]
+        params: list[Any]
+        if positional:
+            params = [tuple(row.get(name) for name in order) for row in full]
+        else:
+            params = [{name: row.get(name) for name in order} for row in full]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+        finally:
+            cursor.close()
+
+    def notify(
+        self,
+        conn: sa.Connection,
+        engine_id: str | None,
+        *,
+        jobs: Sequence[str] = (),
+        queued: Sequence[str] = (),
+        assigned: Mapping[str, Sequence[str]] | None = None,
+        cancel: Sequence[str] = (),
+        engines: bool = False,
+    ) -> None:
+        """Tell other engines what they need of this transaction (PostgreSQL ``NOTIFY``,
+        delivered at commit), in ONE statement: jobs that changed (events), queued jobs
+        nobody drives (a claim), jobs handed to an engine, cancel requests, and that an
+        engine came or went. Nothing on SQLite (engines there poll)."""
+        if self.dialect != "postgresql":
+            return
+        parts: list[tuple[str, str, Sequence[str]]] = [("j", "", jobs), ("q", "", queued), ("c", "", cancel)]
+        parts += [("a", target, ids) for target, ids in (assigned or {}).items()]
+        payloads: list[dict[str, Any]] = [{"e": engine_id or "", "n": 1}] if engines else []
+        for field, target, ids in parts:
+            for start in range(0, len(ids), NOTIFY_IDS):
+                payload: dict[str, Any] = {"e": engine_id or "", field: list(ids[start : start + NOTIFY_IDS])}
+                if target:
+                    payload["t"] = target
+                payloads.append(payload)
+        if payloads:
+            conn.execute(sa.select(*(sa.func.pg_notify(CHANNEL, json.dumps(p, separators=(",", ":"))) for p in payloads)))
 
     def close(self) -> None:
+        with self._guard:
+            pinned, self._pinned = self._pinned, []
+        for conn in pinned:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing what is left
+                pass
         self.engine.dispose()
 
 
-def parse_notification(payload: str) -> tuple[str, str, list[str]] | None:
-    """``(engine_id, kind, job_ids)`` of a NOTIFY payload, or None if it is not ours."""
+@dataclass(frozen=True)
+class Notification:
+    """One ``NOTIFY`` payload of :meth:`Database.notify`."""
+
+    engine_id: str  # the engine whose transaction sent it
+    jobs: tuple[str, ...] = ()
+    queued: tuple[str, ...] = ()
+    cancel: tuple[str, ...] = ()
+    #: jobs handed to ``target`` (an engine that holds their group)
+    assigned: tuple[str, ...] = ()
+    target: str = ""
+    engines: bool = False
+
+
+def parse_notification(payload: str) -> Notification | None:
+    """The notification of a NOTIFY payload, or None if it is not ours."""
     try:
         data = json.loads(payload)
-        return str(data["e"]), str(data["k"]), [str(i) for i in data["ids"]]
-    except (ValueError, KeyError, TypeError):
+        ids = {name: tuple(str(i) for i in data.get(key, ())) for name, key in (("jobs", "j"), ("queued", "q"), ("cancel", "c"), ("assigned", "a"))}
+        return Notification(engine_id=str(data["e"]), target=str(data.get("t", "")), engines=bool(data.get("n")), **ids)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -130,7 +232,8 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin(conn: sa.Connection) -> None:
     # A write takes the database's write lock up front, so a read-then-write
     # transaction never fails half-way on another process's commit.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hal_write") else "BEGIN")
+    # (straight to the driver: this runs for every transaction)
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("hal_write") else "BEGIN")  # type: ignore[union-attr]
 
 
-__all__ = ["CHANNEL", "Database", "default_db_url", "normalize_url", "parse_notification"]
+__all__ = ["CHANNEL", "Database", "Notification", "default_db_url", "normalize_url", "parse_notification"]

@@ -37,6 +37,11 @@ log = logging.getLogger("hal_jupyter")
 #: first import on a thread that then exits made later parses crash (docs/PROVIDERS.md).
 FIRST_IMPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-import")
 CANCEL_REQUESTED = "cancel requested; the engine driving this job carries it out"
+UNDRIVEN = (
+    "no live engine drives provider {provider!r}: the job stays queued until a server or worker that drives it "
+    "runs (GET /hal/api/scheduler lists the engines)"
+)
+QUEUED = lifecycle.JobStatus.QUEUED.value
 
 
 class Engine:
@@ -152,9 +157,13 @@ class Engine:
         return [self._record(self.ledger.fresh(r)) for r in rows]
 
     def _record(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The public record, with where a queued job stands in its group."""
+        """The public record, with where a queued job stands in its group, or that no
+        live engine drives its provider."""
         record = public_record(row)
-        record["status_message"] = self.scheduler.dispatcher.waiting_message(row["id"]) or record["status_message"]
+        waiting = self.scheduler.dispatcher.waiting_message(row["id"])
+        if waiting is None and record["status"] == QUEUED and not self.leases.driven_anywhere(record["provider"]):
+            waiting = UNDRIVEN.format(provider=record["provider"])
+        record["status_message"] = waiting or record["status_message"]
         return record
 
     # -- reading -----------------------------------------------------------------
@@ -226,7 +235,7 @@ class Engine:
             raise errors.JobAlreadyFinished(f"job {job_id} is already {row['status']}")
         canceller = self.scheduler.canceller
         if not self.ledger.drives(job_id):
-            claimed = await self.ledger.db(self.leases.claim_job, self.ledger.engine_id, job_id)
+            claimed = await self.ledger.db(self.leases.claim_job, self.ledger.engine_id, job_id, self.scheduler.recovery.providers())
             if claimed is None:
                 if not await self.ledger.db(self.store.request_cancel, job_id):
                     row = await self._visible_row(job_id, viewer)
@@ -260,7 +269,7 @@ class Engine:
         return [b.model_dump() for b in backends]
 
     def scheduler_info(self) -> dict[str, Any]:
-        return self.scheduler.info()
+        return {**self.scheduler.info(), "engines": self.coordinator.engines()}
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         return self.events.subscribe(listener)

@@ -7,11 +7,16 @@ clock. A job it drives names it in ``engine_id`` with a fencing token
 :meth:`JobStore.apply`), so an engine whose lease lapsed changes nothing once
 another one has claimed the job.
 
-Claims run under PostgreSQL's transaction-scoped advisory lock
-(``pg_advisory_xact_lock``: released at commit, so a connection pool cannot
-leak it) and, on SQLite, under the database's write lock. A claim moves no
-status (the transitions :data:`.lifecycle.CLAIM` and :data:`.lifecycle.RESUME`:
-a new driver); it takes:
+Every engine names the providers it drives (``--allowed-providers``): it claims
+only their jobs, and takes over only their jobs from a gone engine; jobs of
+other providers stay for the engines that drive them.
+
+Claims take no global lock. On PostgreSQL the rows a claim takes are locked
+with ``FOR UPDATE SKIP LOCKED`` (as River, procrastinate and graphile-worker
+claim jobs), so engines claiming at once take disjoint jobs without waiting
+for each other; on SQLite the database's write lock serialises writers. A
+claim moves no status (the transitions :data:`.lifecycle.CLAIM` and
+:data:`.lifecycle.RESUME`: a new driver); it takes:
 
 - every unfinished job whose engine is gone (lease expired, released, or its
   process on this host dead): the new engine resumes it as after a restart;
@@ -19,43 +24,79 @@ a new driver); it takes:
   engine holds queued (and this one does not): that engine takes them, so the
   group flushes as one batch.
 
+A submission of a group that another live engine holds queued is handed to
+that engine in the accepting transaction (:meth:`Leases.held_groups`; the
+store notifies it), so a group's jobs from many servers flush together
+without a claim. Which engines are live, and what each drives, is kept in
+memory (:attr:`Leases.fleet`, renewed with every heartbeat and when an engine
+comes or goes): an engine alone asks the store nothing more at submission.
+
 Leases stand on :mod:`.database`, beside the job store, not on it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from .database import Database
 from .lifecycle import CANCELLABLE_NAMES, CLAIM, DRIVEN_NAMES, JobStatus, RESUME
-from .schema import CLAIM_LOCK, decode, engines, jobs
+from .schema import decode, engines, jobs
 
 log = logging.getLogger("hal_jupyter")
 #: what a claim takes from a gone engine: queued jobs (a new driver) and in-flight ones (resumed)
 CLAIMED_NAMES = tuple(sorted(set(CLAIM.source_names) | set(RESUME.source_names)))
 QUEUED = JobStatus.QUEUED.value
+#: jobs any engine may claim to cancel them: no provider call is needed
+CANCEL_ANYWHERE = (QUEUED, JobStatus.HELD.value, JobStatus.UNKNOWN.value)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """A live engine, as the store knows it."""
+
+    id: str
+    label: str
+    host: str
+    pid: int
+    dispatch: bool
+    #: the providers it drives; None: every provider
+    providers: tuple[str, ...] | None
+    started_at: float
+    expires_in_s: float
+
+    def drives(self, provider: str) -> bool:
+        return self.dispatch and (self.providers is None or provider in self.providers)
+
+    def public(self, this: str) -> dict[str, Any]:
+        return {
+            "id": self.id, "label": self.label, "host": self.host, "pid": self.pid, "dispatch": self.dispatch,
+            "providers": None if self.providers is None else list(self.providers),
+            "lease_expires_in_s": round(self.expires_in_s, 1), "this": self.id == this,
+        }
 
 
 class Leases:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.now = db.now
-        me = sa.bindparam("me")
-        others = self._live().where(engines.c.id != me)
-        self._others = others.limit(1)
+        #: the live engines, as of the last heartbeat (or an engine's coming or going)
+        self.fleet: list[EngineInfo] = []
         self._held = (
-            sa.select(jobs.c.group_key)
+            sa.select(jobs.c.group_key, sa.func.min(jobs.c.engine_id))
             .where(
                 jobs.c.status == QUEUED,
                 jobs.c.group_key.in_(sa.bindparam("keys", expanding=True)),
                 jobs.c.priority != "high",  # dispatched alone: they hold no group
-                jobs.c.engine_id.in_(others),  # one index probe (status, group_key, engine_id) per other engine
+                jobs.c.engine_id.in_(sa.bindparam("others", expanding=True)),  # one index probe (status, group_key, engine_id) each
+                jobs.c.engine_id.in_(self._live()),
             )
-            .distinct()
+            .group_by(jobs.c.group_key)
         )
 
     def _live(self) -> sa.Select[Any]:
@@ -75,26 +116,58 @@ class Leases:
             ),
         )
 
+    @staticmethod
+    def _of(providers: Sequence[str] | None) -> sa.ColumnElement[bool]:
+        return sa.true() if providers is None else jobs.c.provider.in_(list(providers))
+
     # -- engines ------------------------------------------------------------
-    def register(self, engine_id: str, *, label: str, host: str, pid: int, dispatch: bool, lease_s: float) -> None:
+    def register(
+        self, engine_id: str, *, label: str, host: str, pid: int, dispatch: bool, lease_s: float, providers: Sequence[str] | None = None
+    ) -> None:
         with self.db.write() as conn:
             conn.execute(engines.delete().where(engines.c.id == engine_id))  # a start that is tried again
             conn.execute(
                 engines.insert().values(
                     id=engine_id, label=label, host=host, pid=pid, dispatch=dispatch,
                     started_at=self.now, expires_at=self.now + lease_s,
+                    providers=None if providers is None else json.dumps(sorted(providers)),
                 )
             )
+            self.db.notify(conn, engine_id, engines=True)
+            self.fleet = self._fleet(conn)
 
     def heartbeat(self, engine_id: str, lease_s: float) -> bool:
-        """Renew the lease; False if it had lapsed (then the engine must stop driving)."""
+        """Renew the lease and read the fleet; False if the lease had lapsed (then the
+        engine must stop driving)."""
         with self.db.write() as conn:
             done = conn.execute(
                 engines.update()
                 .where(engines.c.id == engine_id, engines.c.expires_at >= self.now)
                 .values(expires_at=self.now + lease_s)
             )
+            self.fleet = self._fleet(conn)
         return done.rowcount == 1
+
+    def refresh(self) -> list[EngineInfo]:
+        """Read the live engines now (an engine came or went)."""
+        with self.db.read() as conn:
+            self.fleet = self._fleet(conn)
+        return self.fleet
+
+    def _fleet(self, conn: sa.Connection) -> list[EngineInfo]:
+        query = sa.select(engines, (engines.c.expires_at - self.now).label("left")).where(engines.c.expires_at >= self.now)
+        return [
+            EngineInfo(
+                id=r.id, label=r.label, host=r.host, pid=r.pid, dispatch=bool(r.dispatch),
+                providers=None if r.providers is None else tuple(json.loads(r.providers)),
+                started_at=r.started_at, expires_in_s=float(r.left),
+            )
+            for r in conn.execute(query.order_by(engines.c.started_at))
+        ]
+
+    def driven_anywhere(self, provider: str) -> bool:
+        """Whether a live engine drives jobs of ``provider`` (as of the last heartbeat)."""
+        return any(e.drives(provider) for e in self.fleet)
 
     def release(self, engine_id: str) -> int:
         """Give up every job at once (a clean stop): queued ones return to the pool,
@@ -109,7 +182,7 @@ class Leases:
             held = conn.execute(
                 sa.select(sa.func.count()).select_from(jobs).where(jobs.c.engine_id == engine_id, jobs.c.status.in_(DRIVEN_NAMES))
             ).scalar()
-            self.db.notify(conn, "queued", engine_id, ["*"])
+            self.db.notify(conn, engine_id, queued=["*"], engines=True)
         return int(done.rowcount or 0) + int(held or 0)
 
     def forget_dead(self, host: str, alive: Callable[[int], bool], except_id: str) -> list[str]:
@@ -123,26 +196,32 @@ class Leases:
         return dead
 
     # -- claims ---------------------------------------------------------------
-    def held_groups(self, conn: sa.Connection, engine_id: str, keys: Iterable[str]) -> set[str]:
-        """Groups (of ``keys``) that another live engine holds queued jobs of (every
-        submission asks: the statements are built once)."""
+    def held_groups(self, conn: sa.Connection, engine_id: str, keys: Iterable[str]) -> dict[str, str]:
+        """Groups (of ``keys``) that another live engine holds queued jobs of, with that
+        engine: a submission's jobs of such a group are handed to it. Alone in the
+        fleet, nothing is asked of the store."""
         keys = list(keys)
-        if not keys or conn.execute(self._others, {"me": engine_id}).first() is None:  # alone: nobody holds anything
-            return set()
-        return {k for (k,) in conn.execute(self._held, {"me": engine_id, "keys": keys})}
+        others = [e.id for e in self.fleet if e.id != engine_id and e.dispatch]
+        if not keys or not others:
+            return {}
+        return {k: holder for k, holder in conn.execute(self._held, {"keys": keys, "others": others})}
 
-    def has_work(self, engine_id: str) -> bool:
+    def has_work(self, engine_id: str, providers: Sequence[str] | None = None) -> bool:
         """Whether a claim would find anything (a read: cheap when the answer is no)."""
         with self.db.read() as conn:
-            orphan = sa.select(jobs.c.id).where(self._orphaned(engine_id))
-            unclaimed = sa.select(jobs.c.id).where(jobs.c.status == QUEUED, jobs.c.engine_id.is_(None))
+            orphan = sa.select(jobs.c.id).where(self._orphaned(engine_id), self._of(providers))
+            unclaimed = sa.select(jobs.c.id).where(jobs.c.status == QUEUED, jobs.c.engine_id.is_(None), self._of(providers))
             return conn.execute(sa.select(sa.exists(orphan.union_all(unclaimed).subquery().select()))).scalar() is True
 
-    def claim(self, engine_id: str, limit: int = 5000) -> list[dict[str, Any]]:
-        """Take every job of gone engines and the free queued jobs (module docstring)."""
+    def claim(self, engine_id: str, providers: Sequence[str] | None = None, limit: int = 5000) -> list[dict[str, Any]]:
+        """Take the jobs of gone engines and the free queued jobs, of ``providers``
+        (None: every provider); see the module docstring."""
         live = self._live()
-        with self.db.write(lock=CLAIM_LOCK) as conn:
-            orphans = sa.select(jobs.c.id).where(self._orphaned(engine_id)).order_by(jobs.c.seq)
+        with self.db.write() as conn:
+            orphans = (
+                sa.select(jobs.c.id).where(self._orphaned(engine_id), self._of(providers)).order_by(jobs.c.seq)
+                .with_for_update(skip_locked=True, of=jobs)
+            )
             other, mine = jobs.alias("other"), jobs.alias("mine")  # subqueries over the same table, never correlated
             held = sa.select(other.c.group_key).where(
                 other.c.status == QUEUED, other.c.group_key.is_not(None), other.c.priority != "high",
@@ -153,11 +232,12 @@ class Leases:
             free = (
                 sa.select(jobs.c.id)
                 .where(
-                    jobs.c.status == QUEUED, jobs.c.engine_id.is_(None),
+                    jobs.c.status == QUEUED, jobs.c.engine_id.is_(None), self._of(providers),
                     sa.or_(jobs.c.priority == "high", jobs.c.group_key.is_(None), jobs.c.group_key.not_in(held), jobs.c.group_key.in_(own)),
                 )
                 .order_by(jobs.c.seq)
                 .limit(limit)
+                .with_for_update(skip_locked=True, of=jobs)
             )
             ids = [i for (i,) in conn.execute(orphans)] + [i for (i,) in conn.execute(free)]
             rows: list[dict[str, Any]] = []
@@ -167,15 +247,17 @@ class Leases:
                 rows += [decode(r) for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)).order_by(jobs.c.seq))]
         return rows
 
-    def claim_job(self, engine_id: str, job_id: str) -> dict[str, Any] | None:
+    def claim_job(self, engine_id: str, job_id: str, providers: Sequence[str] | None = None) -> dict[str, Any] | None:
         """Take one job that no live engine drives (to cancel it): queued or held and
-        free, UNKNOWN, or left by a gone engine. None if a live engine drives it."""
-        with self.db.write(lock=CLAIM_LOCK) as conn:
+        free, UNKNOWN, or left by a gone engine (in flight: only of ``providers``, which
+        this engine can cancel at). None if a live engine drives it."""
+        with self.db.write() as conn:
             done = conn.execute(
                 jobs.update()
                 .where(
                     jobs.c.id == job_id,
                     jobs.c.status.in_(CANCELLABLE_NAMES),
+                    sa.or_(jobs.c.status.in_(CANCEL_ANYWHERE), self._of(providers)),
                     sa.or_(
                         jobs.c.status == JobStatus.UNKNOWN.value, jobs.c.engine_id.is_(None), jobs.c.engine_id.not_in(self._live())
                     ),

@@ -73,7 +73,8 @@ class Ledger:
         self.clock = clock
         self._held_elsewhere = held_elsewhere
         self._active: dict[str, LiveJob] = {}
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-store")
+        # one thread, one pinned connection: store calls run one at a time, off the event loop
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-store", initializer=store.db.pin)
         self._waiting_adds: list[tuple[Sequence[Row], bool, asyncio.Future[None]]] = []
         self._adding = False
 

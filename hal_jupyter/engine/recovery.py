@@ -49,12 +49,16 @@ class Recovery:
         self.canceller = canceller
         self._missing: set[str] = set()
 
+    def providers(self) -> list[str]:
+        """The providers this engine drives: the registry's (after its filters)."""
+        return self.registry.names()
+
     async def claim(self) -> int:
         """Claim what the store lets this engine drive and resume it; how many jobs."""
-        engine_id = self.ledger.engine_id
-        if not await self.ledger.db(self.leases.has_work, engine_id):
+        engine_id, providers = self.ledger.engine_id, self.providers()
+        if not await self.ledger.db(self.leases.has_work, engine_id, providers):
             return 0
-        rows = await self.ledger.db(self.leases.claim, engine_id)
+        rows = await self.ledger.db(self.leases.claim, engine_id, providers)
         if not rows:
             return 0
         self.ledger.adopt(rows)
@@ -110,6 +114,20 @@ class Recovery:
         changes = [(r["id"], {"status_message": message}, None) for r in rows]
         moved = await self.ledger.apply([(lifecycle.REQUEUE, changes), (lifecycle.RERUN, changes)])
         return [r for r in moved if r["status"] == S.QUEUED.value]
+
+    async def take_assigned(self, job_ids: list[str]) -> None:
+        """Jobs another engine accepted and handed to this one (it holds their group)."""
+        try:
+            rows = await self.ledger.db(self.ledger.store.get_jobs, job_ids)
+        except HalError as exc:
+            log.warning("hal_jupyter: jobs handed to this engine are read later: %s", exc.message)
+            return  # reconciliation finds them
+        mine = [
+            r for r in rows
+            if r["engine_id"] == self.ledger.engine_id and r["status"] == S.QUEUED.value and not self.ledger.drives(r["id"])
+        ]
+        self.ledger.adopt(mine)
+        self.dispatcher.enqueue_rows(mine, trigger="priority")
 
     async def reconcile(self) -> None:
         """Jobs the store says this engine drives but memory lost (a write that failed

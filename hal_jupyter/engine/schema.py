@@ -14,12 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 #: ``hal_meta.schema_version``: an older hal-jupyter refuses a store newer than itself.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: the Alembic revision this code expects (migrations/versions)
-HEAD = "0002"
-#: ``pg_advisory_xact_lock`` keys (transaction-scoped: released at commit, never leaked by a pool)
+HEAD = "0003"
+#: ``pg_advisory_xact_lock`` key of migrations (transaction-scoped: released at commit, never leaked by a pool)
 MIGRATION_LOCK = 0x4A11_0001
-CLAIM_LOCK = 0x4A11_0002
 
 metadata = sa.MetaData()
 
@@ -34,7 +33,7 @@ jobs = sa.Table(
     sa.Column("name", sa.String(200)),
     sa.Column("tags", sa.Text, nullable=False, default="[]"),
     sa.Column("priority", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # (v3: ix_hal_jobs_queued_groups serves it)
     sa.Column("status_message", sa.Text),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False, index=True),
@@ -111,6 +110,8 @@ engines = sa.Table(
     sa.Column("dispatch", sa.Boolean, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+    # v3: the providers it drives, a JSON list (NULL: every provider)
+    sa.Column("providers", sa.Text),
 )
 
 

@@ -30,8 +30,8 @@ __all__ = ["Change", "JobStore", "SCHEMA_VERSION"]
 Change = tuple[str, int, dict[str, Any], "dict[str, Any] | None"]
 #: jobs per statement: a transition of more jobs is one statement per this many
 CHUNK = 500
-#: what another live engine holds queued, asked at submission (:meth:`.leases.Leases.held_groups`)
-HeldGroups = Callable[[sa.Connection, str, set[str]], set[str]]
+#: which other live engine holds each group queued, asked at submission (:meth:`.leases.Leases.held_groups`)
+HeldGroups = Callable[[sa.Connection, str, set[str]], dict[str, str]]
 
 
 class JobStore:
@@ -63,9 +63,10 @@ class JobStore:
 
         With ``engine_id`` (an engine that drives jobs), the jobs are claimed for
         it in the same transaction, except standard jobs of a group that
-        another live engine holds queued (``held_elsewhere``): those are left to
-        that engine, so a group's jobs from many servers flush together. Each
-        row's ``engine_id`` and ``fence`` say what happened. An idempotency key
+        another live engine holds queued (``held_elsewhere``): those are handed
+        to that engine (and it is notified), so a group's jobs from many servers
+        flush together. Without ``engine_id`` they wait for a claim. Each row's
+        ``engine_id`` and ``fence`` say what happened. An idempotency key
         already in the store raises :class:`errors.IdempotencyKeyTaken` (from the constraint).
         """
         for row in rows:
@@ -83,15 +84,19 @@ class JobStore:
                     )
                 except sa.exc.IntegrityError:
                     raise errors.IdempotencyKeyTaken("this Idempotency-Key is already in the store") from None
+            assigned: dict[str, list[str]] = {}
             if engine_id is not None:
-                keys = {r["group_key"] for r in rows if r.get("group_key")}
-                held = held_elsewhere(conn, engine_id, keys) if held_elsewhere is not None and keys else set()
+                keys = {r["group_key"] for r in rows if r.get("group_key") and r["priority"] != "high"}
+                held = held_elsewhere(conn, engine_id, keys) if held_elsewhere is not None and keys else {}
                 for row in rows:
-                    if row["priority"] == "high" or row.get("group_key") not in held:
-                        row["engine_id"], row["fence"] = engine_id, 1
-            conn.execute(jobs.insert(), [encode(r) for r in rows])
-            self.db.notify(conn, "queued", engine_id, [r["id"] for r in rows if r["engine_id"] is None])
-            self.db.notify(conn, "jobs", engine_id, [r["id"] for r in rows if r["engine_id"] is not None])
+                    holder = held.get(row.get("group_key") or "") if row["priority"] != "high" else None
+                    row["engine_id"], row["fence"] = holder or engine_id, 1
+                    if holder:
+                        assigned.setdefault(holder, []).append(row["id"])
+            self.db.insert(conn, jobs, [encode(r) for r in rows])
+            self.db.notify(
+                conn, engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None for r in rows) else [], assigned=assigned
+            )
 
     # -- transitions --------------------------------------------------------
     def transition(self, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:
@@ -106,7 +111,7 @@ class JobStore:
         with self.db.write() as conn:
             for t, changes in steps:
                 done.append(_transition(conn, t, engine_id, stamp, changes))
-            self.db.notify(conn, "jobs", engine_id, sorted(set().union(*done)))
+            self.db.notify(conn, engine_id, jobs=sorted(set().union(*done)))
         return done
 
     def start_batch(self, engine_id: str, stamp: str, batch: dict[str, Any], changes: Sequence[Change]) -> set[str]:
@@ -118,7 +123,7 @@ class JobStore:
             taken = [job_id for job_id, *_ in changes if job_id in applied]
             if taken:
                 conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(taken), "created_at": stamp}))
-            self.db.notify(conn, "jobs", engine_id, taken)
+            self.db.notify(conn, engine_id, jobs=taken)
         return applied
 
     # -- cancel requests ----------------------------------------------------
@@ -133,7 +138,7 @@ class JobStore:
                 .returning(jobs.c.engine_id)
             ).first()
             if done is not None:
-                self.db.notify(conn, "cancel", done.engine_id, [job_id])
+                self.db.notify(conn, done.engine_id, cancel=[job_id])
         return done is not None
 
     def cancel_requests(self, engine_id: str) -> list[str]:

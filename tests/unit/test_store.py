@@ -17,8 +17,8 @@ from hal_jupyter.engine.schema import SCHEMA_VERSION, engines
 from .test_lifecycle import LATER, STAMP, row
 
 
-def register(stores, name: str, lease_s: float = 30.0) -> str:
-    stores.leases.register(name, label=name, host="elsewhere", pid=1, dispatch=True, lease_s=lease_s)
+def register(stores, name: str, lease_s: float = 30.0, providers=None) -> str:
+    stores.leases.register(name, label=name, host="elsewhere", pid=1, dispatch=True, lease_s=lease_s, providers=providers)
     return name
 
 
@@ -101,9 +101,55 @@ def test_a_group_held_by_one_engine_gathers_the_jobs_other_servers_accept(stores
     held = stores.leases.held_groups
     stores.jobs.insert_jobs([row("a1")], engine_id=a, held_elsewhere=held)
     stores.jobs.insert_jobs([row("b1"), row("b2", group_key="g2"), row("b3", priority="high")], engine_id=b, held_elsewhere=held)
-    assert {r["id"]: r["engine_id"] for r in stores.jobs.list_jobs()} == {"a1": "e-a", "b1": None, "b2": "e-b", "b3": "e-b"}
-    assert stores.leases.claim(b) == []  # b1's group is a's
-    assert [r["id"] for r in stores.leases.claim(a)] == ["b1"]
+    # b1's group is a's: b hands it to a in the accepting transaction (and notifies it)
+    assert {r["id"]: (r["engine_id"], r["fence"]) for r in stores.jobs.list_jobs()} == {
+        "a1": ("e-a", 1), "b1": ("e-a", 1), "b2": ("e-b", 1), "b3": ("e-b", 1),
+    }
+    assert stores.leases.claim(a) == stores.leases.claim(b) == []
+
+
+def test_alone_an_engine_asks_the_store_nothing_about_other_engines_when_it_accepts(stores):
+    a = register(stores, "e-a")
+    statements: list[str] = []
+    stores.listen("before_cursor_execute", lambda conn, cursor, sql, *args: statements.append(sql))
+    stores.jobs.insert_jobs([row("a1")], engine_id=a, held_elsewhere=stores.leases.held_groups)
+    # the insert goes straight to the driver; PostgreSQL also notifies
+    assert [s for s in statements if "pg_notify" not in s] == [] and stores.jobs.get_job("a1")["engine_id"] == a
+    register(stores, "e-b")  # not alone any more: which groups does e-b hold?
+    statements.clear()
+    stores.jobs.insert_jobs([row("a2")], engine_id=a, held_elsewhere=stores.leases.held_groups)
+    assert len([s for s in statements if "hal_engines" in s]) == 1
+
+
+def test_an_engine_claims_and_takes_over_only_jobs_of_the_providers_it_drives(stores):
+    python, sim = register(stores, "e-python", providers=["local_python"]), register(stores, "e-sim", providers=["scripted"])
+    old = register(stores, "e-old")
+    stores.jobs.insert_jobs([row("free-py", provider="local_python", group_key="gp"), row("free-sim")])
+    stores.jobs.insert_jobs([row("left", provider="local_python", group_key="gp2")], engine_id=old)
+    batch = {"id": "b1", "provider": "scripted", "backend": None, "trigger": "size"}
+    stores.jobs.insert_jobs([row("left-sim", group_key="g3")], engine_id=old)
+    stores.jobs.start_batch(old, STAMP, batch, [("left-sim", 1, {"status_message": "x", "batch_id": "b1"}, None)])
+    expire(stores, old)
+    assert stores.leases.has_work(python, ["local_python"]) and stores.leases.has_work(sim, ["scripted"])
+    assert not stores.leases.has_work(python, ["nothing-queued"])
+    assert sorted(r["id"] for r in stores.leases.claim(python, ["local_python"])) == ["free-py", "left"]
+    assert sorted(r["id"] for r in stores.leases.claim(sim, ["scripted"])) == ["free-sim", "left-sim"]
+    fleet = {e.id: e for e in stores.leases.refresh()}
+    assert set(fleet) == {"e-python", "e-sim"}  # e-old's lease expired
+    assert fleet["e-python"].providers == ("local_python",)
+    assert stores.leases.driven_anywhere("local_python") and not stores.leases.driven_anywhere("ibm_quantum")
+
+
+def test_a_cancel_claims_a_queued_job_of_any_provider_but_an_in_flight_one_only_where_it_can_be_cancelled(stores):
+    old = register(stores, "e-old")
+    stores.jobs.insert_jobs([row("queued", provider="elsewhere", group_key="q"), row("sent", provider="elsewhere", group_key="s")], engine_id=old)
+    batch = {"id": "b1", "provider": "elsewhere", "backend": None, "trigger": "size"}
+    stores.jobs.start_batch(old, STAMP, batch, [("sent", 1, {"status_message": "x", "batch_id": "b1"}, None)])
+    expire(stores, old)
+    me = register(stores, "e-me", providers=["scripted"])
+    assert stores.leases.claim_job(me, "sent", ["scripted"]) is None
+    assert stores.leases.claim_job(me, "queued", ["scripted"])["engine_id"] == me
+    assert stores.leases.claim_job(me, "sent", ["elsewhere"])["engine_id"] == me
 
 
 def test_free_jobs_of_a_group_go_to_an_engine_that_holds_it_even_when_another_does_too(stores):

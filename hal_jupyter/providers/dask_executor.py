@@ -161,6 +161,10 @@ class DaskExecutor:
             client = self._client
             if client is not None and client.status not in ("closing", "closed"):
                 return client
+            with self._state:
+                failure = self._failure
+            if failure is not None and time.monotonic() - failure[0] < RECONNECT_AFTER_S:
+                raise ProviderUnavailable(failure[1])  # just tried: no second wait for the same answer
             try:
                 distributed = importlib.import_module("distributed")
             except ImportError:

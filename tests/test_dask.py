@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -209,6 +210,29 @@ async def test_an_unreachable_scheduler_makes_the_local_providers_unavailable(ap
     assert "tcp://127.0.0.1:9 cannot be reached" in simulator["reason"], simulator
     status, body = await api.post("quantum/jobs", {"circuit": marked(1)})
     assert status == 503 and "tcp://127.0.0.1:9" in body["message"], body
+
+
+def test_the_configuration_in_docs_dask_md_is_what_the_server_and_the_worker_take():
+    from traitlets.config import Config
+
+    from hal_jupyter import worker
+    from hal_jupyter.server.app import HalExtension
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "dask.md").read_text()
+    blocks = [block.split("\n", 1) for block in text.split("```")[1::2]]
+    for language, body in blocks:
+        if language == "python":
+            c = Config()
+            exec(body, {"c": c})
+            extension = HalExtension(config=c)
+            settings = Settings(local_executor=extension.local_executor, dask_address=extension.dask_address)
+            assert settings.local_executor == "dask" and settings.dask_address == c.HalExtension.get("dask_address", "")
+    command = next(body for _, body in blocks if body.startswith("hal-jupyter worker"))
+    args = worker.parser().parse_args(shlex.split(command.replace("\\\n", " "))[2:])
+    assert args.local_executor == "dask" and args.dask_address.startswith("tcp://") and args.db_url.startswith("postgresql")
+    with pytest.raises(SystemExit) as refused:
+        worker.parser().parse_args(["--local-executor", "thread"])
+    assert refused.value.code == 2
 
 
 # -- an external cluster, one worker SIGKILLed mid-run ------------------------------------

@@ -76,9 +76,19 @@ def executor_for(settings: Settings) -> DaskExecutor | None:
     return DaskExecutor.acquire(settings.dask_address, settings.provider_timeout_s)
 
 
-def availability(executor: DaskExecutor | None) -> Availability:
-    """A local provider's availability: always, on the server's own processes."""
-    return Availability(True) if executor is None else executor.availability()
+class LocalWork:
+    """What ``local_simulator`` and ``local_python`` share about where their work runs
+    (a mixin before ``Provider``): ``_dask`` is their executor, None on the process path."""
+
+    settings: Settings
+    _dask: DaskExecutor | None
+
+    def availability(self) -> Availability:
+        return Availability(True) if self._dask is None else self._dask.availability()
+
+    def executor_info(self) -> dict[str, Any]:
+        """Where this provider runs its work, for ``GET /hal/api/scheduler`` (:func:`describe`)."""
+        return describe(self.settings)
 
 
 def warm_up(executor: DaskExecutor) -> None:

@@ -20,13 +20,13 @@ from ..engine.errors import ErrorType, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from . import dask_executor
 from .sandbox import kill_group, run_code
-from ..engine.contract import BatchSpec, Availability, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting
+from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting
 
 #: jobs in flight at once on a Dask cluster (each waits for its task on a thread here)
 DASK_SLOTS = 32
 
 
-class LocalPythonProvider(Provider):
+class LocalPythonProvider(dask_executor.LocalWork, Provider):
     name = "local_python"
     kind = "classical"
     description = "Python code in a separate, time-limited process on the Jupyter server's machine (embedded default)"
@@ -68,13 +68,6 @@ class LocalPythonProvider(Provider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         return CostEstimate(currency="USD", amount=0.0, basis="free local process")
-
-    def availability(self) -> Availability:
-        return dask_executor.availability(self._dask)
-
-    def executor_info(self) -> dict[str, Any]:
-        """Where this provider runs its jobs, for ``GET /hal/api/scheduler``."""
-        return dask_executor.describe(self.settings)
 
     def warm_up(self) -> None:
         """On Dask: connect to the cluster (or start the embedded one) now, not with the first job."""

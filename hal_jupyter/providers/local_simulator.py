@@ -28,7 +28,7 @@ from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from ..engine import estimation, sweeps
 from . import aer_worker, dask_executor, quantum
 from ..engine.contract import (
-    Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting,
+    BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting,
 )
 
 _METHODS = {
@@ -41,7 +41,7 @@ _OPTIONS = {"seed_simulator": int}
 _FREE = CostEstimate(currency="USD", amount=0.0, basis="free local simulator")
 
 
-class LocalSimulatorProvider(Provider):
+class LocalSimulatorProvider(dask_executor.LocalWork, Provider):
     name = "local_simulator"
     kind = "quantum"
     description = "Qiskit Aer simulator on the Jupyter server's machine (free, embedded default)"
@@ -97,13 +97,6 @@ class LocalSimulatorProvider(Provider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         return _FREE
-
-    def availability(self) -> Availability:
-        return dask_executor.availability(self._dask)
-
-    def executor_info(self) -> dict[str, Any]:
-        """Where this provider runs its batches, for ``GET /hal/api/scheduler``."""
-        return dask_executor.describe(self.settings)
 
     def warm_up(self) -> None:
         """Start the worker process (or connect to the Dask cluster) and its imports now, not with the first batch."""

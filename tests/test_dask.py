@@ -12,7 +12,6 @@ two workers as ``dask scheduler`` / ``dask worker`` processes and SIGKILLs one.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import shlex

@@ -288,17 +288,19 @@ class DaskExecutor:
 
     def cancel_python(self, job_ids: list[str]) -> None:
         """Stop these jobs' tasks: a queued one is dropped, a running one's child killed."""
-        from distributed import Event
-
         with self._state:
             found, client = [self._python[j] for j in job_ids if j in self._python], self._client
         if not found or client is None:
             return
-        for _, event in found:
-            # Set, it stays on the scheduler (a few bytes) unless the run saw it: the
-            # run of a queued task that is cancelled never starts to clear it.
-            Event(event, client=client).set()
-        client.cancel([future for future, _ in found])
+        from distributed import Event
+
+        try:
+            for _, event in found:
+                # Set, it stays on the scheduler (a few bytes) unless the run saw it: the
+                # run of a queued task that is cancelled never starts to clear it.
+                Event(event, client=client).set()
+        finally:
+            client.cancel([future for future, _ in found])
 
 
 def _merge(client: Any, parts: list[Any]) -> list[dict[str, Any]]:

@@ -100,7 +100,7 @@ class LocalPythonProvider(dask_executor.LocalWork, Provider):
                 return Cancelled()
         if self._dask is not None:
             with self._guard:
-                self._state[job.id] = Running("running on the Dask cluster")
+                self._state[job.id] = Running("on the Dask cluster: running, or waiting for a free worker")
             return self._dask.run_python(job.id, job.payload, self.settings, lambda: self._is_cancelled(job.id))
         try:
             return run_code(job.payload, self.settings, lambda proc, timeout: self._started(job.id, proc, timeout))

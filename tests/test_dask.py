@@ -173,6 +173,13 @@ async def test_a_timeout_on_a_worker_fails_the_job(api):
     assert final["status"] == "FAILED" and final["error"]["type"] == "Timeout", final
 
 
+def test_chunks_keep_the_order_and_differ_by_one_job_at_most():
+    for items, count in [(list(range(40)), 4), (list(range(10)), 4), (list(range(3)), 8), ([7], 1)]:
+        parts = dask_executor.chunks(items, count)
+        assert [x for part in parts for x in part] == items
+        assert len(parts) == min(count, len(items)) and max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
 # -- configuration -------------------------------------------------------------------------
 async def test_describe_names_the_embedded_cluster(api, embedded):
     info = dask_executor.describe(Settings(local_executor="dask"))
@@ -270,6 +277,10 @@ async def test_a_worker_killed_mid_run_loses_nothing(external, api):
     status, body = await api.post("quantum/jobs", {"jobs": [{"circuit": heavy(i), "shots": 100} for i in range(40)]})
     assert status == 201, body
     ids = [r["id"] for r in body["jobs"]]
+    code = "import time\ndef main(n):\n    time.sleep(1)\n    return n\n"
+    status, body = await api.post("classical/jobs", {"jobs": [{"code": code, "args": {"n": n}, "priority": "high"} for n in range(2)]})
+    assert status == 201, body
+    python_ids = [r["id"] for r in body["jobs"]]
     await _until(lambda: client.processing().get(names["victim"]), "the victim never got a chunk")
     info = dask_executor.describe(Settings(local_executor="dask", dask_address=address))
     assert info == {"kind": "dask", "address": address, "workers": 2}, info
@@ -279,6 +290,9 @@ async def test_a_worker_killed_mid_run_loses_nothing(external, api):
     for i, final in enumerate(finals):
         assert final["status"] == "COMPLETED", final
         assert (await _result(api, final["id"]))["counts"] == {format(i, "016b"): 100}, i
+    for n, job_id in enumerate(python_ids):
+        final = await api.wait(job_id, timeout=60)
+        assert final["status"] == "COMPLETED" and (await _result(api, job_id))["value"] == n, final
     assert list(client.scheduler_info()["workers"]) == [names["survivor"]]
 
 

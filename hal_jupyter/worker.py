@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 
+from .engine.limits import LOCAL_EXECUTOR, LOCAL_EXECUTORS
 from .engine.policy import STRATEGIES
 
 log = logging.getLogger("hal_jupyter")
@@ -31,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-max-size", type=int, default=50, help="size trigger of standard batches")
     p.add_argument("--batch-strategy", choices=list(STRATEGIES), default="time_or_cost")
     p.add_argument("--allowed-providers", default=None, help="comma-separated providers this worker drives (default: all installed)")
+    p.add_argument("--local-executor", choices=list(LOCAL_EXECUTORS), default=LOCAL_EXECUTOR, help="where local work runs: this worker's processes, or a Dask cluster (docs/dask.md)")
+    p.add_argument("--dask-address", default="", help="the Dask scheduler of --local-executor dask (tcp://host:8786); empty: an embedded LocalCluster")
     p.add_argument("--name", default=None, help="how the worker names itself in the store and logs")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db_url:
         print("hal-jupyter worker: --db-url (or $HAL_DB_URL) is required: the job store shared with the servers", file=sys.stderr)
         return 2
+    from .engine.contract import Settings
     from .engine.engine import EngineConfig
 
     config = EngineConfig(
@@ -54,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         dispatch=True,
         lease_s=args.lease_s,
         label=args.name or f"worker {socket.gethostname()} pid {os.getpid()}",
+        settings=Settings(local_executor=args.local_executor, dask_address=args.dask_address),
     )
     try:
         asyncio.run(run(config))

@@ -49,6 +49,15 @@ class Settings:
     max_poll_failures: int = limits.MAX_POLL_FAILURES
     #: failed calls in a row after which a provider is listed as degraded
     degraded_after: int = limits.DEGRADED_AFTER
+    #: where local work runs: "process" (the server's worker processes) or "dask"
+    local_executor: str = limits.LOCAL_EXECUTOR
+    #: the Dask scheduler of "dask" (tcp://host:8786); empty: an embedded LocalCluster
+    dask_address: str = ""
+
+    def __post_init__(self) -> None:
+        if self.local_executor not in limits.LOCAL_EXECUTORS:
+            choices = " or ".join(repr(k) for k in limits.LOCAL_EXECUTORS)
+            raise ValueError(f"local_executor must be {choices}, not {self.local_executor!r}")
 
 
 @dataclass

@@ -24,3 +24,7 @@ RETRY_BASE_S = 1.0
 RETRY_MAX_S = 60.0
 MAX_POLL_FAILURES = 30
 DEGRADED_AFTER = 3
+#: where local work (local_simulator batches, local_python jobs) runs: the server's own
+#: worker processes, or a Dask cluster (docs/dask.md)
+LOCAL_EXECUTORS = ("process", "dask")
+LOCAL_EXECUTOR = "process"

@@ -79,12 +79,17 @@ def main() -> None:
             write_frame(answers, ("error", f"{type(exc).__name__}: {exc}"))
 
 
-def simulate(method: str, jobs: list[tuple[str, dict[str, Any] | None]], shots: int, seed: int | None) -> list[dict[str, Any]]:
+def simulate(
+    method: str, jobs: list[tuple[str, dict[str, Any] | None]], shots: int, seed: int | None, batch_size: int | None = None
+) -> list[dict[str, Any]]:
     """Run every job of a batch, in order: plain circuits as ONE Aer run, parameter
     sweeps as ONE ``SamplerV2`` call with a PUB each, estimation jobs as ONE
     ``EstimatorV2`` call with a PUB each. Per job ``{"counts", "metadata"}``
     (counts per point for a sweep), ``{"evs", "stds", "metadata"}`` (per
-    observable, per point) or ``{"error": message}``."""
+    observable, per point) or ``{"error": message}``.
+
+    A pure function of its request: the worker process serves it, and so does a
+    Dask worker for one chunk of a batch (``batch_size`` then is the whole batch's)."""
     from ..engine.sweeps import Sweep
 
     simulator = _simulator(method)
@@ -111,7 +116,7 @@ def simulate(method: str, jobs: list[tuple[str, dict[str, Any] | None]], shots: 
     found.update(isolated(lambda items: _estimate(method, items, shots, seed), estimated))
     for index, output in found.items():
         if "metadata" in output:
-            output["metadata"]["batch_size"] = len(jobs)
+            output["metadata"]["batch_size"] = batch_size or len(jobs)
         outputs[index] = output
     return outputs
 

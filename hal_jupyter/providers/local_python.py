@@ -1,36 +1,32 @@
 """``local_python``: Python cells run in a child process of the server, never in it.
 
-Each job is its own process in its own process group and working directory,
-with an environment that carries none of the server's variables (so none of
-its credentials), and resource limits (memory, CPU time, file size, open
-files). A timeout or a cancel kills the whole group.
+Each job is its own sandboxed process (:mod:`.sandbox`): its own process group
+and working directory, none of the server's variables (so none of its
+credentials), resource limits. A timeout or a cancel kills the whole group.
+
+With ``local_executor = "dask"`` the same child runs on a Dask worker instead
+(:mod:`.dask_executor`); a cancel there kills its group too.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from ..engine.errors import ErrorType, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
-from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting, code_error
+from . import dask_executor
+from .sandbox import kill_group, run_code
+from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting
 
-RUNNER = Path(__file__).with_name("user_code.py")  # the one user-code runner, run as a script
-OUTPUT_LIMIT = 1_000_000  # bytes of stdout / stderr kept per job
-_SAFE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+#: jobs in flight at once on a Dask cluster (each waits for its task on a thread here)
+DASK_SLOTS = 32
 
 
-class LocalPythonProvider(Provider):
+class LocalPythonProvider(dask_executor.LocalWork, Provider):
     name = "local_python"
     kind = "classical"
     description = "Python code in a separate, time-limited process on the Jupyter server's machine (embedded default)"
@@ -42,7 +38,9 @@ class LocalPythonProvider(Provider):
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
-        self._pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="hal-python")
+        self._dask = dask_executor.executor_for(self.settings)  # None: child processes of this server
+        slots = DASK_SLOTS if self._dask is not None else max(2, os.cpu_count() or 2)
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="hal-python")
         self._state: dict[str, Report] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cancelled: set[str] = set()
@@ -71,6 +69,11 @@ class LocalPythonProvider(Provider):
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         return CostEstimate(currency="USD", amount=0.0, basis="free local process")
 
+    def warm_up(self) -> None:
+        """On Dask: connect to the cluster (or start the embedded one) now, not with the first job."""
+        if self._dask is not None:
+            dask_executor.warm_up(self._dask)
+
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
         with self._guard:
@@ -95,64 +98,26 @@ class LocalPythonProvider(Provider):
         with self._guard:
             if job.id in self._cancelled:
                 return Cancelled()
-        limit = self.settings.local_python_timeout_s
-        timeout = min(float(job.payload.get("timeout_s") or limit), limit)
-        workdir = Path(tempfile.mkdtemp(prefix="hal-job-"))
-        try:
-            return self._run_in(job, workdir, timeout)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    def _run_in(self, job: JobSpec, workdir: Path, timeout: float) -> Report:
-        env = {k: os.environ[k] for k in _SAFE_ENV if k in os.environ}
-        env.update(HOME=str(workdir), TMPDIR=str(workdir), HAL_PARENT_PID=str(os.getpid()))
-        limits = {
-            "memory_bytes": self.settings.local_python_memory_mb * 2**20,
-            "cpu_s": int(timeout) + 2,
-            "file_bytes": 100 * 2**20,
-            "open_files": 256,
-        }
-        spec = json.dumps({**{k: job.payload[k] for k in ("code", "entrypoint", "args")}, "limits": limits}).encode()
-        with open(workdir / ".stdout", "w+b") as out, open(workdir / ".stderr", "w+b") as err, open(
-            workdir / ".result", "w+b"
-        ) as channel:
-            env["HAL_RESULT_FD"] = str(channel.fileno())
-            started = time.monotonic()
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNNER)],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=err,
-                pass_fds=(channel.fileno(),),
-                cwd=workdir,
-                env=env,
-                start_new_session=True,
-            )
+        if self._dask is not None:
             with self._guard:
-                self._procs[job.id] = proc
-                self._state[job.id] = Running(f"running (pid {proc.pid}, limit {timeout:g} s)")
-                stopped = job.id in self._cancelled or self._closed
-            if stopped:  # cancelled (or shut down) while the process was starting
-                _kill_group(proc)
-            timed_out = False
-            try:
-                proc.communicate(spec, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(proc)
-                with self._guard:
-                    self._procs.pop(job.id, None)
-            duration = time.monotonic() - started
-            stdout, stderr = _read(out), _read(err)
-            channel.seek(0)
-            raw = channel.read()
-        if job.id in self._cancelled:
-            return Cancelled()
-        if timed_out:
-            message = f"the job ran past its time limit of {timeout:g} s and was killed"
-            return Failed(ErrorInfo(type=ErrorType.TIMEOUT, message=message))
-        return _outcome(raw, proc.returncode, stdout, stderr, duration)
+                self._state[job.id] = Running("on the Dask cluster: running, or waiting for a free worker")
+            return self._dask.run_python(job.id, job.payload, self.settings, lambda: self._is_cancelled(job.id))
+        try:
+            return run_code(job.payload, self.settings, lambda proc, timeout: self._started(job.id, proc, timeout))
+        finally:
+            with self._guard:
+                self._procs.pop(job.id, None)
+
+    def _is_cancelled(self, job_id: str) -> bool:
+        with self._guard:
+            return job_id in self._cancelled or self._closed
+
+    def _started(self, job_id: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        """The job's child runs: kept to be killed by a cancel; True if it was cancelled (or shut down) meanwhile."""
+        with self._guard:
+            self._procs[job_id] = proc
+            self._state[job_id] = Running(f"running (pid {proc.pid}, limit {timeout:g} s)")
+            return job_id in self._cancelled or self._closed
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
         reports: dict[str, Report] = {}
@@ -172,47 +137,18 @@ class LocalPythonProvider(Provider):
             self._cancelled.update(job_ids)
             procs = [self._procs[j] for j in job_ids if j in self._procs]
         for proc in procs:
-            _kill_group(proc)
+            kill_group(proc)
+        if self._dask is not None:
+            self._dask.cancel_python(job_ids)
 
     def close(self) -> None:
         with self._guard:
             self._closed = True
             procs = list(self._procs.values())
+            running = list(self._state)
         for proc in procs:
-            _kill_group(proc)
+            kill_group(proc)
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _read(handle: Any) -> str:
-    handle.seek(0)
-    data = handle.read(OUTPUT_LIMIT + 1)
-    text = data[:OUTPUT_LIMIT].decode("utf-8", errors="replace")
-    return text + ("\n[output truncated]" if len(data) > OUTPUT_LIMIT else "")
-
-
-def _outcome(raw: bytes, returncode: int | None, stdout: str, stderr: str, duration: float) -> Report:
-    try:
-        outcome = json.loads(raw) if raw else None
-    except ValueError:
-        outcome = None
-    output = {"stdout": stdout, "stderr": stderr, "duration_s": round(duration, 6)}
-    if outcome is None:
-        message = f"the process exited with code {returncode} before returning a value"
-        if stderr.strip():
-            message += f": {stderr.strip().splitlines()[-1]}"
-        return Failed(ErrorInfo(type=ErrorType.PROCESS_EXIT, message=message), output)
-    if outcome["ok"]:
-        return Finished({"value": outcome["value"], **output})
-    output["traceback"] = outcome["traceback"]
-    return Failed(code_error(outcome["type"], outcome["message"]), output)
+        if self._dask is not None:
+            self._dask.cancel_python(running)
+            self._dask.release()

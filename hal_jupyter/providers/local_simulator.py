@@ -9,6 +9,9 @@ go to the worker one at a time; cancelling a running batch stops the worker,
 and a worker that died is started again for the next batch. The worker serves
 the whole server process (:class:`AerProcess`). A circuit that
 cannot run fails alone, with its own reason; the rest of its batch completes.
+
+With ``local_executor = "dask"`` a batch goes to a Dask cluster instead, in
+chunks that run the same simulation on its workers (:mod:`.dask_executor`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from typing import Any
 from ..engine.errors import ErrorType, InvalidCircuit, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from ..engine import estimation, sweeps
-from . import aer_worker, quantum
-from ..engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting
+from . import aer_worker, dask_executor, quantum
+from ..engine.contract import (
+    BatchSpec, Cancelled, Failed, Finished, JobSpec, Provider, Report, Running, Submission, Waiting,
+)
 
 _METHODS = {
     "aer_simulator": "automatic",
@@ -36,7 +41,7 @@ _OPTIONS = {"seed_simulator": int}
 _FREE = CostEstimate(currency="USD", amount=0.0, basis="free local simulator")
 
 
-class LocalSimulatorProvider(Provider):
+class LocalSimulatorProvider(dask_executor.LocalWork, Provider):
     name = "local_simulator"
     kind = "quantum"
     description = "Qiskit Aer simulator on the Jupyter server's machine (free, embedded default)"
@@ -53,6 +58,7 @@ class LocalSimulatorProvider(Provider):
         # One long-lived thread talks to the worker: this provider's batches run one at a time.
         self._feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-aer")
         self._aer = AerProcess.of_this_process()
+        self._dask = dask_executor.executor_for(self.settings)  # None: the worker process above
 
     def _simulate(self, method: str, jobs: list[tuple[str, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
         """Runs on the feeder thread: one request to the worker, one answer."""
@@ -93,14 +99,20 @@ class LocalSimulatorProvider(Provider):
         return _FREE
 
     def warm_up(self) -> None:
-        """Start the worker process and its imports now, not with the first batch."""
-        self._feeder.submit(self._aer.start)
+        """Start the worker process (or connect to the Dask cluster) and its imports now, not with the first batch."""
+        if self._dask is not None:
+            dask_executor.warm_up(self._dask)
+        else:
+            self._feeder.submit(self._aer.start)
 
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
         jobs = [(job.payload["circuit"], job.payload.get("sweep")) for job in batch.jobs]
-        seed = batch.options.get("seed_simulator")
-        future = self._feeder.submit(self._simulate, _METHODS[batch.backend], jobs, batch.shots, seed)
+        request = (_METHODS[batch.backend], jobs, batch.shots, batch.options.get("seed_simulator"))
+        if self._dask is not None:
+            future = self._dask.simulate(*request)
+        else:
+            future = self._feeder.submit(self._simulate, *request)
         with self._guard:
             self._runs[batch.id] = future
         future.add_done_callback(lambda _: self._notify(batch.id))
@@ -113,7 +125,7 @@ class LocalSimulatorProvider(Provider):
             lost = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message="the simulation was lost (server restarted)"))
             return {job.id: lost for job in batch.jobs}
         if not future.done():
-            report = Running(_progress(batch)) if future.running() else Waiting("waiting for the simulator")
+            report = Running(_progress(batch, self._dask is not None)) if future.running() else Waiting("waiting for the simulator")
             return {job.id: report for job in batch.jobs}
         reports = self._outcome(batch, future)
         with self._guard:  # only once its outcome is read: a poll that fails is asked again
@@ -136,12 +148,22 @@ class LocalSimulatorProvider(Provider):
             return
         with self._guard:
             future = self._runs.pop(batch.id, None)
-        if future is not None and not future.cancel() and future.running():
+        if future is None:
+            return
+        if self._dask is not None:
+            self._dask.stop(future)
+        elif not future.cancel() and future.running():
             self._aer.stop(self)
 
     def close(self) -> None:
         self._feeder.shutdown(wait=False, cancel_futures=True)
         self._aer.stop(self)  # only a run of this provider's: the worker serves the process
+        if self._dask is not None:
+            with self._guard:
+                runs = list(self._runs.values())
+            for future in runs:
+                self._dask.stop(future)
+            self._dask.release()
 
 
 class AerProcess:
@@ -218,12 +240,13 @@ class AerProcess:
                 proc.kill()
 
 
-def _progress(batch: BatchSpec) -> str:
+def _progress(batch: BatchSpec, on_dask: bool = False) -> str:
     """What a running batch does, for its jobs' status messages (a sweep counts its points)."""
     points = sum(sweeps.num_points(job.payload) for job in batch.jobs)
+    where = "in chunks on the Dask cluster" if on_dask else "in one Aer run" if points == len(batch.jobs) else "in one Aer call"
     if points == len(batch.jobs):
-        return f"simulating {len(batch.jobs)} circuit(s) in one Aer run"
-    return f"simulating {len(batch.jobs)} job(s), {points} parameter points, in one Aer call"
+        return f"simulating {len(batch.jobs)} circuit(s) {where}"
+    return f"simulating {len(batch.jobs)} job(s), {points} parameter points, {where}"
 
 
 def _report(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> Report:

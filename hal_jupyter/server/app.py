@@ -75,6 +75,19 @@ class HalExtension(ExtensionApp):
     retry_max_s = Float(limits.RETRY_MAX_S, config=True, help="Longest backoff between submission attempts, in seconds.")
     max_poll_failures = Int(limits.MAX_POLL_FAILURES, config=True, help="Failed status checks in a row after which a job is UNKNOWN.")
     degraded_after = Int(limits.DEGRADED_AFTER, config=True, help="Failed calls in a row after which a provider is listed as degraded.")
+    local_executor = Unicode(
+        limits.LOCAL_EXECUTOR,
+        config=True,
+        help="Where local work runs (local_simulator batches, local_python jobs): 'process' (worker processes of "
+        "this server) or 'dask' (a Dask cluster, see dask_address; needs pip install 'hal-jupyter[dask]'). "
+        "Any other value: the engine does not start and requests answer 503 saying why.",
+    )
+    dask_address = Unicode(
+        "",
+        config=True,
+        help="The Dask scheduler local work goes to when local_executor is 'dask' (tcp://host:8786, e.g. a "
+        "dask-gateway or dask-kubernetes cluster's). Empty: an embedded distributed.LocalCluster started on first use.",
+    )
     env_file = Unicode(
         ".env",
         config=True,

@@ -185,6 +185,8 @@ async def test_describe_names_the_embedded_cluster(api, embedded):
     info = dask_executor.describe(Settings(local_executor="dask"))
     assert info == {"kind": "dask", "address": embedded.client().scheduler.address, "workers": 2}
     assert dask_executor.describe(Settings()) == {"kind": "process", "address": None, "workers": 1}
+    status, scheduler = await api.get("scheduler")  # what GET /hal/api/scheduler shows
+    assert status == 200 and scheduler["local_executor"] == info
 
 
 @pytest.mark.parametrize("hal_config", [{"env_file": "", "warm_up": False, "local_executor": "thread"}])

@@ -269,7 +269,19 @@ class Engine:
         return [b.model_dump() for b in backends]
 
     def scheduler_info(self) -> dict[str, Any]:
-        return {**self.scheduler.info(), "engines": self.coordinator.engines()}
+        return {**self.scheduler.info(), "engines": self.coordinator.engines(), "local_executor": self._local_executor()}
+
+    def _local_executor(self) -> dict[str, Any]:
+        """Where this engine runs local work (its local providers say; never waits)."""
+        for name in ("local_simulator", "local_python"):
+            try:
+                provider = self.registry.get(name)
+            except errors.HalError:
+                continue
+            info = getattr(provider, "executor_info", None)
+            if callable(info):
+                return dict(info())
+        return {"kind": self.settings.local_executor, "address": self.settings.dask_address or None, "workers": 0}
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         return self.events.subscribe(listener)

@@ -89,16 +89,17 @@ class Intake:
     def prepare(self, parsed: Parsed, owner: str | None) -> NewJobs:
         """Every job checked against its provider and built (all or none; may block)."""
         out = NewJobs([], parsed.bulk)
+        stamp = self.clock.stamp()  # a request's jobs are accepted together
         for index, request in enumerate(parsed.requests):
             try:
-                self._prepare(parsed.kind, request, owner, out)
+                self._prepare(parsed.kind, request, owner, out, stamp)
             except errors.HalError as exc:
                 if parsed.bulk:
                     prefix_error(exc, f"jobs[{index}]")
                 raise
         return out
 
-    def _prepare(self, kind: str, request: JobRequest, owner: str | None, out: NewJobs) -> None:
+    def _prepare(self, kind: str, request: JobRequest, owner: str | None, out: NewJobs, stamp: str) -> None:
         provider = self.registry.require(request.provider)
         if provider.kind != kind:
             raise errors.InvalidRequest(
@@ -127,7 +128,6 @@ class Intake:
             provider.validate(spec)
             cost = provider.estimate_cost(spec)
         group = GroupKey.of(provider.name, backend, shots, payload.get("options"), sweep is not None and sweep.estimating)
-        stamp = self.clock.stamp()
         out.rows.append({
             "id": job_id, "kind": kind, "provider": provider.name, "backend": backend, "name": request.name,
             "tags": request.tags, "priority": request.priority, "status_message": None,

@@ -6,6 +6,7 @@ The scheduler drives it; the tests drive it with a fake clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class GroupKey:
     @classmethod
     def of(cls, provider: str, backend: str | None, shots: int | None, options: dict[str, Any] | None, estimate: bool) -> GroupKey:
         """The group of a job: what must be equal for two jobs to share a provider call."""
-        return cls(provider, backend or "", shots, json.dumps(options or {}, sort_keys=True), estimate)
+        return cls(provider, backend or "", shots, json.dumps(options, sort_keys=True) if options else "{}", estimate)
 
     def label(self) -> str:
         shots = "" if self.shots is None else f" x{self.shots}"
@@ -39,10 +40,15 @@ class GroupKey:
     def digest(self) -> str:
         """The key as the store keeps it (``hal_jobs.group_key``): engines that share a
         store batch a group's jobs together by it."""
-        parts: list[Any] = [self.provider, self.backend, self.shots, json.loads(self.options)]
-        if self.estimate:
-            parts.append("estimate")
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+        return _digest(self.provider, self.backend, self.shots, self.options, self.estimate)
+
+
+@functools.lru_cache(maxsize=4096)  # a bulk request's jobs share a few groups
+def _digest(provider: str, backend: str, shots: int | None, options: str, estimate: bool) -> str:
+    parts: list[Any] = [provider, backend, shots, json.loads(options)]
+    if estimate:
+        parts.append("estimate")
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass

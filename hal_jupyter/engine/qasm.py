@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import collections
 import functools
+import heapq
 import re
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidCircuit
@@ -34,11 +36,13 @@ MAX_NESTING = 64
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _NOT_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _PAIRS = re.compile(r"\(\)|\[\]|\{\}")
-_QREG = re.compile(r"\bqreg\s+\w+\s*\[\s*(\d+)\s*\]")
-_CREG = re.compile(r"\bcreg\s+\w+\s*\[\s*(\d+)\s*\]")
-_MEASURE = re.compile(r"\bmeasure\b")
+# These start with a literal, which the regex engine finds at C speed; the word
+# boundary before it is checked on the (few) matches (:func:`_words`).
+_REG = re.compile(r"reg\s+\w+\s*\[\s*(\d+)\s*\]")
+_BIT = re.compile(r"bit\s*\[\s*(\d+)\s*\]")
+_MEASURE = re.compile(r"measure\b")
+_LONG_DIGITS = re.compile(r"\d{19}")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
-_DECLARATION = re.compile(r"\b(?:qreg|creg)\s+\w+\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]")
 _HUGE_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
 
 
@@ -93,9 +97,13 @@ def _summarise_qasm2(source: str) -> CircuitSummary | None:
     # The parser accepted it: its declarations and statements are well formed, so they are
     # read off the text (without comments) at C speed rather than op by op in Python.
     text = _without_comments(source)
-    qubits = sum(int(n) for n in _QREG.findall(text))
-    clbits = sum(int(n) for n in _CREG.findall(text))
-    return CircuitSummary(qubits, clbits, _MEASURE.search(text) is not None)
+    qubits = clbits = 0
+    for match in _words(_REG, "reg", text, ("qreg", "creg")):
+        if text.startswith("q", match.start() - 1):
+            qubits += int(match.group(1))
+        else:
+            clbits += int(match.group(1))
+    return CircuitSummary(qubits, clbits, next(_words(_MEASURE, "measure", text, ("measure",)), None) is not None)
 
 
 @functools.cache
@@ -122,7 +130,7 @@ def _check_sizes(source: str) -> None:
     :data:`MAX_NESTING` and register declarations that add up to more than
     :data:`MAX_DECLARED_BITS`, before any parser runs."""
     text = _without_comments(source)
-    huge = _HUGE_INTEGER.search(text)
+    huge = _HUGE_INTEGER.search(text) if _LONG_DIGITS.search(text) else None
     if huge is not None:
         raise _at(text, huge.start(), f"the number {huge.group()[:12]}... is too large")
     if _nesting_bound(text) > MAX_NESTING:  # (rare: then bracket by bracket, to say where)
@@ -132,10 +140,31 @@ def _check_sizes(source: str) -> None:
             if depth > MAX_NESTING:
                 raise _at(text, match.start(), f"brackets are nested more than {MAX_NESTING} levels deep")
     total = 0
-    for match in _DECLARATION.finditer(text):
-        total += int(match.group(1) or match.group(2))
+    for match in _declarations(text):
+        total += int(match.group(1))
         if total > MAX_DECLARED_BITS:
             raise _at(text, match.start(), f"the circuit declares more than {MAX_DECLARED_BITS} qubits and bits")
+
+
+def _words(pattern: re.Pattern[str], literal: str, text: str, words: tuple[str, ...]) -> Iterator[re.Match[str]]:
+    """Matches of ``pattern`` (which starts with ``literal``) where ``literal`` ends one of
+    ``words`` and that word stands alone: what ``\\b(?:word|...)`` would find, without
+    the regex engine trying a word boundary at every character."""
+    for match in pattern.finditer(text):
+        for word in words:
+            begin = match.start() - (len(word) - len(literal))
+            if begin >= 0 and text.startswith(word, begin) and (begin == 0 or not _is_word_char(text[begin - 1])):
+                yield match
+                break
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _declarations(text: str) -> Iterator[re.Match[str]]:
+    """Register declarations: ``qreg``/``creg`` (OpenQASM 2), ``qubit[n]``/``bit[n]`` (3)."""
+    yield from heapq.merge(_words(_REG, "reg", text, ("qreg", "creg")), _words(_BIT, "bit", text, ("qubit", "bit")), key=lambda m: m.start())
 
 
 def _without_comments(source: str) -> str:

@@ -71,3 +71,22 @@ def test_brackets_nested_too_deep_are_refused_with_where():
     assert "nested more than 64" in caught.value.message and "line 4" in caught.value.message
     fine = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nrz(' + "(" * 60 + "1" + ")" * 60 + ") q[0];\n"
     assert qasm.inspect_circuit(fine).num_qubits == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[6000] q;\nbit[6000] c;\n',
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[6000];\ncreg c[6000];\n',
+    ],
+)
+def test_declarations_past_the_limit_are_refused_where_the_limit_is_passed(source):
+    with pytest.raises(InvalidCircuit) as caught:
+        qasm.inspect_circuit(source)
+    assert "more than 10000 qubits and bits" in caught.value.message and "line 4" in caught.value.message
+
+
+def test_names_that_contain_keywords_are_not_declarations():
+    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg xcreg[2];\ncreg c[1];\ngate mymeasure a { x a; }\nmymeasure xcreg[0];\n'
+    found = qasm.inspect_circuit(source)
+    assert (found.num_qubits, found.num_clbits, found.measures) == (2, 1, False)

@@ -19,7 +19,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +31,7 @@ from .events import EventBus
 from .lifecycle import Transition
 from .models import JobRecord
 from .store import JobStore
+from .store_thread import StoreThread
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -74,15 +74,14 @@ class Ledger:
         self._held_elsewhere = held_elsewhere
         self._active: dict[str, LiveJob] = {}
         # one thread, one pinned connection: store calls run one at a time, off the event loop
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-store", initializer=store.db.pin)
+        self._thread = StoreThread(initializer=store.db.pin)
         self._waiting_adds: list[tuple[Sequence[Row], bool, asyncio.Future[None]]] = []
         self._adding = False
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a store call on the store's thread; a database that cannot be reached is a 503."""
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+            return await self._thread.call(functools.partial(fn, *args, **kwargs))
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise errors.StoreUnavailable(f"the job store cannot be reached: {_first_line(exc)}") from exc
         except sa.exc.DBAPIError as exc:
@@ -144,6 +143,15 @@ class Ledger:
         """
         if idempotency_key is not None:
             await self.db(self.store.insert_jobs, rows, idempotency_key, self.engine_id if claim else None, self._held_elsewhere)
+        elif not self._adding:  # no write under way: this one goes at once, without a writer task
+            self._adding = True
+            try:
+                await self.db(self.store.insert_jobs, rows, None, self.engine_id if claim else None, self._held_elsewhere)
+            finally:
+                if self._waiting_adds:  # arrived meanwhile: written together, next
+                    asyncio.ensure_future(self._write_adds())
+                else:
+                    self._adding = False
         else:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting_adds.append((rows, claim, done))
@@ -153,7 +161,8 @@ class Ledger:
             await done
         claimed = [r for r in rows if r["engine_id"] == self.engine_id]
         self.adopt(claimed, parsed)
-        self.events.publish([public_record(r) for r in rows])
+        if len(self.events):
+            self.events.publish([public_record(r) for r in rows])
         return claimed
 
     async def _write_adds(self) -> None:
@@ -286,7 +295,7 @@ class Ledger:
         return await self.db(self.store.get_job, job_id)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        self._thread.shutdown()
         self.store.close()
 
 

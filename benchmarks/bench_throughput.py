@@ -18,8 +18,17 @@ shared 2-core VM varies by +-30% from one second to the next. Measured:
 - accepted:   single submissions per second on one connection, on a server with
               nothing simulating (a batch window longer than the run); and on 8
               connections at once (threads; their requests share commits);
+- floor:      Jupyter's own request floor on the same connection (GET /api/status),
+              alternating with the accepted-singles rounds: what the HAL adds per submission;
+- sweeps:     200 separate standard sampling jobs (one POST each, batched by the
+              scheduler) against the same 200 points as one sweep job (bench_sweeps.py's
+              10-qubit ansatz), until every result is in hand;
+- dask:       bench_dask.py's comparison (in-process engines): a bulk of the circuits
+              until every result is in hand, local_executor "dask" (embedded
+              LocalCluster) against "process" (skipped without distributed);
 - loop:       what a notebook does without the HAL, transpile + run per circuit,
               timed on --loop-sample circuits and scaled to the full count.
+The last lines are the targets' table of issue 23, with every figure of this run.
 Then the time to fetch every result one by one (GET /jobs/{id}/result) is printed on its own.
 """
 
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import socket
 import statistics
@@ -41,6 +51,8 @@ from hal_jupyter.offline.processes import ServerProcess
 
 GATES_1Q = ("h", "x", "sx", "s", "t")
 IDS_PER_REQUEST = 500  # API.md: at most 500 ids per listing
+SWEEP_POINTS = 200
+SWEEP = argparse.Namespace(qubits=10, layers=4, shots=1024)  # bench_sweeps.py's defaults
 
 
 def random_circuit(rng: random.Random, qubits: int = 5, gates: int = 20) -> str:
@@ -213,6 +225,9 @@ def main() -> None:
     direct([random_circuit(rng) for _ in range(20)], args.shots)  # warm up imports and Aer
 
     t_direct, t_bulk, t_post, t_fetch, t_single, rate_e2e, rate_accept, rate_8 = [], [], [], [], [], [], [], []
+    rate_floor: list[float] = []
+    t_sweep: list[float] = []
+    t_separate: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp), db_url=f"sqlite:///{tmp}/jobs.sqlite", batch_window_s=0.5, batch_max_size=args.batch_max_size)
         server.start()
@@ -244,6 +259,12 @@ def main() -> None:
                 fetch_bulk(conn, single_ids)
                 t_single.append(time.perf_counter() - start)
                 rate_e2e.append(n / t_accept)
+
+                import bench_sweeps  # (it imports this module: not at the top)
+
+                thetas = [2 * math.pi * k / SWEEP_POINTS for k in range(SWEEP_POINTS)]
+                t_sweep.append(bench_sweeps.hal_sweep(server, events, conn, SWEEP, thetas, estimate=False))
+                t_separate.append(bench_sweeps.hal_separate(server, events, conn, SWEEP, thetas, estimate=False, priority="standard"))
             t_one_by_one = fetch_one_by_one(conn, single_ids)
             conn.close()
         finally:
@@ -255,6 +276,7 @@ def main() -> None:
             conn = Connection(server)
             post_singles(conn, [random_circuit(rng) for _ in range(100)], args.shots)
             for _ in range(args.repeat):
+                rate_floor.append(floor(conn, n))
                 _, t_accept = post_singles(conn, [random_circuit(rng) for _ in range(n)], args.shots)
                 rate_accept.append(n / t_accept)
                 rate_8.append(n / post_concurrently(server, [random_circuit(rng) for _ in range(n)], args.shots))
@@ -262,6 +284,7 @@ def main() -> None:
         finally:
             server.stop()
     t_loop = notebook_loop([random_circuit(rng) for _ in range(args.loop_sample)], args.shots) * n / args.loop_sample
+    dask_ratio = dask_against_process(n, args.shots, args.repeat, rng)
 
     def rounds(values: list[float]) -> str:
         return ", ".join(f"{x:.2f}" for x in values)
@@ -285,6 +308,58 @@ def main() -> None:
     print(f"notebook loop, transpile + run per circuit:      {t_loop:7.3f} s   (timed on {args.loop_sample}, scaled to {n})")
     print(f"   speed-up of the HAL bulk path over it:        {t_loop / b:7.1f}x")
     print(f"fetching {n} results one by one (GET /jobs/{{id}}/result): {t_one_by_one:7.3f} s")
+    above = 1000 / med(rate_accept) - 1000 / med(rate_floor)
+    sweep_ratio = med(t_separate) / med(t_sweep)
+    print()
+    print(f"targets (issue 23), this run, medians of {args.repeat}:")
+    rows = [
+        ("single submissions accepted/s, one connection, SQLite", f"{med(rate_accept):.0f}", ">= 1,000", med(rate_accept) >= 1000),
+        ("   the HAL's cost above Jupyter's floor", f"{above:.2f} ms (floor {med(rate_floor):.0f}/s)", "<= ~0.4 ms", above <= 0.4),
+        (f"bulk POST of {n} jobs accepted", f"{n / med(t_post):.0f} jobs/s", ">= 10,000 jobs/s", n / med(t_post) >= 10000),
+        (f"{n} circuits bulk until all results / direct Aer", f"{b / d:.2f}", "<= 1.3", b / d <= 1.3),
+        (f"{n} single requests until all results / direct Aer", f"{s1 / d:.2f}", "<= 2.0", s1 / d <= 2.0),
+        (f"{SWEEP_POINTS} separate standard jobs / one {SWEEP_POINTS}-point sweep job", f"{sweep_ratio:.2f}", "<= 3", sweep_ratio <= 3),
+        (f"Dask LocalCluster path / process path, {n} circuits", "n/a (no distributed)" if dask_ratio is None else f"{dask_ratio:.2f}", "<= 1.3",
+         dask_ratio is not None and dask_ratio <= 1.3),
+    ]
+    for name, value, target, met in rows:
+        print(f"  {name:58s} {value:>28s}   target {target:18s} {'met' if met else 'NOT met'}")
+    print("  (PostgreSQL and two servers: benchmarks/bench_stores.py)")
+
+
+def floor(conn: Connection, count: int) -> float:
+    """Jupyter's own requests per second on this connection (GET /api/status)."""
+    start = time.perf_counter()
+    for _ in range(count):
+        status, _ = conn.request("GET", "/api/status")
+        assert status == 200
+    return count / (time.perf_counter() - start)
+
+
+def dask_against_process(n: int, shots: int, repeat: int, rng: random.Random) -> float | None:
+    """bench_dask.py's ratio, dask / process (medians), or None without distributed."""
+    import asyncio
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return None
+    import bench_dask
+    from hal_jupyter.providers import dask_executor
+
+    cluster = dask_executor.DaskExecutor.acquire("", 60.0)
+    cluster.client()
+    times: dict[str, list[float]] = {"process": [], "dask": []}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for round_ in range(repeat + 1):  # round 0 warms both paths up
+                for executor in ("process", "dask"):
+                    circuits = [random_circuit(rng) for _ in range(n)]
+                    elapsed = asyncio.run(bench_dask.one_round(executor, circuits, shots, 1000, Path(tmp) / f"{executor}-{round_}.sqlite"))
+                    if round_:
+                        times[executor].append(elapsed)
+    finally:
+        cluster.release()
+    return statistics.median(times["dask"]) / statistics.median(times["process"])
 
 
 if __name__ == "__main__":

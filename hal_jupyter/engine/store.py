@@ -93,10 +93,10 @@ class JobStore:
                     row["engine_id"], row["fence"] = holder or engine_id, 1
                     if holder:
                         assigned.setdefault(holder, []).append(row["id"])
-            self.db.insert(conn, jobs, [encode(r) for r in rows])
-            self.db.notify(
-                conn, engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None for r in rows) else [], assigned=assigned
+            notify = self.db.payloads(
+                engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None for r in rows) else [], assigned=assigned
             )
+            self.db.insert(conn, jobs, [encode(r) for r in rows], notify)
 
     # -- transitions --------------------------------------------------------
     def transition(self, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:

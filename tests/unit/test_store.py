@@ -211,3 +211,15 @@ def test_a_held_job_is_not_driven_until_released(stores):
     assert stores.leases.claim(a) == []  # HELD waits for a release, no engine drives it
     assert stores.leases.claim_job(a, "h")["engine_id"] == "e-a"  # but it can be cancelled
     assert stores.jobs.transition(lifecycle.RELEASE, a, LATER, [("h", 1, {"status_message": "released"}, None)]) == {"h"}
+
+
+def test_the_drivers_errors_on_the_accept_path_come_as_sqlalchemys(stores):
+    """The accepting insert goes straight to the driver; its errors still map to 503s and
+    409s like every other statement's (Ledger.db and the idempotency constraint)."""
+    from hal_jupyter.engine.schema import jobs
+
+    with pytest.raises(sa.exc.IntegrityError):
+        with stores.db.write() as conn:
+            stores.db.insert(conn, jobs, [{"id": "no-kind"}])  # NOT NULL columns missing
+    stores.jobs.insert_jobs([row("after")])  # the connection is fine afterwards
+    assert stores.jobs.get_job("after") is not None

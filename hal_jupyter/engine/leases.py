@@ -87,16 +87,18 @@ class Leases:
         self.now = db.now
         #: the live engines, as of the last heartbeat (or an engine's coming or going)
         self.fleet: list[EngineInfo] = []
-        self._held = (
-            sa.select(jobs.c.group_key, sa.func.min(jobs.c.engine_id))
+        # One index probe (status, group_key, engine_id) per group, stopping at the first
+        # row: never a scan of the group's queue, which grows with the load.
+        self._holder = (
+            sa.select(jobs.c.engine_id)
             .where(
                 jobs.c.status == QUEUED,
-                jobs.c.group_key.in_(sa.bindparam("keys", expanding=True)),
+                jobs.c.group_key == sa.bindparam("key"),
+                jobs.c.engine_id.in_(sa.bindparam("others", expanding=True)),
                 jobs.c.priority != "high",  # dispatched alone: they hold no group
-                jobs.c.engine_id.in_(sa.bindparam("others", expanding=True)),  # one index probe (status, group_key, engine_id) each
                 jobs.c.engine_id.in_(self._live()),
             )
-            .group_by(jobs.c.group_key)
+            .limit(1)
         )
 
     def _live(self) -> sa.Select[Any]:
@@ -204,7 +206,12 @@ class Leases:
         others = [e.id for e in self.fleet if e.id != engine_id and e.dispatch]
         if not keys or not others:
             return {}
-        return {k: holder for k, holder in conn.execute(self._held, {"keys": keys, "others": others})}
+        held = {}
+        for key in keys:
+            holder = conn.execute(self._holder, {"key": key, "others": others}).scalar()
+            if holder is not None:
+                held[key] = holder
+        return held
 
     def has_work(self, engine_id: str, providers: Sequence[str] | None = None) -> bool:
         """Whether a claim would find anything (a read: cheap when the answer is no)."""

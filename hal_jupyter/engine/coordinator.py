@@ -82,6 +82,8 @@ class Coordinator:
         self._missing: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._side: set[asyncio.Task[Any]] = set()
+        self._assigned: set[str] = set()
+        self._assigned_task: asyncio.Task[None] | None = None
 
     @property
     def engine_id(self) -> str:
@@ -108,7 +110,7 @@ class Coordinator:
 
     async def stop(self, release: bool = True) -> None:
         self._stop.set()
-        tasks = [*self._tasks, *self._side]
+        tasks = [*self._tasks, *self._side, *([self._assigned_task] if self._assigned_task else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -229,11 +231,20 @@ class Coordinator:
         if note.cancel and note.engine_id == self.engine_id:
             self.wake()
         if note.assigned and note.target == self.engine_id and self.dispatch:  # jobs of a group this engine holds
-            self._spawn(self.recovery.take_assigned(list(note.assigned)))
+            self._assigned.update(note.assigned)
+            if self._assigned_task is None or self._assigned_task.done():
+                self._assigned_task = asyncio.ensure_future(self._take_assigned())
         if note.engine_id != self.engine_id and note.jobs and len(self.events) > 0:  # someone listens
             self._remote_ids.update(note.jobs)
             if self._remote_task is None or self._remote_task.done():
                 self._remote_task = asyncio.ensure_future(self._publish_remote())
+
+    async def _take_assigned(self) -> None:
+        """Jobs handed over by other servers, read in one query for all that arrived
+        meanwhile (one per submission would cost this engine a query per job)."""
+        while self._assigned:
+            ids, self._assigned = sorted(self._assigned), set()
+            await self.recovery.take_assigned(ids)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

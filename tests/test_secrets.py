@@ -83,7 +83,7 @@ def test_the_sweep_finds_a_canary_wherever_it_is_and_judges_thin_evidence():
 def _run_jobs_with_canary_credentials(root: Path) -> None:
     """Jobs on the offline clouds with their credentials (from a ``.env`` file),
     then, restarted, with credentials that fail (the environment wins over the file)."""
-    server = ServerProcess(root, db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2)
+    server = ServerProcess(root, db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2, retry_base_s=0.05, retry_max_s=0.2)
     with _offline_clouds(root / ".env"):
         try:
             server.start(timeout=90)

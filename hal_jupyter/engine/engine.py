@@ -108,7 +108,8 @@ class Engine:
         if started is not None and started.done() and not started.cancelled() and started.exception() is None:
             await self.coordinator.stop()
         await self.scheduler.stop()
-        self.registry.close()
+        # Off the loop: closing a provider may wait (an embedded Dask cluster takes 1-3 s).
+        await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.close)
         self._cpu.shutdown(wait=False)
         self.ledger.close()
 

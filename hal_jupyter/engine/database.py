@@ -156,10 +156,7 @@ class Database:
         try:
             if self.dialect == "postgresql":
                 with driver.pipeline(), driver.cursor() as cursor:  # type: ignore[union-attr]
-                    if len(params) == 1:
-                        cursor.execute(sql, params[0])
-                    else:
-                        cursor.executemany(sql, params)
+                    cursor.executemany(sql, params)
                     if notify:
                         cursor.execute("SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(notify)), [x for p in notify for x in (CHANNEL, p)])
             else:

@@ -30,7 +30,7 @@ from .reports import Failed, Finished, Report, transition_for
 from .events import EventBus
 from .lifecycle import Transition
 from .models import JobRecord
-from .store import JobStore
+from .store import HeldGroups, JobStore
 from .store_thread import StoreThread
 
 T = TypeVar("T")
@@ -38,8 +38,6 @@ Row = dict[str, Any]
 PUBLIC_FIELDS = tuple(JobRecord.model_fields)
 #: ``(job_id, fields, result)``: one job's part of a transition
 Change = tuple[str, dict[str, Any], "dict[str, Any] | None"]
-#: what another live engine holds queued (:meth:`.leases.Leases.held_groups`)
-HeldGroups = Callable[[sa.Connection, str, set[str]], set[str]]
 log = logging.getLogger("hal_jupyter")
 
 

@@ -46,6 +46,8 @@ class QuantumJobRequest(_Request):
     parameters: dict[str, Any] | None = None
     observables: list[Any] | None = None
     precision: Any = None
+    #: v1.2: the result also carries one bitstring per shot (``memory``); a provider without per-shot data refuses it
+    memory: bool = False
 
 
 class ClassicalJobRequest(_Request):
@@ -121,6 +123,8 @@ class QuantumResult(BaseModel):
     parameters: dict[str, list[float]] | None = None
     evs: list[float] | list[list[float]] | None = None
     stds: list[float] | list[list[float]] | None = None
+    #: v1.2, with ``"memory": true``: one bitstring per shot (Qiskit's bit order); for a sweep one list per point
+    memory: list[str] | list[list[str]] | None = None
 
 
 class ClassicalResult(BaseModel):

@@ -109,7 +109,10 @@ class Engine:
             await self.coordinator.stop()
         await self.scheduler.stop()
         # Off the loop: closing a provider may wait (an embedded Dask cluster takes 1-3 s).
-        await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.close)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._cpu, self.registry.close)
+        except RuntimeError:  # at interpreter exit executors take no new work (an embedded engine's atexit close)
+            self.registry.close()
         self._cpu.shutdown(wait=False)
         self.ledger.close()
 

@@ -95,12 +95,16 @@ def to_program(obj: Any) -> Program:
     """OpenQASM for a ``QuantumCircuit``, a Braket ``Circuit`` or a string (taken as is)."""
     if isinstance(obj, str):
         return Program(obj)
-    kind = f"{type(obj).__module__}.{type(obj).__name__}"
-    if kind.startswith("qiskit.") and type(obj).__name__ == "QuantumCircuit":
+    if _kind_of(obj, "qiskit.", "QuantumCircuit"):  # subclasses too: QAOAAnsatz, library circuits
         return _from_qiskit(obj)
-    if kind.startswith("braket.") and type(obj).__name__ == "Circuit":
+    if _kind_of(obj, "braket.", "Circuit"):
         return _from_braket(obj)
     raise InvalidRequest(f"cannot submit a {type(obj).__name__}: give a Qiskit QuantumCircuit, a Braket Circuit or OpenQASM text")
+
+
+def _kind_of(obj: Any, package: str, name: str) -> bool:
+    """Whether ``obj`` is a ``name`` of ``package`` or of a subclass (without importing the package)."""
+    return any(c.__name__ == name and c.__module__.startswith(package) for c in type(obj).__mro__)
 
 
 # -- parameters ------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_vqe_with_the_hal_estimator_finds_the_ground_energy(backend):
     exact = NumPyMinimumEigensolver().compute_minimum_eigenvalue(H2).eigenvalue.real
     estimator = HalEstimator(backend, options={"default_precision": 0.002, "priority": "high"})
     ansatz = real_amplitudes(2, reps=1)
-    vqe = VQE(estimator, ansatz, COBYLA(maxiter=80), initial_point=np.full(ansatz.num_parameters, 0.1))
+    vqe = VQE(estimator, ansatz, COBYLA(maxiter=25), initial_point=np.full(ansatz.num_parameters, 0.1))
     found = vqe.compute_minimum_eigenvalue(H2).eigenvalue.real
     assert abs(found - exact) < 0.05, (found, exact)
 

@@ -41,6 +41,9 @@ from .jobs import HalPrimitiveJob
 from .layout import Layout
 
 _PAULI = frozenset("IXYZ")
+#: a precision of 0 asks for exact values: the local simulator computes them; providers that
+#: sample take the shots of this precision
+EXACT_SHOTS_PRECISION = 0.015625
 
 
 @dataclass
@@ -171,10 +174,11 @@ class HalEstimator(_Primitive, BaseEstimatorV2):
                 values_shape=pub.parameter_values.shape, swept=swept, precision=pub.precision,
             )
             request: dict[str, Any] = {
-                **shared, "circuit": program.text, "observables": _observables(pub.observables),
-                "precision": pub.precision, "shots": shots_for(pub.precision), "name": f"estimator pub {index}",
-                "tags": [*layout.tags(), *shared["tags"]],
+                **shared, "circuit": program.text, "observables": _observables(pub.observables), "shots": shots_for(pub.precision or EXACT_SHOTS_PRECISION),
+                "name": f"estimator pub {index}", "tags": [*layout.tags(), *shared["tags"]],
             }
+            if pub.precision:  # 0: exact where the provider computes exactly (Aer), else its shots
+                request["precision"] = pub.precision
             if swept:
                 request["parameters"] = _bindings(pub.parameter_values, circuit, program)
             requests.append(request)

@@ -1,0 +1,103 @@
+"""hal_jupyter.qiskit on the cloud quantum providers, through their real SDKs
+against the offline stand-ins (``hal_jupyter.offline``): IBM Quantum's Runtime
+(noisy fake_manila), Braket's local simulator and SV1, Azure Quantum's
+Quantinuum and IonQ. The HAL's primitives are compared with Qiskit's exact
+reference primitives within noise bounds; the PUBs of one run are one provider
+call; VQE on the IBM stand-in reaches the exact ground energy."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("qiskit_ibm_runtime")
+pytest.importorskip("braket.devices")
+pytest.importorskip("azure.quantum")
+
+from qiskit.circuit.library import real_amplitudes  # noqa: E402
+
+from hal_jupyter import Hal  # noqa: E402
+from hal_jupyter.offline.braket import SV1  # noqa: E402
+from hal_jupyter.offline.stack import OfflineClouds  # noqa: E402
+from hal_jupyter.qiskit import HalEstimator, HalProvider, HalSampler  # noqa: E402
+
+from . import qiskit_checks as checks  # noqa: E402
+from .test_qiskit import H2  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clouds():
+    stand_ins = OfflineClouds(only=("aws_braket", "azure_quantum", "ibm_quantum")).start()
+    saved = {name: os.environ.get(name) for name in stand_ins.env}
+    os.environ.update(stand_ins.env)
+    yield stand_ins
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    stand_ins.stop()
+
+
+@pytest.fixture(scope="module")
+def provider(clouds, tmp_path_factory):
+    hal = Hal(embedded=True, db_url=f"sqlite:///{tmp_path_factory.mktemp('clouds') / 'jobs.sqlite'}", batch_window_s=0.05, env_file="")
+    yield HalProvider(hal)
+    hal.close()
+
+
+def _one_call(clouds, hal: Hal, provider_name: str, run) -> list[str]:
+    """Run ``run`` (it returns the HAL job ids) and check that its PUBs went to the provider as ONE call."""
+    world = clouds.worlds[provider_name]
+    before = len(world.creates)
+    ids = run()
+    assert len(world.creates) == before + 1, world.creates[before:]
+    assert len(checks.batch_ids(hal, ids)) == 1
+    return ids
+
+
+def test_ibm_runtime_sampler_and_estimator(clouds, provider):
+    backend = provider.get_backend("fake_manila", provider="ibm_quantum")
+    assert backend.num_qubits == 5
+    _one_call(clouds, provider.hal, "ibm_quantum", lambda: checks.check_sampler(HalSampler(backend), shots=1000, bound=0.2))  # fake_manila: readout errors reach ~10%
+    _one_call(clouds, provider.hal, "ibm_quantum", lambda: checks.check_estimator(HalEstimator(backend), precision=0.02, bound=0.15))
+
+
+def test_vqe_on_the_ibm_stand_in_finds_the_ground_energy(provider):
+    from qiskit_algorithms import VQE, NumPyMinimumEigensolver
+    from qiskit_algorithms.optimizers import COBYLA
+
+    backend = provider.get_backend("fake_manila", provider="ibm_quantum")
+    exact = NumPyMinimumEigensolver().compute_minimum_eigenvalue(H2).eigenvalue.real
+    estimator = HalEstimator(backend, options={"default_precision": 0.01, "priority": "high"})
+    ansatz = real_amplitudes(2, reps=1)
+    vqe = VQE(estimator, ansatz, COBYLA(maxiter=20), initial_point=np.full(ansatz.num_parameters, 0.1))
+    found = vqe.compute_minimum_eigenvalue(H2).eigenvalue.real
+    assert abs(found - exact) < 0.05, (found, exact)
+
+
+@pytest.mark.parametrize("device", ["braket_sv", SV1])
+def test_braket_sampler_and_estimator(clouds, provider, device):
+    backend = provider.get_backend(device, provider="aws_braket")
+    sampled = checks.check_sampler(HalSampler(backend), shots=1000)
+    estimated = checks.check_estimator(HalEstimator(backend), precision=0.02)
+    hal = provider.hal
+    assert len(checks.batch_ids(hal, sampled)) == 1 and len(checks.batch_ids(hal, estimated)) == 1
+    if device == SV1:  # one program set task per run
+        assert len({r["remote_id"].partition("#")[0] for r in hal.records(sampled)}) == 1
+
+
+@pytest.mark.parametrize("target", ["quantinuum.sim.h2-1e", "ionq.simulator"])
+def test_azure_sampler_and_estimator(provider, target):
+    backend = provider.get_backend(target, provider="azure_quantum")
+    sampled = checks.check_sampler(HalSampler(backend), shots=1000, bound=0.12)
+    estimated = checks.check_estimator(HalEstimator(backend), precision=0.02, bound=0.15)
+    hal = provider.hal
+    assert len(checks.batch_ids(hal, sampled)) == 1 and len(checks.batch_ids(hal, estimated)) == 1
+    memory = [r.get("memory") for r in (hal.transport.result(i) for i in sampled)]
+    if target.startswith("ionq"):  # probabilities only: the sampler draws its shots from counts
+        assert memory == [None, None]
+    else:
+        assert all(m is not None for m in memory)

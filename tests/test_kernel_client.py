@@ -28,10 +28,14 @@ def test_quantum_and_classical_jobs(hal):
     assert hal.embedded and "embedded engine" in repr(hal)
     job = hal.submit_quantum(BELL_QASM2, shots=2000)
     assert job.id and job.record["status"] == "QUEUED"
-    _bell_ok(job.result(timeout=30).counts, 2000)
+    result = job.result(timeout=30)
+    _bell_ok(result.counts, 2000)
     assert job.status() == "COMPLETED"
-    value = hal.submit_classical("def main(x):\n    return x * 21\n", args={"x": 2}).result(timeout=30).value
-    assert value == 42
+    classical = hal.submit_classical("def main(x):\n    return x * 21\n", args={"x": 2})
+    assert classical.result(timeout=30).value == 42
+    # v1.2: the embedded engine types its results as the REST API does
+    assert result.type == "sampling" and hal.transport.result(job.id)["type"] == "sampling"
+    assert hal.records([classical.id], include_result=True)[0]["result"]["type"] == "classical"
 
 
 def test_circuit_objects_from_qiskit_and_braket_give_the_same_distribution(hal):

@@ -27,6 +27,7 @@ from .ids import new_id
 from .leases import Leases
 from .ledger import Ledger, public_record
 from .limits import MAX_LIST_IDS
+from .models import served_result
 from .policy import BatchPolicy
 from .registry import Registry
 from .scheduler import Scheduler
@@ -217,7 +218,7 @@ class Engine:
             results = await self.ledger.db(self.store.get_results, done) if done else {}
             for record in records:
                 found = results.get(record["id"])
-                record["result"] = {"id": record["id"], **found} if found is not None else None
+                record["result"] = served_result(record["id"], record["kind"], found) if found is not None else None
         next_cursor = str(rows[-1]["seq"]) if more else None
         return {"jobs": records, "next_cursor": next_cursor}
 
@@ -227,7 +228,7 @@ class Engine:
             detail = f": {row['error']['message']}" if row.get("error") else ""
             raise errors.JobNotFinished(f"job {job_id} is {row['status']}, not COMPLETED{detail}")
         result = await self.ledger.db(self.store.get_result, job_id)
-        return {"id": job_id, **(result or {})}
+        return served_result(job_id, row["kind"], result or {})
 
     async def cancel(self, job_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
         """Cancel a job whichever engine drives it, without waiting for another engine:

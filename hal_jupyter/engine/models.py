@@ -111,28 +111,77 @@ class JobRecord(BaseModel):
     cancel_requested: bool = False
 
 
-class QuantumResult(BaseModel):
-    """Counts (one dict; v1.1: one per point of a sweep), or, for an estimation job,
-    ``evs`` and ``stds`` shaped [observables] or [observables][points]."""
+Counts = dict[str, int]
+Estimates = list[float] | list[list[float]]
+Memory = list[str] | list[list[str]]
+ResultType = Literal["sampling", "estimation", "classical"]
 
+
+class _QuantumFields(BaseModel):
     id: str
-    counts: dict[str, int] | list[dict[str, int]] | None = None
     shots: int | None = None
     backend: str | None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SamplingResult(_QuantumFields):
+    """A sampling job's counts: one dict, or (a sweep, v1.1) one per point of ``parameters``."""
+
+    type: Literal["sampling"] = "sampling"
+    counts: Counts | list[Counts]
+    #: a sweep's values, name -> one per point (absent without a sweep)
     parameters: dict[str, list[float]] | None = None
-    evs: list[float] | list[list[float]] | None = None
-    stds: list[float] | list[list[float]] | None = None
     #: v1.2, with ``"memory": true``: one bitstring per shot (Qiskit's bit order); for a sweep one list per point
-    memory: list[str] | list[list[str]] | None = None
+    memory: Memory | None = None
+
+
+class EstimationResult(_QuantumFields):
+    """An estimation job's ``evs`` and ``stds``, shaped [observables] or, for a sweep, [observables][points]."""
+
+    type: Literal["estimation"] = "estimation"
+    evs: Estimates
+    stds: Estimates
+    parameters: dict[str, list[float]] | None = None
 
 
 class ClassicalResult(BaseModel):
+    """A classical job's return value (JSON), its output, and how long its code ran."""
+
+    type: Literal["classical"] = "classical"
     id: str
     value: Any = None
     stdout: str = ""
     stderr: str = ""
     duration_s: float
+
+
+#: v1.2: every result, told apart by ``type`` (what generated clients parse into one of three models)
+Result = Annotated[SamplingResult | EstimationResult | ClassicalResult, Field(discriminator="type")]
+
+
+class QuantumResult(_QuantumFields):
+    """Either quantum result in one lenient model: what the Python client has always
+    returned for a quantum job (and what a server before v1.2, which sends no ``type``, gives)."""
+
+    type: Literal["sampling", "estimation"] | None = None
+    counts: Counts | list[Counts] | None = None
+    parameters: dict[str, list[float]] | None = None
+    evs: Estimates | None = None
+    stds: Estimates | None = None
+    memory: Memory | None = None
+
+
+def result_type(kind: str, stored: dict[str, Any]) -> ResultType:
+    """What a stored result is: derived from the job's kind and the presence of ``evs``,
+    so results stored before v1.2 (which carry no ``type``) are typed alike."""
+    if kind == "classical":
+        return "classical"
+    return "estimation" if "evs" in stored else "sampling"
+
+
+def served_result(job_id: str, kind: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored result as every reader gets it (REST, ``include=result``, the embedded engine)."""
+    return {"type": result_type(kind, stored), "id": job_id, **{k: v for k, v in stored.items() if k != "type"}}
 
 
 class ProviderInfo(BaseModel):

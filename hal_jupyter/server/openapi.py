@@ -18,20 +18,29 @@ from ..engine.models import (
     BackendInfo,
     ClassicalJobRequest,
     ClassicalResult,
+    EstimationResult,
     JobList,
     JobRecord,
     ProviderInfo,
     QuantumJobRequest,
-    QuantumResult,
+    SamplingResult,
 )
 
 REF = "#/components/schemas/{model}"
 #: Answers whose every field is always sent (docs/API.md), although the models give some a default.
-ALWAYS_COMPLETE = ("JobRecord", "JobList", "ClassicalResult", "ProviderInfo", "BackendInfo", "CostEstimate")
-#: v1.1: a quantum result has counts (a sampling job: one dict, or one per point of a
-#: sweep) or evs and stds (an estimation job), and parameters when it is a sweep
-QUANTUM_RESULT_ALWAYS = ["id", "shots", "backend", "metadata"]
-QUANTUM_RESULT_KINDS = [{"required": ["counts"]}, {"required": ["evs", "stds", "parameters"]}]
+ALWAYS_COMPLETE = ("JobRecord", "JobList", "ProviderInfo", "BackendInfo", "CostEstimate")
+#: v1.2: a result is one of three, told apart by "type"; the fields each always has (a sampling
+#: result has "parameters" only for a sweep, "memory" only when asked for)
+RESULTS = {
+    "sampling": ("SamplingResult", ["type", "id", "counts", "shots", "backend", "metadata"]),
+    "estimation": ("EstimationResult", ["type", "id", "evs", "stds", "parameters", "shots", "backend", "metadata"]),
+    "classical": ("ClassicalResult", ["type", "id", "value", "stdout", "stderr", "duration_s"]),
+}
+RESULT = {
+    "description": "A completed job's result: 'type' says which of the three it is (docs/API.md, Results).",
+    "oneOf": [{"$ref": REF.format(model=name)} for name, _ in RESULTS.values()],
+    "discriminator": {"propertyName": "type", "mapping": {t: REF.format(model=name) for t, (name, _) in RESULTS.items()}},
+}
 ERROR_BODY = {
     "type": "object",
     "description": "Every error: 'type' is stable (for programs), 'message' is for people.",
@@ -139,7 +148,10 @@ def _submit(kind: str, request: str) -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     """Request schemas as validated; response schemas as docs/API.md promises them."""
-    models = [QuantumJobRequest, ClassicalJobRequest, JobRecord, QuantumResult, ClassicalResult, ProviderInfo, BackendInfo, JobList]
+    models = [
+        QuantumJobRequest, ClassicalJobRequest, JobRecord, SamplingResult, EstimationResult, ClassicalResult,
+        ProviderInfo, BackendInfo, JobList,
+    ]
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith("Request") else "serialization") for m in models], ref_template=REF
     )
@@ -147,16 +159,19 @@ def _schemas() -> dict[str, Any]:
     for name in ALWAYS_COMPLETE:
         defs[name]["required"] = list(defs[name]["properties"])
     defs["ErrorInfo"]["required"] = ["type", "message"]  # "exception" only for a UserCodeError
-    defs["QuantumResult"]["required"] = QUANTUM_RESULT_ALWAYS
-    defs["QuantumResult"]["anyOf"] = QUANTUM_RESULT_KINDS
+    for name, required in RESULTS.values():
+        defs[name]["required"] = required
+    defs["Result"] = RESULT
     defs["JobRecord"]["additionalProperties"] = False
     # v1.1: with include=result, a listed record also carries its result (null until COMPLETED)
     with_result = copy.deepcopy(defs["JobRecord"])
     with_result["title"] = "JobRecordWithResult"
-    with_result["properties"]["result"] = {"anyOf": [_ref("QuantumResult"), _ref("ClassicalResult"), {"type": "null"}]}
+    with_result["properties"]["result"] = {"anyOf": [_ref("Result"), {"type": "null"}]}
     with_result["required"] = [*with_result["required"], "result"]
     defs["JobRecordWithResult"] = with_result
-    defs["JobList"]["properties"]["jobs"]["items"] = {"anyOf": [_ref("JobRecord"), _ref("JobRecordWithResult")]}
+    # exactly one matches (a record has no other field); the one with a result first, since
+    # generated clients try each in turn and would otherwise read it as a JobRecord, dropping it
+    defs["JobList"]["properties"]["jobs"]["items"] = {"oneOf": [_ref("JobRecordWithResult"), _ref("JobRecord")]}
     defs["ErrorBody"] = ERROR_BODY
     return defs
 
@@ -222,7 +237,7 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "get_result",
                     "parameters": [job],
                     "responses": {
-                        "200": _json({"oneOf": [_ref("QuantumResult"), _ref("ClassicalResult")]}),
+                        "200": _json(_ref("Result")),
                         **_errors("400", "404", "409"),
                     },
                 }
@@ -260,3 +275,9 @@ def openapi_document() -> dict[str, Any]:
             "/hal/api/events": "Job records as they change: {type: 'job', job} or, when several changed within 100 ms, {type: 'jobs', jobs: [...]}."
         },
     }
+
+
+if __name__ == "__main__":  # python -m hal_jupyter.server.openapi > openapi.json: the document without a server
+    import json
+
+    print(json.dumps(openapi_document(), indent=2))

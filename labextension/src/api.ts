@@ -8,16 +8,10 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { Filters, JobPage, JobRecord, listQuery, parseEvent } from './model';
+import { Filters, JobPage, JobRecord, listQuery, parseEvent, Result, Schemas } from './model';
 
 /** A provider of `GET /hal/api/providers`. */
-export interface ProviderInfo {
-  name: string;
-  kind: 'quantum' | 'classical';
-  available: boolean;
-  reason: string | null;
-  description: string;
-}
+export type ProviderInfo = Schemas['ProviderInfo'];
 
 /** An error answer of the API (`{"type", "message"}`), or a network failure (status 0). */
 export class HalApiError extends Error {
@@ -74,8 +68,8 @@ export class HalApi {
     return (await this.request<JobRecord>(`jobs/${encodeURIComponent(id)}`)).data;
   }
 
-  async result(id: string): Promise<Record<string, any>> {
-    return (await this.request<Record<string, any>>(`jobs/${encodeURIComponent(id)}/result`)).data;
+  async result(id: string): Promise<Result> {
+    return (await this.request<Result>(`jobs/${encodeURIComponent(id)}/result`)).data;
   }
 
   async cancel(id: string): Promise<JobRecord> {

@@ -10,41 +10,19 @@
  * - `histogram`, `estimates`: what the detail view draws of a result.
  */
 
-export const STATUSES = [
-  'QUEUED',
-  'SUBMITTING',
-  'SUBMITTED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'UNKNOWN'
-] as const;
-export type JobStatus = (typeof STATUSES)[number];
-export const TERMINAL: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+import { components, jobStatusValues } from './api-types';
 
+/** The API's schemas, generated from its OpenAPI document (src/api-types.ts; `jlpm build:api-types`). */
+export type Schemas = components['schemas'];
 /** A job record (docs/API.md "Job record"). */
-export interface JobRecord {
-  id: string;
-  kind: 'quantum' | 'classical';
-  provider: string;
-  backend: string | null;
-  name: string | null;
-  tags: string[];
-  priority: 'high' | 'standard';
-  status: JobStatus;
-  status_message: string | null;
-  created_at: string;
-  updated_at: string;
-  submitted_at: string | null;
-  finished_at: string | null;
-  batch_id: string | null;
-  remote_id: string | null;
-  shots: number | null;
-  cost_estimate: { currency: string; amount: number; basis: string } | null;
-  error: { type: string; message: string } | null;
-  owner: string | null;
-}
+export type JobRecord = Schemas['JobRecord'];
+export type JobStatus = Schemas['JobStatus'];
+/** A completed job's result: `type` tells sampling, estimation and classical apart. */
+export type Result = Schemas['SamplingResult'] | Schemas['EstimationResult'] | Schemas['ClassicalResult'];
+/** Every status, in the lifecycle's order (the document's JobStatus enum). */
+export const STATUSES: readonly JobStatus[] = jobStatusValues;
+/** The statuses a job never leaves (the engine's lifecycle.TERMINAL; tests/test_api_types.py compares them). */
+export const TERMINAL: ReadonlySet<string> = new Set<JobStatus>(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 /** `GET /hal/api/jobs`'s answer. */
 export interface JobPage {

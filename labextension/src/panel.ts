@@ -10,7 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { HalApiError } from './api';
 import { JobsModel } from './jobs';
-import { Filters, JobRecord, STATUSES, TERMINAL, jobLabel, visibleRange, wantsMore } from './model';
+import { Filters, JobRecord, Result, STATUSES, TERMINAL, jobLabel, visibleRange, wantsMore } from './model';
 import { badge, h, jobRow, recordView, resultView } from './render';
 
 export const PANEL_ID = 'hal-jobs-panel';
@@ -39,7 +39,7 @@ export class JobsPanel extends Widget {
   private _detailOf: string | null = null;
   private _tagTimer: ReturnType<typeof setTimeout> | null = null;
   private _ageTimer: ReturnType<typeof setInterval>;
-  private _results = new Map<string, Promise<Record<string, any>>>();
+  private _results = new Map<string, Promise<Result>>();
 
   constructor(readonly model: JobsModel) {
     super();

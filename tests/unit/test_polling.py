@@ -43,7 +43,7 @@ async def test_reports_move_a_job_through_its_life(harness):
     await harness.clock.advance(4.9)
     record = await harness.wait_for(job, "COMPLETED")
     assert record["finished_at"] and record["status_message"] is None
-    assert await harness.engine.get_result(job) == {"id": job, "counts": {"00": 100}}
+    assert await harness.engine.get_result(job) == {"type": "sampling", "id": job, "counts": {"00": 100}}
 
 
 async def test_polls_back_off_to_the_longest_interval_with_jitter(harness):
@@ -102,7 +102,7 @@ async def test_a_report_after_completion_changes_nothing(harness, late):
     await harness.wait_for(a, "COMPLETED")
     await harness.clock.advance(2.5)
     await polled(harness, 2)
-    assert (await harness.record(a))["status"] == "COMPLETED" and await harness.engine.get_result(a) == {"id": a, "counts": {"0": 1}}
+    assert (await harness.record(a))["status"] == "COMPLETED" and await harness.engine.get_result(a) == {"type": "sampling", "id": a, "counts": {"0": 1}}
 
 
 async def test_a_waiting_report_after_running_is_ignored_and_logged_once(harness):
@@ -196,5 +196,5 @@ async def test_an_answer_the_store_did_not_take_is_applied_at_the_next_poll(harn
     assert harness.engine.ledger.get(job)["status"] == "SUBMITTED" and len(writes) == 1
     await harness.clock.advance(5.0)
     await harness.wait_for(job, "COMPLETED")
-    assert await harness.engine.get_result(job) == {"id": job, "counts": {"11": 7}}
+    assert await harness.engine.get_result(job) == {"type": "sampling", "id": job, "counts": {"11": 7}}
     assert len(provider.polled) == 1  # its answer was kept, not asked for again

@@ -43,6 +43,7 @@ export function job(
     cost_estimate: null,
     error: null,
     owner: null,
+    cancel_requested: false,
     ...rest
   };
 }

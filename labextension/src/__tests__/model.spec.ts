@@ -19,9 +19,10 @@ import {
 import { evolve, job, page, ts } from './factories';
 
 describe('STATUSES and TERMINAL', () => {
-  it('are the statuses of the contract', () => {
+  it('are the statuses of the contract (the JobStatus enum of the OpenAPI document, in api-types.ts)', () => {
     expect([...STATUSES]).toEqual([
       'QUEUED',
+      'HELD',
       'SUBMITTING',
       'SUBMITTED',
       'RUNNING',

@@ -392,7 +392,7 @@ describe('text stays text (no HTML injection)', () => {
   });
 
   it('renders an error message and type as text', () => {
-    const view = recordView(job('j1', 0, { status: 'FAILED', name: XSS, error: { type: XSS, message: XSS } }));
+    const view = recordView(job('j1', 0, { status: 'FAILED', name: XSS, error: { type: XSS as any, message: XSS } }));
     document.body.append(view);
     expect(document.querySelector('img')).toBeNull();
     expect(text(view.querySelector('.hal-error-message'))).toBe(XSS);

@@ -6,9 +6,13 @@ do not reproduce per-circuit runs.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+#: a one-parameter sweep: theta = 0 reads "00", theta = pi reads "01" (qubit 1 is never flipped)
+RX_SWEEP = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[2] q;\nbit[2] c;\nrx(theta) q[0];\nc = measure q;\n'
 GHZ3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nh q[0];\ncx q[0], q[1];\ncx q[1], q[2];\nc = measure q;\n'
 
 
@@ -68,3 +72,28 @@ async def ten_jobs_one_call(api: Any, provider: str, backend: str | None, priced
     if priced:
         assert all("batching saves" in c["basis"] for c in costs), costs
     return finals
+
+
+async def per_shot_memory(api: Any, provider: str, backend: str | None, shots: int = 100) -> None:
+    """``"memory": true`` gives one bitstring per shot, keyed as the counts are (so
+    ``Counter(memory) == counts``, in Qiskit's bit order: a sweep whose second point
+    flips qubit 0 reads "01" there), one list per point of a sweep; a job without it
+    in the same batch gets no memory."""
+    target = {"provider": provider, "shots": shots, **({"backend": backend} if backend else {})}
+    jobs = [
+        {**target, "circuit": GHZ3, "memory": True},
+        {**target, "circuit": flip(0)},
+        {**target, "circuit": RX_SWEEP, "parameters": {"theta": [0.0, math.pi]}, "memory": True},
+    ]
+    status, body = await api.post("quantum/jobs", {"jobs": jobs})
+    assert status == 201, body
+    finals = [await api.wait(r["id"], timeout=120) for r in body["jobs"]]
+    assert all(f["status"] == "COMPLETED" for f in finals), finals
+    assert len({f["batch_id"] for f in finals}) == 1, "jobs with and without memory share a batch"
+    ghz, plain, sweep = [(await api.get(f"jobs/{f['id']}/result"))[1] for f in finals]
+    assert len(ghz["memory"]) == shots and Counter(ghz["memory"]) == ghz["counts"], ghz
+    assert share(ghz["counts"], {"000", "111"}) >= 0.8, ghz
+    assert plain.get("memory") is None and max(plain["counts"], key=plain["counts"].get) == "001", plain
+    assert len(sweep["memory"]) == 2 and [len(m) for m in sweep["memory"]] == [shots, shots], sweep
+    assert [Counter(m) for m in sweep["memory"]] == sweep["counts"], sweep
+    assert [Counter(m).most_common(1)[0][0] for m in sweep["memory"]] == ["00", "01"], sweep  # bit 0 rightmost

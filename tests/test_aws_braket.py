@@ -37,6 +37,10 @@ async def test_bell_and_ghz_on_the_local_simulators_in_qiskit_bit_order(api, bac
     await checks.bell_ghz_and_bit_order(api, PROVIDER, backend, noisy=False)
 
 
+async def test_memory_on_the_local_simulator_follows_the_counts_in_qiskit_bit_order(api):
+    await checks.per_shot_memory(api, PROVIDER, "braket_sv")
+
+
 async def test_ten_standard_jobs_are_one_local_program_set(api):
     await checks.ten_jobs_one_call(api, PROVIDER, "braket_sv", priced=False)
 
@@ -93,6 +97,10 @@ async def test_devices_are_listed_with_qubits_and_queue(api, braket):
 @pytest.mark.parametrize("device", [braket_emulator.SV1, braket_emulator.DM1])
 async def test_bell_and_ghz_through_aws_device_in_qiskit_bit_order(api, braket, device):
     await checks.bell_ghz_and_bit_order(api, PROVIDER, device, noisy=False)
+
+
+async def test_memory_through_aws_device_follows_the_counts_in_qiskit_bit_order(api, braket):
+    await checks.per_shot_memory(api, PROVIDER, braket_emulator.SV1)
 
 
 async def test_ten_jobs_are_one_program_set_task_where_the_device_takes_them(api, braket):

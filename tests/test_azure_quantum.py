@@ -57,6 +57,15 @@ async def test_bell_and_ghz_in_each_targets_format_in_qiskit_bit_order(api, azur
     await checks.bell_ghz_and_bit_order(api, PROVIDER, target, noisy=False)
 
 
+async def test_memory_on_quantinuum_is_each_shot_it_returns_in_qiskit_bit_order(api, azure):
+    await checks.per_shot_memory(api, PROVIDER, "quantinuum.sim.h2-1e")
+
+
+async def test_memory_on_ionq_which_returns_probabilities_is_a_400_naming_the_target(api, azure):
+    status, error = await api.post("quantum/jobs", {"provider": PROVIDER, "backend": "ionq.simulator", "circuit": checks.BELL, "memory": True})
+    assert status == 400 and error["type"] == "InvalidRequest" and "ionq.simulator" in error["message"] and "memory" in error["message"], error
+
+
 async def test_ten_standard_jobs_are_one_session_and_keep_their_own_results(api, azure):
     before = len(azure.creates)
     finals = await checks.ten_jobs_one_call(api, PROVIDER, "ionq.simulator", priced=False)

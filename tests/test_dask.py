@@ -33,6 +33,7 @@ from hal_jupyter.providers.local_simulator import AerProcess
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("qiskit_aer")
 
+from . import quantum_checks as checks  # noqa: E402
 from .test_batch_isolation import BAD  # noqa: E402
 from .test_sweeps import ten_sweeps  # noqa: E402
 
@@ -137,6 +138,10 @@ async def test_sweeps_and_estimations_run_on_the_cluster(api, observables):
             else:
                 counts = result["counts"][point]
                 assert abs(counts.get("1", 0) / 500 - math.sin(theta / 2) ** 2) < 5 / math.sqrt(500), (k, counts)
+
+
+async def test_memory_passes_through_the_chunks_to_the_jobs_that_ask(api):
+    await checks.per_shot_memory(api, "local_simulator", None)
 
 
 # -- local_python --------------------------------------------------------------------------

@@ -53,6 +53,10 @@ async def test_bell_and_ghz_distributions_in_qiskit_bit_order(api, ibm):
     await checks.bell_ghz_and_bit_order(api, PROVIDER, BACKEND, noisy=True)
 
 
+async def test_memory_is_each_shot_of_the_sampler_in_the_counts_bit_order(api, ibm):
+    await checks.per_shot_memory(api, PROVIDER, BACKEND)
+
+
 async def test_ten_standard_jobs_are_one_runtime_job_with_ten_pubs(api, ibm):
     before = len(ibm.creates)
     finals = await checks.ten_jobs_one_call(api, PROVIDER, BACKEND)

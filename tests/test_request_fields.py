@@ -39,11 +39,11 @@ REQUESTS = {
     "quantum": (
         {
             "provider": "local_simulator", "backend": "aer_simulator", "circuit": BELL_QASM2, "shots": 10,
-            "priority": "standard", "name": "n", "tags": ["t"], "options": {},
+            "priority": "standard", "name": "n", "tags": ["t"], "options": {}, "memory": False,
         },
         {
             "provider": {"string"}, "backend": {"string", "null"}, "circuit": {"string"}, "shots": {"integer"},
-            "priority": {"string"}, "name": {"string", "null"}, "tags": {"array"}, "options": {"object"},
+            "priority": {"string"}, "name": {"string", "null"}, "tags": {"array"}, "options": {"object"}, "memory": {"boolean"},
         },
     ),
     "classical": (

@@ -143,6 +143,11 @@ class Provider(ABC):
     inline_validation: ClassVar[bool] = True
     #: First and longest wait between two polls of an unfinished batch.
     poll_interval: ClassVar[tuple[float, float]] = (1.0, 30.0)
+    #: True when its sampling results can carry one bitstring per shot (a request's
+    #: ``"memory": true``, put in the job's payload); others have such jobs refused at
+    #: submission. A provider with per-shot data on some backends only refuses the
+    #: others in :meth:`validate`.
+    per_shot_results: ClassVar[bool] = False
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()

@@ -181,11 +181,18 @@ def estimate_result(sweep: Sweep, evs: list[list[float]], stds: list[list[float]
     return {"evs": shaped_evs, "stds": shaped_stds, "shots": shots, "parameters": sweep.parameters(), "backend": backend, "metadata": metadata}
 
 
-def sampling_result(sweep: Sweep, counts: list[dict[str, int]], shots: int | None, backend: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The result of a sampling job: one counts dict, or one per point for a sweep."""
+def sampling_result(
+    sweep: Sweep, counts: list[dict[str, int]], shots: int | None, backend: str, metadata: dict[str, Any], memory: list[list[str]] | None = None
+) -> dict[str, Any]:
+    """The result of a sampling job: one counts dict, or one per point for a sweep;
+    with ``memory`` (per point, one bitstring per shot) shaped the same way."""
     if not sweep.swept:
-        return {"counts": counts[0], "shots": shots, "backend": backend, "metadata": metadata}
-    return {"counts": counts, "parameters": sweep.parameters(), "shots": shots, "backend": backend, "metadata": metadata}
+        result = {"counts": counts[0], "shots": shots, "backend": backend, "metadata": metadata}
+    else:
+        result = {"counts": counts, "parameters": sweep.parameters(), "shots": shots, "backend": backend, "metadata": metadata}
+    if memory is not None:
+        result["memory"] = memory if sweep.swept else memory[0]
+    return result
 
 
 def estimate_by_counts(sweep: Sweep, plan: list[Setting], counts: list[dict[str, int]], shots: int | None, backend: str, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +217,12 @@ def executions(circuit: Any, sweep: Sweep) -> list[Any]:
     return [rotated(b, setting) for b in bound for setting in plan]
 
 
-def result_from_executions(circuit: Any, sweep: Sweep, counts: list[dict[str, int]], shots: int | None, backend: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """A job's result from the counts of :func:`executions`, in their order."""
+def result_from_executions(
+    circuit: Any, sweep: Sweep, counts: list[dict[str, int]], shots: int | None, backend: str, metadata: dict[str, Any],
+    memory: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """A job's result from the counts (and, sampling, the per-shot ``memory``) of
+    :func:`executions`, in their order."""
     if sweep.estimating:
         return estimate_by_counts(sweep, measurement_plan(sweep), counts, shots, backend, metadata)
-    return sampling_result(sweep, counts, shots, backend, metadata)
+    return sampling_result(sweep, counts, shots, backend, metadata, memory)

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from . import errors, sweeps
 from .boundary import provider_calls
 from .clock import Clock
-from .contract import JobSpec, Settings
+from .contract import JobSpec, Provider, Settings
 from .ids import new_id
 from .limits import MAX_JSON_DEPTH, TOO_DEEP
 from .models import ClassicalJobRequest, QuantumJobRequest
@@ -108,13 +108,15 @@ class Intake:
         sweep = None
         if isinstance(request, QuantumJobRequest):
             shots: int | None = request.shots
-            self._check_quantum(request)
+            self._check_quantum(request, provider)
             payload: dict[str, Any] = {"circuit": request.circuit, "options": request.options}
             summary = inspect_circuit(request.circuit)
             check_json_size(request.options, self.settings.max_circuit_bytes, "options")
             sweep = self._check_sweep(request, summary)
             if sweep is not None:
                 payload["sweep"] = sweep.to_payload()
+            if request.memory:  # only when asked: the payloads of other jobs stay as they were
+                payload["memory"] = True
         else:
             shots, summary = None, None
             payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
@@ -152,7 +154,11 @@ class Intake:
             check_json_size(request.observables, self.settings.max_circuit_bytes, "observables")
         return sweeps.check(request.parameters, request.observables, request.precision, names, summary.num_qubits)
 
-    def _check_quantum(self, request: QuantumJobRequest) -> None:
+    def _check_quantum(self, request: QuantumJobRequest, provider: Provider) -> None:
+        if request.memory and request.observables is not None:
+            raise errors.InvalidRequest("memory applies to sampling jobs: an estimation job ('observables') has no per-shot bitstrings")
+        if request.memory and not provider.per_shot_results:
+            raise errors.InvalidRequest(f"{provider.name} returns no per-shot results, so it cannot give 'memory': leave it out")
         if not 1 <= request.shots <= self.settings.max_shots:
             raise errors.InvalidRequest(f"shots must be an integer from 1 to {self.settings.max_shots}, not {request.shots}")
         size = len(request.circuit.encode())

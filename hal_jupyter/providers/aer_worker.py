@@ -64,7 +64,8 @@ def write_frame(stream: BinaryIO, value: Any) -> None:
 
 def main() -> None:
     """Serve ``(method, jobs, shots, seed)`` requests on stdin, answers on stdout;
-    each job is ``(source, sweep)``, its sweep the stored payload form or None."""
+    each job is ``(source, sweep)``, its sweep the stored payload form or None, or
+    ``(source, sweep, True)`` for a job that asks for its per-shot bitstrings."""
     # Ctrl-C (or a kernel interrupt) reaches the whole process group: the worker
     # leaves stopping to its parent, which closes the pipe or kills it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -80,13 +81,15 @@ def main() -> None:
 
 
 def simulate(
-    method: str, jobs: list[tuple[str, dict[str, Any] | None]], shots: int, seed: int | None, batch_size: int | None = None
+    method: str, jobs: list[tuple[Any, ...]], shots: int, seed: int | None, batch_size: int | None = None
 ) -> list[dict[str, Any]]:
-    """Run every job of a batch, in order: plain circuits as ONE Aer run, parameter
+    """Run every job of a batch, in order: plain circuits as ONE Aer run (two when
+    only some jobs ask for per-shot memory: the others do no memory work), parameter
     sweeps as ONE ``SamplerV2`` call with a PUB each, estimation jobs as ONE
     ``EstimatorV2`` call with a PUB each. Per job ``{"counts", "metadata"}``
-    (counts per point for a sweep), ``{"evs", "stds", "metadata"}`` (per
-    observable, per point) or ``{"error": message}``.
+    (counts per point for a sweep; ``"memory"`` too, per point, for a job
+    ``(source, sweep, True)``), ``{"evs", "stds", "metadata"}`` (per observable,
+    per point) or ``{"error": message}``.
 
     A pure function of its request: the worker process serves it, and so does a
     Dask worker for one chunk of a batch (``batch_size`` then is the whole batch's)."""
@@ -95,10 +98,11 @@ def simulate(
     simulator = _simulator(method)
     outputs: list[dict[str, Any]] = [{}] * len(jobs)
     plain: list[tuple[int, Any]] = []
-    sampled: list[tuple[int, tuple[Any, Sweep]]] = []
+    remembered: list[tuple[int, Any]] = []  # plain circuits whose jobs ask for per-shot memory
+    sampled: list[tuple[int, tuple[Any, Sweep, bool]]] = []
     estimated: list[tuple[int, tuple[Any, Sweep]]] = []
-    for index, (source, stored) in enumerate(jobs):
-        sweep = Sweep.from_payload(stored)
+    for index, (source, stored, *asks) in enumerate(jobs):
+        sweep, memory = Sweep.from_payload(stored), bool(asks and asks[0])
         try:
             circuit = _runnable(method, source, simulator, sweep.estimating)
         except Exception as exc:  # noqa: BLE001 - this circuit's own failure, reported on its job
@@ -108,10 +112,11 @@ def simulate(
         if sweep.estimating:
             estimated.append((index, (circuit, sweep)))
         elif sweep.swept:
-            sampled.append((index, (circuit, sweep)))
+            sampled.append((index, (circuit, sweep, memory)))
         else:
-            plain.append((index, circuit))
+            (remembered if memory else plain).append((index, circuit))
     found = run_isolated(simulator, plain, shots, seed)
+    found.update(run_isolated(simulator, remembered, shots, seed, memory=True))
     found.update(isolated(lambda items: _sample(method, items, shots, seed), sampled))
     found.update(isolated(lambda items: _estimate(method, items, shots, seed), estimated))
     for index, output in found.items():
@@ -140,12 +145,14 @@ def _sample(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | N
     from qiskit_aer.primitives import SamplerV2
 
     sampler = SamplerV2(seed=seed, options={"backend_options": {"method": method}})
-    pubs = [(circuit, sweep.pub_values(circuit), shots) for circuit, sweep in items]
+    pubs = [(circuit, sweep.pub_values(circuit), shots) for circuit, sweep, _ in items]
     outputs = []
-    for (circuit, sweep), pub in zip(items, sampler.run(pubs).result()):
+    for (circuit, sweep, memory), pub in zip(items, sampler.run(pubs).result()):
         joined = pub.join_data()
         counts = [{k.replace(" ", ""): n for k, n in joined.get_counts(loc=i).items()} for i in range(sweep.num_points)]
         outputs.append({"counts": counts, "metadata": {"method": method, "primitive": "SamplerV2"}})
+        if memory:  # the BitArray holds every shot already: read it only when asked
+            outputs[-1]["memory"] = [joined.get_bitstrings(loc=i) for i in range(sweep.num_points)]
     return outputs
 
 
@@ -166,20 +173,21 @@ def _estimate(method: str, items: list[tuple[Any, Any]], shots: int, seed: int |
     return outputs
 
 
-def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, seed: int | None) -> dict[int, dict[str, Any]]:
+def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, seed: int | None, memory: bool = False) -> dict[int, dict[str, Any]]:
     """Run ``(index, circuit)`` pairs as one Aer run; when the run raises, run each
-    half on its own, down to the single circuits that fail. index -> output."""
+    half on its own, down to the single circuits that fail. index -> output, with
+    each shot's bitstring (``"memory"``, one point) when ``memory``."""
     if not circuits:
         return {}
     try:
-        result = simulator.run([c for _, c in circuits], shots=shots, seed_simulator=seed).result()
+        result = simulator.run([c for _, c in circuits], shots=shots, seed_simulator=seed, memory=memory).result()
         if len(result.results) != len(circuits):
             raise RuntimeError(result.status)
     except Exception as exc:  # noqa: BLE001 - narrowed down to the circuits that cause it
         if len(circuits) == 1:
             return {circuits[0][0]: {"error": f"Aer could not run the circuit: {type(exc).__name__}: {exc}"}}
         half = len(circuits) // 2
-        return {**run_isolated(simulator, circuits[:half], shots, seed), **run_isolated(simulator, circuits[half:], shots, seed)}
+        return {**run_isolated(simulator, circuits[:half], shots, seed, memory), **run_isolated(simulator, circuits[half:], shots, seed, memory)}
     outputs = {}
     for position, ((index, circuit), experiment) in enumerate(zip(circuits, result.results)):
         if not experiment.success:
@@ -192,6 +200,8 @@ def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, se
             "counts": {key.replace(" ", ""): n for key, n in result.get_counts(position).items()},
             "metadata": {"method": metadata.get("method"), "time_taken": experiment.time_taken},
         }
+        if memory:
+            outputs[index]["memory"] = [[key.replace(" ", "") for key in result.get_memory(position)]]
     return outputs
 
 

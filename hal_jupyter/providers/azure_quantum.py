@@ -7,7 +7,7 @@ Settings (environment): ``AZURE_QUANTUM_CONNECTION_STRING``, or
 points the workspace at another data plane, such as the offline emulator.
 
 Targets take their own formats: IonQ ``ionq.circuit.v1`` JSON, Quantinuum
-``honeywell.openqasm.v1`` (OpenQASM 2). Targets that need QIR are listed but
+``honeywell.openqasm.v1`` (OpenQASM 2), made in :mod:`.azure_formats`. Targets that need QIR are listed but
 refuse jobs (QIR generation is not built in). Azure runs one circuit per job,
 so a batch is one job per circuit inside ONE session. Job (and session) ids are
 made by the HAL from the batch and job ids before anything is sent, and a job
@@ -38,6 +38,7 @@ from ..engine import estimation, sweeps
 from ..engine.errors import ErrorType, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from . import quantum
+from .azure_formats import IONQ_GATES, QASM2_GATES, Readout, ionq_program, program_for, readout
 from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
 
 #: most Azure jobs one HAL job may create (points, times measurement settings to estimate)
@@ -46,11 +47,6 @@ MAX_CIRCUITS = 1000
 MAX_TRACKED = 1000
 #: qubits per target family (Azure's provider status does not say)
 QUBITS = {"ionq.simulator": 29, "ionq.qpu.aria": 25, "ionq.qpu.forte": 36, "quantinuum.sim.h2": 56, "quantinuum.qpu.h2": 56}
-# Qiskit gate -> IonQ gate (controls taken from the Qiskit gate's control qubits)
-IONQ_GATES = {"x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti", "sx": "v",
-              "sxdg": "vi", "rx": "rx", "ry": "ry", "rz": "rz", "swap": "swap", "cx": "cnot", "ccx": "cnot"}
-QASM2_GATES = {"u1", "u2", "u3", "u", "p", "cx", "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg", "rx", "ry",
-               "rz", "cz", "cy", "swap", "ch", "ccx", "crz", "cu1", "cu3", "rzz", "rxx"}
 # Azure Quantum pricing, checked 2026-11 (learn.microsoft.com/azure/quantum/pricing):
 # IonQ (AQT) per job m + $0.000220 per 1-qubit-gate-shot + $0.000975 per 2-qubit-gate-shot,
 # m = $12.4166 ($97.50 with error mitigation); Quantinuum in HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000.
@@ -100,34 +96,12 @@ def azure_ids(remote_id: str) -> list[str]:
     return [hal_uuid(base, str(k)) for k in range(int(count))]
 
 
-def ionq_program(circuit: Any) -> dict[str, Any]:
-    """IonQ's ``ionq.circuit.v1`` for a circuit of IonQ-translatable gates (measurements implied)."""
-    from qiskit import transpile
-
-    circuit = quantum.without_impostors(circuit, quantum.reserved_operations(), "IonQ")
-    lowered = transpile(circuit, basis_gates=list(IONQ_GATES) + ["measure"], optimization_level=0)
-    gates = []
-    for instruction in lowered.data:
-        name = instruction.operation.name
-        if name in ("measure", "barrier"):
-            continue
-        qubits = [lowered.find_bit(q).index for q in instruction.qubits]
-        gate: dict[str, Any] = {"gate": IONQ_GATES[name]}
-        if name in ("cx", "ccx"):
-            gate.update(controls=qubits[:-1], targets=qubits[-1:])
-        else:
-            gate["targets"] = qubits
-        if instruction.operation.params:
-            gate["rotation"] = float(instruction.operation.params[0])
-        gates.append(gate)
-    return {"qubits": circuit.num_qubits, "circuit": gates}
-
-
 class AzureQuantumProvider(quantum.QuantumProvider):
     name = "azure_quantum"
     description = "Azure Quantum (azure-quantum): IonQ and Quantinuum targets, one session per batch"
     max_concurrency = 4
     max_batch_size = 50
+    per_shot_results = True  # Quantinuum targets only: validate refuses memory on IonQ's (probabilities)
     resubmit_safe = True
     remote_survives_restart = True
     poll_interval = (0.5, 30.0)
@@ -138,7 +112,7 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         self._workspace: Any = None
         self._guard = threading.Lock()
         self._listing: quantum.Listing[list[BackendInfo]] = quantum.Listing()
-        self._finished: dict[str, dict[int, dict[str, int]]] = {}
+        self._finished: dict[str, dict[int, Readout]] = {}
 
     def availability(self) -> Availability:
         try:
@@ -196,6 +170,11 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         if job.payload.get("options"):
             raise InvalidRequest("azure_quantum takes no options")
         family = _family(job.backend)
+        if family == "ionq" and quantum.wants_memory(job):
+            raise InvalidRequest(
+                f"azure_quantum target {job.backend} returns probabilities, not per-shot results, so it cannot give 'memory': "
+                f"leave it out, or use a Quantinuum target"
+            )
         if family == "ionq":
             quantum.check_circuit(job, job.backend, _qubits(job.backend), set(IONQ_GATES), reset=False, mid_circuit_measurement=False)
         elif family == "quantinuum":
@@ -276,7 +255,7 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         sweep = sweeps.of(job.payload)
         try:
             circuits = estimation.executions(quantum.circuit_of(job), sweep)
-            programs = [_program(circuit, batch.backend) for circuit in circuits[first:]]
+            programs = [program_for(circuit, batch.backend) for circuit in circuits[first:]]
         except Exception as exc:  # noqa: BLE001 - this job's own circuit
             return f"it does not convert for {batch.backend}: {quantum.failure_reason(exc)}"
         for k, program in enumerate(programs, start=first):
@@ -303,11 +282,11 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         polls, so each is fetched once and a finished circuit is not asked again."""
         ids = azure_ids(remote_id)
         sweep = sweeps.of(job.payload)
-        counts = self._finished_counts(remote_id)
+        done = self._finished_readouts(remote_id)
         measured: list[Any] = []
         running, status, session = False, "", None
         for k, azure_id in enumerate(ids):
-            if k in counts:
+            if k in done:
                 continue
             azure_job = workspace.get_job(azure_id)
             status, session = _status(azure_job), azure_job.details.session_id
@@ -316,35 +295,37 @@ class AzureQuantumProvider(quantum.QuantumProvider):
                 return _ended(azure_job, status, _which(sweep, k, len(ids)) if len(ids) > 1 else "")
             if status in _SUCCEEDED:
                 measured = measured or _measured(job, sweep)
-                counts[k] = _counts(measured[k % len(measured)], azure_job.get_results(), _shots(sweep, batch.shots))
-                self._keep(remote_id, k, counts[k])
+                done[k] = readout(measured[k % len(measured)], azure_job.get_results(), _shots(sweep, batch.shots), quantum.wants_memory(job))
+                self._keep(remote_id, k, done[k])
                 continue
             running = running or status in _RUNNING
             if status not in _RUNNING:
                 break  # a session runs its jobs in order: the ones after a waiting job wait too
-        if len(counts) == len(ids):
+        if len(done) == len(ids):
             self._forget(remote_id)
             metadata = {"azure_job": ids[0]} if len(ids) == 1 else {"azure_jobs": ids}
+            readouts = [done[k] for k in range(len(ids))]
+            memory = [shots for _, shots in readouts if shots is not None] if quantum.wants_memory(job) else None
             return Finished(estimation.result_from_executions(
-                quantum.circuit_of(job), sweep, [counts[k] for k in range(len(ids))], _shots(sweep, batch.shots), batch.backend,
-                {**metadata, "session": session},
+                quantum.circuit_of(job), sweep, [c for c, _ in readouts], _shots(sweep, batch.shots), batch.backend,
+                {**metadata, "session": session}, memory,
             ))
-        kind = Running if running or counts else Waiting
+        kind = Running if running or done else Waiting
         if len(ids) == 1:
             return kind(f"Azure Quantum job {status}")
-        return kind(f"Azure Quantum: {len(counts)} of {len(ids)} circuits done")
+        return kind(f"Azure Quantum: {len(done)} of {len(ids)} circuits done")
 
-    def _finished_counts(self, remote_id: str) -> dict[int, dict[str, int]]:
-        """The counts of a job's circuits that finished at earlier polls, by position."""
+    def _finished_readouts(self, remote_id: str) -> dict[int, Readout]:
+        """The readouts of a job's circuits that finished at earlier polls, by position."""
         with self._guard:
             return dict(self._finished.get(remote_id, {}))
 
-    def _keep(self, remote_id: str, k: int, counts: dict[str, int]) -> None:
-        """Remember the counts of a job's k-th circuit for its next polls (at once: a poll
+    def _keep(self, remote_id: str, k: int, found: Readout) -> None:
+        """Remember the readout of a job's k-th circuit for its next polls (at once: a poll
         that fails halfway keeps what it fetched), for the :data:`MAX_TRACKED` most
         recent jobs: those whose polls stopped (another engine took them over) do not pile up."""
         with self._guard:
-            self._finished.setdefault(remote_id, {})[k] = counts
+            self._finished.setdefault(remote_id, {})[k] = found
             while len(self._finished) > MAX_TRACKED:
                 del self._finished[next(iter(self._finished))]
 
@@ -426,30 +407,6 @@ def _measured(job: JobSpec, sweep: sweeps.Sweep) -> list[Any]:
     if not sweep.estimating:
         return [circuit]
     return [estimation.rotated(circuit, setting) for setting in estimation.measurement_plan(sweep)]
-
-
-def _counts(circuit: Any, results: dict[str, Any], shots: int) -> dict[str, int]:
-    """An Azure job's results as counts keyed in Qiskit's order, every classical bit of ``circuit`` (the one it ran, up to bound values)."""
-    if "histogram" in results:  # IonQ: probabilities keyed by the state as an integer, qubit 0 least significant
-        n = circuit.num_qubits
-        left_first = {format(int(state), f"0{n}b")[::-1]: round(p * shots) for state, p in results["histogram"].items()}
-        return quantum.qiskit_counts(left_first, list(range(n)), quantum.final_measurements(circuit), circuit.num_clbits)
-    # Quantinuum: one bitstring per shot for each register, bit 0 rightmost (Qiskit's order)
-    names = [creg.name for creg in circuit.cregs]
-    counts: dict[str, int] = {}
-    for shot in zip(*(results[name] for name in names)):
-        key = "".join(reversed(shot))
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _program(circuit: Any, target: str) -> Any:
-    """The circuit in the target's input format: IonQ JSON, or OpenQASM 2 for Quantinuum."""
-    if _family(target) == "ionq":
-        return ionq_program(circuit)
-    from qiskit import qasm2
-
-    return qasm2.dumps(quantum.without_impostors(circuit, quantum.reserved_operations(), target))
 
 
 __all__ = ["AzureQuantumProvider", "ionq_program"]

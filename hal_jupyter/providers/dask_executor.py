@@ -239,7 +239,7 @@ class DaskExecutor:
         return {"kind": "dask", "address": client.scheduler.address, "workers": len(identity.get("workers", {}))}
 
     # -- local_simulator ----------------------------------------------------------
-    def simulate(self, method: str, jobs: list[tuple[str, Any]], shots: int, seed: int | None) -> Future[list[dict[str, Any]]]:
+    def simulate(self, method: str, jobs: list[tuple[Any, ...]], shots: int, seed: int | None) -> Future[list[dict[str, Any]]]:
         """A batch's jobs in chunks on the cluster's workers; the future of their
         outputs, merged in order (as :func:`.aer_worker.simulate` gives them)."""
         from . import aer_worker

@@ -75,6 +75,7 @@ class IbmQuantumProvider(quantum.QuantumProvider):
     description = "IBM Quantum (qiskit-ibm-runtime): one Sampler or Estimator job per batch; QISKIT_IBM_CHANNEL=local for the fake backends"
     max_concurrency = 4
     max_batch_size = 300
+    per_shot_results = True  # a Sampler's BitArrays hold every shot
     poll_interval = (0.5, 30.0)
     inline_validation = False
 
@@ -366,7 +367,10 @@ def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str
         return estimation.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
     joined = pub_result.join_data()
     counts = [joined.get_counts(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_counts()]
-    return estimation.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"})
+    memory = None
+    if quantum.wants_memory(job):  # every shot, as the counts key it (registers side by side)
+        memory = [joined.get_bitstrings(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_bitstrings()]
+    return estimation.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"}, memory)
 
 
 def _is_simulator(backend: Any) -> bool:

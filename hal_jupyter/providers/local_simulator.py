@@ -47,6 +47,7 @@ class LocalSimulatorProvider(dask_executor.LocalWork, Provider):
     description = "Qiskit Aer simulator on the Jupyter server's machine (free, embedded default)"
     max_concurrency = 2
     max_batch_size = 5000
+    per_shot_results = True
     resubmit_safe = True
     remote_survives_restart = False
     poll_interval = (0.5, 5.0)
@@ -60,7 +61,7 @@ class LocalSimulatorProvider(dask_executor.LocalWork, Provider):
         self._aer = AerProcess.of_this_process()
         self._dask = dask_executor.executor_for(self.settings)  # None: the worker process above
 
-    def _simulate(self, method: str, jobs: list[tuple[str, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
+    def _simulate(self, method: str, jobs: list[tuple[Any, ...]], shots: int, seed: int | None) -> list[dict[str, Any]]:
         """Runs on the feeder thread: one request to the worker, one answer."""
         return self._aer.run(self, (method, jobs, shots, seed))
 
@@ -107,7 +108,8 @@ class LocalSimulatorProvider(dask_executor.LocalWork, Provider):
 
     # -- running ------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
-        jobs = [(job.payload["circuit"], job.payload.get("sweep")) for job in batch.jobs]
+        # a job that asks for per-shot memory says so with a third item; the others' requests stay as small as before
+        jobs = [(job.payload["circuit"], job.payload.get("sweep"), *((True,) if quantum.wants_memory(job) else ())) for job in batch.jobs]
         request = (_METHODS[batch.backend], jobs, batch.shots, batch.options.get("seed_simulator"))
         if self._dask is not None:
             future = self._dask.simulate(*request)
@@ -258,5 +260,5 @@ def _report(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> Report:
         result = estimation.estimate_result(sweep, out["evs"], out["stds"], batch.shots, batch.backend, out["metadata"])
     else:
         counts = out["counts"] if sweep.swept else [out["counts"]]
-        result = estimation.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"])
+        result = estimation.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"], out.get("memory"))
     return Finished(result)

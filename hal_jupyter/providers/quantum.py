@@ -260,14 +260,30 @@ def qiskit_counts(counts: dict[str, int], measured_qubits: list[int], clbit_of_q
     (bit 0 rightmost); clbits never written read 0."""
     out: dict[str, int] = {}
     for key, count in counts.items():
-        bits = ["0"] * num_clbits
-        for position, qubit in enumerate(measured_qubits):
-            clbit = clbit_of_qubit.get(qubit)
-            if clbit is not None:
-                bits[num_clbits - 1 - clbit] = key[position]
-        text = "".join(bits)
+        text = _qiskit_key(key, measured_qubits, clbit_of_qubit, num_clbits)
         out[text] = out.get(text, 0) + count
     return out
+
+
+def qiskit_memory(shots: list[str], measured_qubits: list[int], clbit_of_qubit: dict[int, int], num_clbits: int) -> list[str]:
+    """One bitstring per shot in measured-qubit order turned into Qiskit's order, as
+    :func:`qiskit_counts` turns the keys of counts (so the two always agree)."""
+    keys: dict[str, str] = {}  # a few distinct outcomes, many shots: convert each outcome once
+    return [keys.get(shot) or keys.setdefault(shot, _qiskit_key(shot, measured_qubits, clbit_of_qubit, num_clbits)) for shot in shots]
+
+
+def _qiskit_key(key: str, measured_qubits: list[int], clbit_of_qubit: dict[int, int], num_clbits: int) -> str:
+    bits = ["0"] * num_clbits
+    for position, qubit in enumerate(measured_qubits):
+        clbit = clbit_of_qubit.get(qubit)
+        if clbit is not None:
+            bits[num_clbits - 1 - clbit] = key[position]
+    return "".join(bits)
+
+
+def wants_memory(job: JobSpec) -> bool:
+    """Whether the job asked for one bitstring per shot (``"memory": true``)."""
+    return bool(job.payload.get("memory"))
 
 
 def final_measurements(circuit: Any) -> dict[int, int]:

@@ -15,7 +15,7 @@ from hal_jupyter.engine.policy import GroupKey
 from hal_jupyter.engine.registry import Registry
 
 from .conftest import BELL, PROVIDERS
-from .fakes import FakeClock
+from .fakes import FakeClock, ScriptedProvider
 
 H3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
 SWEEP = H3 + "input float[64] theta;\nqubit[1] q;\nbit[1] c;\nry(theta) q[0];\nc[0] = measure q[0];\n"
@@ -132,6 +132,36 @@ def test_sweeps_and_observables_that_do_not_fit_the_circuit_are_400s(intake, fie
     with pytest.raises(errors.InvalidRequest) as caught:
         accept(intake, {"provider": "scripted", **fields})
     assert words in caught.value.message
+
+
+class PerShot(ScriptedProvider):
+    """A provider whose results carry each shot."""
+
+    name = "per_shot"
+    per_shot_results = True
+
+
+@pytest.fixture
+def per_shot_intake(intake: Intake) -> Intake:
+    settings = intake.settings
+    return Intake(Registry(settings, allowed=[*PROVIDERS, "per_shot"], extra={**PROVIDERS, "per_shot": PerShot}), settings, FakeClock())
+
+
+def test_memory_is_in_the_payload_only_when_asked_and_does_not_split_a_group(per_shot_intake):
+    asked, plain = accept(per_shot_intake, {"jobs": [{"provider": "per_shot", "circuit": BELL, "memory": True}, {"provider": "per_shot", "circuit": BELL}]}).rows
+    assert asked["payload"]["memory"] is True and "memory" not in plain["payload"]
+    assert asked["group_key"] == plain["group_key"]  # jobs with and without memory batch together
+
+
+def test_memory_where_the_provider_has_no_per_shot_results_is_a_400_naming_it(per_shot_intake):
+    with pytest.raises(errors.InvalidRequest, match="scripted returns no per-shot results"):
+        accept(per_shot_intake, {"provider": "scripted", "circuit": BELL, "memory": True})
+    assert accept(per_shot_intake, {"provider": "scripted", "circuit": BELL, "memory": False}).rows
+
+
+def test_memory_of_an_estimation_job_is_a_400(per_shot_intake):
+    with pytest.raises(errors.InvalidRequest, match="memory applies to sampling jobs"):
+        accept(per_shot_intake, {"provider": "per_shot", "circuit": BELL, "observables": [{"ZZ": 1.0}], "memory": True})
 
 
 def test_json_the_engine_must_never_see_is_refused_in_the_engine_too(intake):

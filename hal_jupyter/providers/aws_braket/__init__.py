@@ -40,6 +40,7 @@ class AwsBraketProvider(quantum.QuantumProvider):
     description = "Amazon Braket (amazon-braket-sdk): local simulators, devices by ARN; one program-set task per batch"
     max_concurrency = 4
     max_batch_size = 100
+    per_shot_results = True  # Braket results hold each shot's measurements
     # Local runs are free; cloud creates carry a client token made from the batch id:
     # either way submitting a batch again cannot bill it twice.
     resubmit_safe = True

@@ -29,7 +29,7 @@ from ...engine.models import BackendInfo, CostEstimate, ErrorInfo
 from .. import quantum
 from . import pricing
 from .convert import Parametric, executions, pieces, settings_per_point
-from .results import Reading, completed, most_tasks, parts, readings, remote_id
+from .results import Reading, completed, most_tasks, parts, reading, readings, remote_id
 
 S3_PREFIX = "hal-jupyter"
 #: Braket task states that are not waiting: running, or ended
@@ -258,7 +258,7 @@ class CloudDevices:
         found: list[Reading] = []
         for arn, entry in job_parts:
             result = self._task(arn).result()
-            found += readings(result.entries[entry]) if entry is not None else [(dict(result.measurement_counts), list(result.measured_qubits))]
+            found += readings(result.entries[entry]) if entry is not None else [reading(result)]
         arns = list(dict.fromkeys(arn for arn, _ in job_parts))
         return completed(job, found, batch.shots, batch.backend, {"task": arns[0]} if len(arns) == 1 else {"tasks": arns}, SOURCE)
 

@@ -19,7 +19,7 @@ from ...engine.errors import ErrorType
 from ...engine.models import BackendInfo, ErrorInfo
 from .. import quantum
 from .convert import Parametric
-from .results import Reading, completed, readings
+from .results import Reading, completed, reading, readings
 
 #: device -> qubits
 DEVICES = {"braket_sv": 26, "braket_dm": 13}
@@ -123,5 +123,4 @@ def _run_alone(device: Any, entry: Any, shots: int) -> list[Reading]:
     if isinstance(entry, CircuitBinding):
         program_set = ProgramSet([entry], shots_per_executable=shots)
         return readings(device.run(program_set, shots=program_set.total_shots).result().entries[0])
-    result = device.run(entry, shots=shots).result()
-    return [(dict(result.measurement_counts), list(result.measured_qubits))]
+    return [reading(device.run(entry, shots=shots).result())]

@@ -25,8 +25,9 @@ from .convert import readouts, settings_per_point
 #: (under 95 in every Braket region), then ``,`` and the id of each further task (a UUID),
 #: with its entry in a program set.
 REMOTE_ID_CHARS, ARN_CHARS, TASK_ID_CHARS, ENTRY_CHARS = 400, 95, 37, 3
-#: what one executable gave: (counts in Braket's order, measured qubits), or why it failed
-Reading = tuple[dict[str, int], list[int]] | str
+#: what one executable gave: (counts in Braket's order, measured qubits, its per-shot measurements:
+#: a shots x measured-qubits array, as the SDK already holds it), or why it failed
+Reading = tuple[dict[str, int], list[int], Any] | str
 
 
 def most_tasks(in_sets: bool) -> int:
@@ -56,9 +57,14 @@ def readings(entry: Any) -> list[Reading]:
     from braket.task_result import ProgramSetExecutableFailure
 
     return [
-        e.failureMetadata.failureReason if isinstance(e, ProgramSetExecutableFailure) else (dict(e.counts), list(e.measured_qubits))
+        e.failureMetadata.failureReason if isinstance(e, ProgramSetExecutableFailure) else (dict(e.counts), list(e.measured_qubits), e.measurements)
         for e in entry.entries
     ]
+
+
+def reading(result: Any) -> Reading:
+    """What a task of one circuit gave (a ``GateModelQuantumTaskResult``)."""
+    return dict(result.measurement_counts), list(result.measured_qubits), result.measurements
 
 
 def completed(job: JobSpec, found: list[Reading], shots: int | None, backend: str, metadata: dict[str, Any], source: str) -> Report:
@@ -71,10 +77,23 @@ def completed(job: JobSpec, found: list[Reading], shots: int | None, backend: st
         reason = failed[0] if failed else f"{len(found)} results came back for {expected} circuits"
         return Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"{source}: {reason}"))
     places = readouts(circuit, sweep)
-    counts = [quantum.qiskit_counts(c, measured, *places[i % len(places)]) for i, (c, measured) in enumerate(found)]  # type: ignore[misc]
+    counts = [quantum.qiskit_counts(c, measured, *places[i % len(places)]) for i, (c, measured, _) in enumerate(found)]  # type: ignore[misc]
     if sweep.precision is not None:
         metadata = {**metadata, "stds": f"from {shots} shots per circuit; the requested precision is not targeted"}
-    return Finished(estimation.result_from_executions(circuit, sweep, counts, shots, backend, metadata))
+    memory = None
+    if quantum.wants_memory(job):  # a sampling job: one reading per point
+        if any(r[2] is None for r in found):  # type: ignore[index]
+            return Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"{source}: the results hold no per-shot measurements"))
+        memory = [quantum.qiskit_memory(_bitstrings(rows), measured, *places[0]) for _, measured, rows in found]  # type: ignore[misc]
+    return Finished(estimation.result_from_executions(circuit, sweep, counts, shots, backend, metadata, memory))
 
 
-__all__ = ["Reading", "completed", "most_tasks", "parts", "readings", "remote_id"]
+def _bitstrings(measurements: Any) -> list[str]:
+    """Each shot's bits (a row of Braket's measurements array, measured-qubit order) as a string."""
+    import numpy as np
+
+    rows = np.asarray(measurements, dtype=np.uint8) + ord("0")
+    return [row.tobytes().decode("ascii") for row in rows]
+
+
+__all__ = ["Reading", "completed", "most_tasks", "parts", "reading", "readings", "remote_id"]

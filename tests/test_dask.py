@@ -129,7 +129,7 @@ async def test_a_batch_runs_in_chunks_on_both_workers_merged_in_order_like_the_p
 @pytest.mark.parametrize("observables", [False, True], ids=["sampling", "estimation"])
 async def test_sweeps_and_estimations_run_on_the_cluster(api, observables):
     results = await ten_sweeps(api, {"provider": "local_simulator"}, observables)
-    assert {r["metadata"]["primitive"] for r in results} == {"EstimatorV2" if observables else "SamplerV2"}
+    assert {r["metadata"]["primitive"] for r in results} == {"EstimatorV2" if observables else "AerSimulator.run"}
     assert all(r["metadata"]["batch_size"] == 10 for r in results)
     for k, result in enumerate(results):
         for point, theta in enumerate([0.1 * k, 0.1 * k + 1.0]):

@@ -161,7 +161,7 @@ async def ten_sweeps(api: Any, target: dict[str, str], observables: bool) -> lis
 async def test_ten_sweeps_are_one_aer_primitive_call(api, observables):
     results = await ten_sweeps(api, {"provider": "local_simulator"}, observables)
     assert all(r["metadata"]["batch_size"] == 10 for r in results)
-    assert {r["metadata"]["primitive"] for r in results} == {"EstimatorV2" if observables else "SamplerV2"}
+    assert {r["metadata"]["primitive"] for r in results} == {"EstimatorV2" if observables else "AerSimulator.run"}
 
 
 @pytest.mark.parametrize("observables", [False, True], ids=["sampler", "estimator"])

@@ -85,7 +85,7 @@ def simulate(
 ) -> list[dict[str, Any]]:
     """Run every job of a batch, in order: plain circuits as ONE Aer run (two when
     only some jobs ask for per-shot memory: the others do no memory work), parameter
-    sweeps as ONE ``SamplerV2`` call with a PUB each, estimation jobs as ONE
+    sweeps as ONE Aer run with parameter binds, estimation jobs as ONE
     ``EstimatorV2`` call with a PUB each. Per job ``{"counts", "metadata"}``
     (counts per point for a sweep; ``"memory"`` too, per point, for a job
     ``(source, sweep, True)``), ``{"evs", "stds", "metadata"}`` (per observable,
@@ -117,7 +117,9 @@ def simulate(
             (remembered if memory else plain).append((index, circuit))
     found = run_isolated(simulator, plain, shots, seed)
     found.update(run_isolated(simulator, remembered, shots, seed, memory=True))
-    found.update(isolated(lambda items: _sample(method, items, shots, seed), sampled))
+    for memory in (False, True):  # per-shot data is made only for the sweeps that ask for it
+        chosen = [(index, item) for index, item in sampled if item[2] == memory]
+        found.update(isolated(lambda items, memory=memory: _sample(simulator, items, shots, seed, memory), chosen))
     found.update(isolated(lambda items: _estimate(method, items, shots, seed), estimated))
     for index, output in found.items():
         if "metadata" in output:
@@ -140,20 +142,49 @@ def isolated(run: Any, items: list[tuple[int, Any]]) -> dict[int, dict[str, Any]
         return {**isolated(run, items[:half]), **isolated(run, items[half:])}
 
 
-def _sample(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:
-    """Parameter sweeps: one Aer ``SamplerV2`` call, a PUB ``(circuit, values, shots)`` per job."""
-    from qiskit_aer.primitives import SamplerV2
-
-    sampler = SamplerV2(seed=seed, options={"backend_options": {"method": method}})
-    pubs = [(circuit, sweep.pub_values(circuit), shots) for circuit, sweep, _ in items]
-    outputs = []
-    for (circuit, sweep, memory), pub in zip(items, sampler.run(pubs).result()):
-        joined = pub.join_data()
-        counts = [{k.replace(" ", ""): n for k, n in joined.get_counts(loc=i).items()} for i in range(sweep.num_points)]
-        outputs.append({"counts": counts, "metadata": {"method": method, "primitive": "SamplerV2"}})
-        if memory:  # the BitArray holds every shot already: read it only when asked
-            outputs[-1]["memory"] = [joined.get_bitstrings(loc=i) for i in range(sweep.num_points)]
+def _sample(simulator: Any, items: list[tuple[Any, Any, bool]], shots: int, seed: int | None, memory: bool = False) -> list[dict[str, Any]]:
+    """Parameter sweeps: ONE Aer run with every job's points as parameter binds.
+    Counts come from Aer as they are (no per-shot data is made unless ``memory``:
+    then each shot's bitstring too, per point)."""
+    circuits = [circuit for circuit, _, _ in items]
+    binds, points = [], []
+    for circuit, sweep, _ in items:
+        values = sweep.pub_values(circuit)
+        binds.append({p: values[:, j].tolist() for j, p in enumerate(circuit.parameters)})
+        points.append(sweep.num_points)
+    result = simulator.run(circuits, parameter_binds=binds, shots=shots, seed_simulator=seed, memory=memory).result()
+    experiments = result.results
+    if len(experiments) != sum(points):
+        raise RuntimeError(result.status)
+    failed = next((e for e in experiments if not e.success), None)
+    if failed is not None:
+        raise RuntimeError(str(failed.status))
+    outputs, start = [], 0
+    for circuit, n in zip(circuits, points):
+        mine = range(start, start + n)
+        output: dict[str, Any] = {
+            "counts": [{key.replace(" ", ""): count for key, count in result.get_counts(k).items()} for k in mine],
+            "metadata": {"method": experiments[start].metadata.get("method") if n else None, "primitive": "AerSimulator.run"},
+        }
+        if memory:
+            output["memory"] = [bitstrings(experiments[k].data.memory, circuit.num_clbits) for k in mine]
+        outputs.append(output)
+        start += n
     return outputs
+
+
+def bitstrings(hex_memory: list[str], width: int) -> list[str]:
+    """Aer's per-shot memory (hex) as bitstrings of ``width`` clbits, Qiskit's order (clbit 0 rightmost)."""
+    import numpy as np
+
+    if width == 0:
+        return [""] * len(hex_memory)
+    values = np.array([int(h, 16) for h in hex_memory], dtype=object if width > 62 else np.int64)
+    if width > 62:
+        return [format(int(v), f"0{width}b") for v in values]
+    bits = ((values[:, None] >> np.arange(width - 1, -1, -1)) & 1).astype(np.uint8) + ord("0")
+    text = bits.tobytes().decode("ascii")
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def _estimate(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:

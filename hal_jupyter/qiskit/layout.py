@@ -122,28 +122,18 @@ class Layout:
 
         From the result's ``memory`` where it has one; else from its counts, in an
         order drawn at random (counts keep no order of shots)."""
-        points = math.prod(self.shape)
+        points, width = math.prod(self.shape), self.num_clbits
         memory = result.get("memory")
         if memory is not None:
             lists = memory if memory and isinstance(memory[0], list) else [memory]
-            strings = [s for one in lists for s in one]
+            rows = [_bits(one, width) for one in lists]
         else:
             counts = result.get("counts") or {}
-            dicts = counts if isinstance(counts, list) else [counts]
-            strings = []
             rng = np.random.default_rng(seed)
-            for one in dicts:
-                drawn = [key for key, n in one.items() for _ in range(n)]
-                strings.extend(drawn[i] for i in rng.permutation(len(drawn)))
-        width = self.num_clbits
-        if any(len(s) != width for s in strings[:1]) or len(strings) != points * shots:
-            raise ValueError(
-                f"the job's result has {len(strings)} shots of {len(strings[0]) if strings else 0} bits; "
-                f"expected {points * shots} of {width}"
-            )
-        if width == 0:
-            return np.zeros((*self.shape, shots, 0), dtype=np.uint8)
-        bits = np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8) - _ZERO
+            rows = [_drawn(one, width, rng) for one in (counts if isinstance(counts, list) else [counts])]
+        bits = np.concatenate(rows) if rows else np.zeros((0, width), dtype=np.uint8)
+        if bits.shape != (points * shots, width):
+            raise ValueError(f"the job's result has {bits.shape[0]} shots of {bits.shape[1]} bits; expected {points * shots} of {width}")
         return bits.reshape(*self.shape, shots, width)
 
     def bit_arrays(self, samples: np.ndarray) -> dict[str, Any]:
@@ -183,6 +173,21 @@ class Layout:
         which = np.broadcast_to(np.arange(k).reshape(self.observables_shape), self.shape)
         where = np.broadcast_to(np.arange(n).reshape(self.values_shape) if self.swept else np.zeros(self.values_shape, dtype=int), self.shape)
         return evs[which, where], stds[which, where]
+
+
+def _bits(strings: list[str], width: int) -> np.ndarray:
+    """Bitstrings as a (shots, width) array of 0s and 1s."""
+    if any(len(s) != width for s in strings[:1]):
+        raise ValueError(f"the job's bitstrings have {len(strings[0])} bits; its circuit has {width} classical bits")
+    return (np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8) - _ZERO).reshape(len(strings), width)
+
+
+def _drawn(counts: dict[str, int], width: int, rng: np.random.Generator) -> np.ndarray:
+    """As many shots of each bitstring as its count, in a random order: a (shots, width) array."""
+    table = _bits(list(counts), width)
+    rows = np.repeat(np.arange(len(counts)), np.fromiter(counts.values(), dtype=np.int64, count=len(counts)))
+    rng.shuffle(rows)
+    return table[rows]
 
 
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:

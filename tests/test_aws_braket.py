@@ -92,6 +92,12 @@ async def test_devices_are_listed_with_qubits_and_queue(api, braket):
     code, body = await api.get(f"providers/{PROVIDER}/backends")
     backends = {b["name"]: b for b in body["backends"]}
     assert backends[braket_emulator.SV1]["num_qubits"] == 26 and backends[braket_emulator.SV1]["queue_depth"] == 0
+    # the Qiskit names of the gates the HAL converts to the device's operations; no coupling map:
+    # Braket places and routes the circuit's virtual qubits itself
+    sv1 = backends[braket_emulator.SV1]
+    assert {"cx", "h", "rz", "sx", "swap", "measure"} <= set(sv1["basis_gates"]) and "reset" not in sv1["basis_gates"], sv1
+    assert sv1["coupling_map"] is None
+    assert {b["name"]: b["basis_gates"] for b in body["backends"]}["braket_sv"] is None  # local simulators: every gate of the HAL
 
 
 @pytest.mark.parametrize("device", [braket_emulator.SV1, braket_emulator.DM1])

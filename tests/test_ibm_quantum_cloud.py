@@ -45,6 +45,16 @@ async def test_backends_are_listed_with_qubits_and_status(api, ibm):
     assert set(backends) == set(emulator.BACKENDS)
     assert backends["fake_manila"]["num_qubits"] == 5 and backends["fake_brisbane"]["num_qubits"] == 127
     assert all(b["status"] == "online" and b["queue_depth"] == 0 and not b["simulator"] for b in backends.values())
+    # the operations and couplings of the devices' targets, as Qiskit names and directed pairs
+    from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeManilaV2
+
+    fake = FakeManilaV2()
+    manila = backends["fake_manila"]
+    assert {"cx", "id", "rz", "sx", "x", "measure", "reset", "delay"} <= set(manila["basis_gates"]) <= set(fake.target.operation_names), manila
+    assert sorted(map(tuple, manila["coupling_map"])) == sorted(fake.coupling_map.get_edges()), manila
+    brisbane = backends["fake_brisbane"]
+    assert "ecr" in brisbane["basis_gates"] and "cx" not in brisbane["basis_gates"], brisbane["basis_gates"]
+    assert sorted(map(tuple, brisbane["coupling_map"])) == sorted(FakeBrisbane().coupling_map.get_edges())
     code, body = await api.get("providers")
     assert {p["name"]: p for p in body["providers"]}[PROVIDER]["available"] is True
 

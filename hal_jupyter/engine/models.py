@@ -202,6 +202,12 @@ class BackendInfo(BaseModel):
     simulator: bool = False
     #: the provider's average queue time, where it publishes one instead of a depth (Azure Quantum)
     queue_time_s: float | None = None
+    #: v1.2: the operations the backend takes, as Qiskit names (``["ecr", "id", "rz", "sx", "x", "measure",
+    #: "reset", "delay"]``), where the provider knows them; null: unknown (the HAL transpiles for the device)
+    basis_gates: list[str] | None = None
+    #: v1.2: the directed qubit pairs ``[control, target]`` its two-qubit operations act on, where the
+    #: provider knows them; null: every pair, or unknown (the provider or its compiler routes)
+    coupling_map: list[list[int]] | None = None
 
 
 class JobList(BaseModel):

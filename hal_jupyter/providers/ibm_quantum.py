@@ -160,10 +160,11 @@ class IbmQuantumProvider(quantum.QuantumProvider):
             infos.append(
                 BackendInfo(
                     name=backend.name,
-                    num_qubits=backend.num_qubits,
+                    num_qubits=backend.num_qubits,  # builds the backend's target (the SDK reads its properties once)
                     status="online" if status.operational else "offline",
                     queue_depth=status.pending_jobs,
                     simulator=local,
+                    **_target_fields(backend.target),
                 )
             )
         if ideal is not None:
@@ -371,6 +372,21 @@ def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str
     if quantum.wants_memory(job):  # every shot, as the counts key it (registers side by side)
         memory = [joined.get_bitstrings(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_bitstrings()]
     return estimation.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"}, memory)
+
+
+def _target_fields(target: Any) -> dict[str, Any]:
+    """``basis_gates`` and ``coupling_map`` of a listing from a backend's ``Target``: its
+    operations Qiskit knows by name (standard gates, measure, reset, delay, control flow;
+    not a device's own names such as ``measure_2``) and the directed pairs of its
+    two-qubit operations (null where it has none)."""
+    from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    known = get_standard_gate_name_mapping().keys() | CONTROL_FLOW_OP_NAMES
+    names = sorted(name for name in target.operation_names if name in known)
+    coupling = target.build_coupling_map()  # None: its two-qubit operations act on every pair
+    edges = sorted(coupling.get_edges()) if coupling is not None else []
+    return {"basis_gates": names or None, "coupling_map": [list(edge) for edge in edges] or None}
 
 
 def _is_simulator(backend: Any) -> bool:

@@ -173,15 +173,51 @@ def program_of(circuit: QuantumCircuit, programs: dict[int, Program]) -> Program
 
 
 def make_target(num_qubits: int | None, basis_gates: list[str] | None = None, coupling_map: list[list[int]] | None = None) -> Any:
-    """A ``Target`` of ``num_qubits`` qubits with these operations (default
-    :data:`DEFAULT_BASIS`) and couplings (default: every pair)."""
+    """A ``Target`` of ``num_qubits`` qubits from what a provider lists.
+
+    Its operations: the names of ``basis_gates`` Qiskit knows (its standard gates,
+    ``measure``, ``reset``, ``delay``, and control flow: ``if_else``, ``for_loop``,
+    ``while_loop``, ``switch_case``, ``box``), others left out (``barrier``, a
+    vendor's own names); :data:`DEFAULT_BASIS` when no gate remains; ``measure``
+    always (every job of the HAL measures). Its couplings: the pairs of
+    ``coupling_map`` within its qubits (others ignored), its two-qubit gates on
+    those pairs only and gates on three qubits or more left out; none: every pair.
+    """
+    from qiskit.circuit import Gate
+    from qiskit.circuit.controlflow import get_control_flow_name_mapping
+    from qiskit.circuit.library import get_standard_gate_name_mapping
     from qiskit.transpiler import CouplingMap, Target
 
-    names = [g for g in (basis_gates or DEFAULT_BASIS) if g != "barrier"]
     if not num_qubits:
         return Target(num_qubits=0)
-    coupling = CouplingMap(coupling_map) if coupling_map else None
-    return Target.from_configuration(basis_gates=names, num_qubits=num_qubits, coupling_map=coupling)
+    edges = list(dict.fromkeys(tuple(pair) for pair in coupling_map or () if _is_edge(pair, num_qubits)))
+    control_flow = get_control_flow_name_mapping()
+    known = {**get_standard_gate_name_mapping(), **control_flow}
+
+    def usable(name: Any) -> bool:
+        operation = known.get(name) if isinstance(name, str) else None
+        if operation is None:
+            return False
+        # on a coupling map Target.from_configuration places operations of 1 or 2 qubits only
+        # (control flow, a class, is global); without one every operation is global
+        return not edges or isinstance(operation, type) or operation.num_qubits in (1, 2)
+
+    names = [name for name in dict.fromkeys(basis_gates or ()) if usable(name)]
+    if not any(isinstance(known[name], Gate) and known[name].num_qubits > 0 for name in names):
+        names = [name for name in DEFAULT_BASIS if usable(name)]
+    if "measure" not in names:
+        names.append("measure")
+    coupling = CouplingMap([list(edge) for edge in edges]) if edges else None
+    return Target.from_configuration(basis_gates=names, num_qubits=num_qubits, coupling_map=coupling, custom_name_mapping=control_flow)
+
+
+def _is_edge(pair: Any, num_qubits: int) -> bool:
+    """A pair of two distinct qubits among the first ``num_qubits``."""
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return False
+    if not all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q < num_qubits for q in pair):
+        return False
+    return pair[0] != pair[1]
 
 
 def shots_for(precision: float) -> int:

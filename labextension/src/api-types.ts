@@ -207,6 +207,16 @@ export interface components {
              * @default null
              */
             queue_time_s: number | null;
+            /**
+             * Basis Gates
+             * @default null
+             */
+            basis_gates: string[] | null;
+            /**
+             * Coupling Map
+             * @default null
+             */
+            coupling_map: number[][] | null;
         };
         /**
          * ClassicalJobRequest

@@ -24,13 +24,12 @@ from ...engine.models import BackendInfo, CostEstimate
 from ...engine.retry import classify
 from .. import quantum
 from . import pricing
-from .cloud import CloudDevices, missing_account, qubits_of
+from .cloud import OPENQASM, CloudDevices, missing_account, operations_of, qubits_of
 from .convert import parameter_names, plan, qiskit_native, to_braket
 from .local import DEVICES as LOCAL
 from .local import LocalDevices
 
 PROGRAM_SET = "braket.ir.openqasm.program_set"
-OPENQASM = "braket.ir.openqasm.program"
 #: a device's capabilities: its Braket operations, qubits, and program-set limits (most executables, most shots)
 Capabilities = tuple[set[str], int | None, tuple[int, int] | None]
 
@@ -142,8 +141,9 @@ class AwsBraketProvider(quantum.QuantumProvider):
 def _capabilities(properties: Any) -> Capabilities:
     from braket.device_schema import DeviceActionType
 
-    action = properties.action.get(OPENQASM) or properties.action.get(DeviceActionType(OPENQASM))
-    ops = {op.lower() if op not in ("U", "GPhase") else op for op in action.supportedOperations}
+    ops = operations_of(properties)
+    if ops is None:
+        raise InvalidRequest(f"the device takes no {OPENQASM} programs")
     program_sets = properties.action.get(PROGRAM_SET) or properties.action.get(DeviceActionType(PROGRAM_SET))
     limits = (program_sets.maximumExecutables, program_sets.maximumTotalShots) if program_sets is not None else None
     return ops, qubits_of(properties), limits

@@ -28,10 +28,11 @@ from ...engine.errors import ErrorType, InvalidRequest, ProviderUnavailable
 from ...engine.models import BackendInfo, CostEstimate, ErrorInfo
 from .. import quantum
 from . import pricing
-from .convert import Parametric, executions, pieces, settings_per_point
+from .convert import Parametric, executions, pieces, qiskit_native, settings_per_point
 from .results import Reading, completed, most_tasks, parts, reading, readings, remote_id
 
 S3_PREFIX = "hal-jupyter"
+OPENQASM = "braket.ir.openqasm.program"
 #: Braket task states that are not waiting: running, or ended
 _RUNNING = frozenset({"RUNNING", "CANCELLING"})
 _COMPLETED, _FAILED, _CANCELLED = "COMPLETED", "FAILED", "CANCELLED"
@@ -113,9 +114,13 @@ class CloudDevices:
         for device in AwsDevice.get_devices(aws_session=self._aws()):
             self._devices.setdefault(device.arn, device)
             queue = device.queue_depth().quantum_tasks if device.status == "ONLINE" else None
+            # No coupling_map: circuits go to Braket on virtual qubits (``qubit[n] q``) that its
+            # compiler places and routes on the device, so its connectivity graph (physical
+            # labels, 1-based on some devices) does not constrain the HAL's qubit indices.
             infos.append(BackendInfo(
                 name=device.arn, num_qubits=qubits_of(device.properties), status=device.status.lower(),
                 queue_depth=int(queue.get(QueueType.NORMAL, 0)) if queue else None, simulator=device.type.value == "SIMULATOR",
+                basis_gates=basis_of(device.properties),
             ))
         return infos
 
@@ -282,4 +287,23 @@ def qubits_of(properties: Any) -> int | None:
     return getattr(paradigm, "qubitCount", None)
 
 
-__all__ = ["CloudDevices", "missing_account", "qubits_of"]
+def operations_of(properties: Any) -> set[str] | None:
+    """The Braket operations of a device's OpenQASM programs (lower case, but ``U`` and
+    ``GPhase``); None for a device that takes none (analog Hamiltonian simulation)."""
+    from braket.device_schema import DeviceActionType
+
+    action = properties.action.get(OPENQASM) or properties.action.get(DeviceActionType(OPENQASM))
+    if action is None:
+        return None
+    return {op.lower() if op not in ("U", "GPhase") else op for op in action.supportedOperations}
+
+
+def basis_of(properties: Any) -> list[str] | None:
+    """A listing's ``basis_gates``: the Qiskit gates the HAL converts to the device's
+    operations (:data:`.convert.GATES`) and ``measure``; None when it takes none of them."""
+    ops = operations_of(properties)
+    names = sorted(qiskit_native(ops)) if ops else []
+    return [*names, "measure"] if names else None
+
+
+__all__ = ["OPENQASM", "CloudDevices", "basis_of", "missing_account", "operations_of", "qubits_of"]

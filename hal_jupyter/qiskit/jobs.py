@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qiskit.primitives import BasePrimitiveJob, DataBin, PrimitiveResult, PubResult, SamplerPubResult
-from qiskit.providers import JobStatus, JobV1
+from qiskit.providers import BackendV2, JobStatus, JobV1
 from qiskit.result import Result
 
 from ..kernel.client import SETTLED, Hal, Job
 from .layout import Layout
-
-if TYPE_CHECKING:
-    from .backend import HalBackend
 
 #: a HAL status as Qiskit's ``JobStatus``
 STATUS = {
@@ -87,7 +84,7 @@ class _Calls:
 class HalJob(JobV1):
     """``backend.run``'s job: a ``qiskit.result.Result`` with one experiment per circuit."""
 
-    def __init__(self, backend: HalBackend | None, calls: _Calls, backend_name: str) -> None:
+    def __init__(self, backend: BackendV2 | None, calls: _Calls, backend_name: str) -> None:
         super().__init__(backend, ",".join(calls.ids))
         self.calls = calls
         self.backend_name = backend_name
@@ -186,7 +183,7 @@ def _estimated(result: dict[str, Any], layout: Layout, shots: int) -> PubResult:
     return PubResult(data, metadata=metadata)
 
 
-def attach(hal: Hal, job_id: str, backend: HalBackend | None = None) -> HalJob | HalPrimitiveJob:
+def attach(hal: Hal, job_id: str, backend: BackendV2 | None = None) -> HalJob | HalPrimitiveJob:
     """The job ``job_id()`` named, from the HAL jobs' records (their tags hold the layouts)."""
     from ..engine.errors import InvalidRequest, JobNotFound
 

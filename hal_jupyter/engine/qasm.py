@@ -33,6 +33,11 @@ _LOCATION3 = re.compile(r"^(\d+),(\d+):\s*(.*)$", re.S)
 MAX_DECLARED_BITS = 10_000
 #: deeper nesting of brackets is refused before parsing (the parsers recurse per level)
 MAX_NESTING = 64
+#: parsed OpenQASM 3 circuits kept by their text: the PUBs of a Qiskit call, or a
+#: sweep sent again and again, share one circuit, and the reference importer (the
+#: only one that reads ``input`` parameters) takes ~20 ms a parse
+PARSED_CACHE_SIZE = 64
+PARSED_CACHE_MAX_CHARS = 100_000
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _NOT_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _PAIRS = re.compile(r"\(\)|\[\]|\{\}")
@@ -215,6 +220,14 @@ def _parse_qasm2(source: str) -> QuantumCircuit:
 
 
 def _parse_qasm3(source: str) -> QuantumCircuit:
+    """The circuit of OpenQASM 3 text: a copy of the one parsed before from the same
+    text (one of the last :data:`PARSED_CACHE_SIZE`; errors are not kept), else parsed now."""
+    if len(source) > PARSED_CACHE_MAX_CHARS:
+        return _import_qasm3(source)
+    return _import_qasm3_cached(source).copy()
+
+
+def _import_qasm3(source: str) -> QuantumCircuit:
     from openqasm3.parser import QASM3ParsingError
     from qiskit import qasm3
 
@@ -233,6 +246,9 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
         error = _located(str(exc), _LOCATION3)
         error.message = error.message.replace("invalid circuit", "unsupported or invalid OpenQASM 3", 1)
         raise error from None
+
+
+_import_qasm3_cached = functools.lru_cache(maxsize=PARSED_CACHE_SIZE)(_import_qasm3)
 
 
 def _parse_qasm3_natively(source: str) -> QuantumCircuit | None:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 #: ``hal_meta.schema_version``: an older hal-jupyter refuses a store newer than itself.
@@ -124,6 +125,23 @@ def encode(row: dict[str, Any]) -> dict[str, Any]:
         if col in out and out[col] is not None and not isinstance(out[col], str):
             out[col] = json.dumps(out[col])
     return out
+
+
+def dump_result(result: Any) -> str:
+    """A result as the results table keeps it: orjson (~7x faster than json on the
+    per-shot bitstrings of a large sampling result), json for what orjson refuses
+    (integers beyond 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(result).decode()
+    except TypeError:
+        return json.dumps(result)
+
+
+def load_result(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN and Infinity, which json writes and orjson does not read
+        return json.loads(text)
 
 
 def decode(row: sa.Row[Any] | Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from . import errors, lifecycle
 from .database import Database
 from .lifecycle import Transition
-from .schema import JSON_COLUMNS, RECORD_COLUMNS, SCHEMA_VERSION, batches, decode, encode, idempotency, jobs, results
+from .schema import JSON_COLUMNS, RECORD_COLUMNS, SCHEMA_VERSION, batches, decode, dump_result, encode, idempotency, jobs, load_result, results
 
 __all__ = ["Change", "JobStore", "SCHEMA_VERSION"]
 
@@ -224,7 +224,7 @@ class JobStore:
         with self.db.read() as conn:
             for chunk in _chunks(list(job_ids), CHUNK):
                 query = sa.select(results.c.job_id, results.c.data).where(results.c.job_id.in_(chunk))
-                found.update((job_id, json.loads(data)) for job_id, data in conn.execute(query))
+                found.update((job_id, load_result(data)) for job_id, data in conn.execute(query))
         return found
 
     def batch_count(self) -> int:
@@ -273,7 +273,7 @@ def _transition(conn: sa.Connection, t: Transition, engine_id: str, stamp: str, 
         moved = {job_id for (job_id,) in conn.execute(statement)}
         applied |= moved
         if t.stores_result:
-            rows = [{"job_id": job_id, "data": json.dumps(result)} for job_id, _, _, result in chunk if result is not None and job_id in moved]
+            rows = [{"job_id": job_id, "data": dump_result(result)} for job_id, _, _, result in chunk if result is not None and job_id in moved]
             if rows:
                 conn.execute(results.insert(), rows)
     return applied

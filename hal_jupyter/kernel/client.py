@@ -259,13 +259,22 @@ class Hal:
         ``timeout`` seconds, saying how many are unfinished; ``JobNotFound``
         for an id of no job.
         """
+        return [self.result_of(record) for record in self._completed(jobs, timeout)]
+
+    def result_dicts(self, jobs: Sequence[Job], timeout: float | None = None) -> list[dict[str, Any]]:
+        """As :meth:`results`, but each result as the API's JSON object (a dict), not
+        a model: what code that reads large results itself (per-shot bitstrings) wants."""
+        return [record.get("result") or self.transport.result(record["id"]) for record in self._completed(jobs, timeout)]
+
+    def _completed(self, jobs: Sequence[Job], timeout: float | None) -> list[dict[str, Any]]:
+        """The records (with ``"result"``) of ``jobs`` once all have ended; ``JobFailed`` if any did not complete."""
         settled = self._settle([job.id for job in jobs], timeout)
         for job in jobs:
             job.record = {k: v for k, v in settled[job.id].items() if k != "result"}
         failed = [r for r in settled.values() if r["status"] != "COMPLETED"]
         if failed:
             raise _failure(failed, len(settled))
-        return [self.result_of(settled[job.id]) for job in jobs]
+        return [settled[job.id] for job in jobs]
 
     def _settle(self, ids: list[str], timeout: float | None) -> dict[str, dict[str, Any]]:
         """The records (with ``"result"``) of these jobs once every one has settled."""

@@ -166,25 +166,36 @@ def _sample(simulator: Any, items: list[tuple[Any, Any, bool]], shots: int, seed
             "counts": [{key.replace(" ", ""): count for key, count in result.get_counts(k).items()} for k in mine],
             "metadata": {"method": experiments[start].metadata.get("method") if n else None, "primitive": "AerSimulator.run"},
         }
-        if memory:
-            output["memory"] = [bitstrings(experiments[k].data.memory, circuit.num_clbits) for k in mine]
+        if memory:  # each point's bitstrings joined: 1 string a point, not 1 a shot, crosses the pipe
+            output["memory"] = [packed_bitstrings(experiments[k].data.memory, circuit.num_clbits) for k in mine]
+            output["memory_width"] = circuit.num_clbits
         outputs.append(output)
         start += n
     return outputs
 
 
-def bitstrings(hex_memory: list[str], width: int) -> list[str]:
-    """Aer's per-shot memory (hex) as bitstrings of ``width`` clbits, Qiskit's order (clbit 0 rightmost)."""
+def packed_bitstrings(hex_memory: list[str], width: int) -> str:
+    """Aer's per-shot memory (hex) as one string of every shot's ``width`` bits in
+    turn, Qiskit's order (clbit 0 rightmost); :func:`unpacked` splits it."""
     import numpy as np
 
-    if width == 0:
-        return [""] * len(hex_memory)
-    values = np.array([int(h, 16) for h in hex_memory], dtype=object if width > 62 else np.int64)
+    if width == 0 or not hex_memory:
+        return ""
     if width > 62:
-        return [format(int(v), f"0{width}b") for v in values]
+        return "".join(format(int(h, 16), f"0{width}b") for h in hex_memory)
+    values = np.fromiter((int(h, 16) for h in hex_memory), dtype=np.int64, count=len(hex_memory))
     bits = ((values[:, None] >> np.arange(width - 1, -1, -1)) & 1).astype(np.uint8) + ord("0")
-    text = bits.tobytes().decode("ascii")
-    return [text[i : i + width] for i in range(0, len(text), width)]
+    return bits.tobytes().decode("ascii")
+
+
+def unpacked(output: dict[str, Any]) -> list[list[str]] | None:
+    """An output's ``memory`` as bitstrings per point (packed by :func:`packed_bitstrings`, or already lists)."""
+    memory, width = output.get("memory"), output.get("memory_width")
+    if memory is None or width is None:
+        return memory
+    if width == 0:
+        return [[] for _ in memory]
+    return [[text[i : i + width] for i in range(0, len(text), width)] for text in memory]
 
 
 def _estimate(method: str, items: list[tuple[Any, Any]], shots: int, seed: int | None) -> list[dict[str, Any]]:

@@ -260,5 +260,5 @@ def _report(out: dict[str, Any], job: JobSpec, batch: BatchSpec) -> Report:
         result = estimation.estimate_result(sweep, out["evs"], out["stds"], batch.shots, batch.backend, out["metadata"])
     else:
         counts = out["counts"] if sweep.swept else [out["counts"]]
-        result = estimation.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"], out.get("memory"))
+        result = estimation.sampling_result(sweep, counts, batch.shots, batch.backend, out["metadata"], aer_worker.unpacked(out))
     return Finished(result)

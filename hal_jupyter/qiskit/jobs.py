@@ -68,7 +68,7 @@ class _Calls:
     def results(self, timeout: float | None) -> list[dict[str, Any]]:
         """The jobs' results (dicts as the API gives them), once all have ended;
         ``JobFailed`` if any did not complete."""
-        return [r.model_dump() for r in self.hal.results(self.jobs, timeout)]
+        return self.hal.result_dicts(self.jobs, timeout)
 
     def cancel(self) -> bool:
         """Cancel every job not settled yet; whether any was."""

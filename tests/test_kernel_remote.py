@@ -115,3 +115,25 @@ def test_a_kernel_started_by_the_server_finds_it_and_keeps_jobs_across_a_restart
     finally:
         kc.stop_channels()
         server.request("DELETE", f"/api/kernels/{kernel['id']}")
+
+
+def test_qiskit_primitives_over_rest(server):
+    """HalSampler and HalEstimator in a kernel under a Jupyter server: the same classes, over REST."""
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+    from hal_jupyter.qiskit import HalEstimator, HalProvider, HalSampler
+
+    hal = Hal(server.url + "/", server.token)
+    backend = HalProvider(hal).get_backend("local_simulator/aer_simulator")
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    measured = bell.measure_all(inplace=False)
+    sampled = HalSampler(backend).run([measured, measured], shots=200).result(timeout=60)
+    assert set(sampled[0].data.meas.get_counts()) == {"00", "11"} and sampled[1].data.meas.num_shots == 200
+    records = hal.records(sampled.metadata["hal_job_ids"])
+    assert len({r["batch_id"] for r in records}) == 1 and all("memory" not in r for r in records)
+    estimated = HalEstimator(backend).run([(bell, [SparsePauliOp("ZZ"), SparsePauliOp("XX")])]).result(timeout=60)
+    assert abs(estimated[0].data.evs[0] - 1) < 0.1 and estimated[0].data.evs.shape == (2,)
+    hal.close()

@@ -97,6 +97,15 @@ class _Primitive:
         settings = {"priority": self.options.priority, "tags": self.options.tags, **self.options.provider_options}
         return self._backend.request_fields(settings)
 
+    def _requests(self, coerced: list[Any], build: Any) -> tuple[list[dict[str, Any]], list[Layout]]:
+        """Each validated PUB's request and layout, built by ``build(pub, program, shared, index)``."""
+        for pub in coerced:
+            pub.validate()
+        shared = self._shared()
+        programs: dict[int, Program] = {}
+        built = [build(pub, program_of(pub.circuit, programs), shared, index) for index, pub in enumerate(coerced)]
+        return [request for _, request in built], [layout for layout, _ in built]
+
     def job(self, job_id: str) -> HalPrimitiveJob:
         """A job of an earlier ``run`` (``job.job_id()``), from this kernel or another."""
         from .jobs import attach
@@ -117,15 +126,7 @@ class HalSampler(_Primitive, BaseSamplerV2):
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> HalPrimitiveJob:
         shots = self.options.default_shots if shots is None else shots
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
-        for pub in coerced:
-            pub.validate()
-        shared = self._shared()
-        programs: dict[int, Program] = {}
-        requests, layouts = [], []
-        for index, pub in enumerate(coerced):
-            layout, request = self._request(pub, program_of(pub.circuit, programs), shared, index)
-            layouts.append(layout)
-            requests.append(request)
+        requests, layouts = self._requests(coerced, self._request)
         memory = self.options.memory
         if memory is None:
             try:
@@ -161,30 +162,25 @@ class HalEstimator(_Primitive, BaseEstimatorV2):
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> HalPrimitiveJob:
         precision = self.options.default_precision if precision is None else precision
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
-        for pub in coerced:
-            pub.validate()
-        shared = self._shared()
-        programs: dict[int, Program] = {}
-        requests, layouts, shots = [], [], []
-        for index, pub in enumerate(coerced):
-            circuit, program = pub.circuit, program_of(pub.circuit, programs)
-            swept = bool(circuit.parameters)
-            layout = Layout.of_circuit(
-                "estimator", circuit, shape=pub.shape, observables_shape=pub.observables.shape,
-                values_shape=pub.parameter_values.shape, swept=swept, precision=pub.precision,
-            )
-            request: dict[str, Any] = {
-                **shared, "circuit": program.text, "observables": _observables(pub.observables), "shots": shots_for(pub.precision or EXACT_SHOTS_PRECISION),
-                "name": f"estimator pub {index}", "tags": [*layout.tags(), *shared["tags"]],
-            }
-            if pub.precision:  # 0: exact where the provider computes exactly (Aer), else its shots
-                request["precision"] = pub.precision
-            if swept:
-                request["parameters"] = _bindings(pub.parameter_values, circuit, program)
-            requests.append(request)
-            layouts.append(layout)
-            shots.append(request["shots"])
-        return self._backend.submit_calls(requests, layouts, "estimator", shots)
+        requests, layouts = self._requests(coerced, self._request)
+        return self._backend.submit_calls(requests, layouts, "estimator", [r["shots"] for r in requests])
+
+    @staticmethod
+    def _request(pub: EstimatorPub, program: Program, shared: dict[str, Any], index: int) -> tuple[Layout, dict[str, Any]]:
+        circuit, swept = pub.circuit, bool(pub.circuit.parameters)
+        layout = Layout.of_circuit(
+            "estimator", circuit, shape=pub.shape, observables_shape=pub.observables.shape,
+            values_shape=pub.parameter_values.shape, swept=swept, precision=pub.precision,
+        )
+        request: dict[str, Any] = {
+            **shared, "circuit": program.text, "observables": _observables(pub.observables), "shots": shots_for(pub.precision or EXACT_SHOTS_PRECISION),
+            "name": f"estimator pub {index}", "tags": [*layout.tags(), *shared["tags"]],
+        }
+        if pub.precision:  # 0: exact where the provider computes exactly (Aer), else its shots
+            request["precision"] = pub.precision
+        if swept:
+            request["parameters"] = _bindings(pub.parameter_values, circuit, program)
+        return layout, request
 
 
 def _bindings(values: Any, circuit: Any, program: Program) -> dict[str, list[float]]:

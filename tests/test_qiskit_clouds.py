@@ -62,24 +62,26 @@ def test_ibm_runtime_sampler_and_estimator(clouds, provider):
     _one_call(clouds, provider.hal, "ibm_quantum", lambda: checks.check_estimator(HalEstimator(backend), precision=0.02, bound=0.15))
 
 
-@pytest.mark.parametrize("device", ["braket_sv", SV1])
-def test_braket_sampler_and_estimator(clouds, provider, device):
+def test_braket_sampler_and_estimator(clouds, provider):
+    """SV1 through the real AwsDevice (Braket's local simulators: test_aws_braket.py)."""
+    device = SV1
     backend = provider.get_backend(device, provider="aws_braket")
     sampled = checks.check_sampler(HalSampler(backend), shots=1000)
     estimated = checks.check_estimator(HalEstimator(backend), precision=0.02)
     hal = provider.hal
     assert len(checks.batch_ids(hal, sampled)) == 1 and len(checks.batch_ids(hal, estimated)) == 1
-    if device == SV1:  # one program set task per run
-        assert len({r["remote_id"].partition("#")[0] for r in hal.records(sampled)}) == 1
+    assert len({r["remote_id"].partition("#")[0] for r in hal.records(sampled)}) == 1  # one program-set task
 
 
 @pytest.mark.parametrize("target", ["quantinuum.sim.h2-1e", "ionq.simulator"])
 def test_azure_sampler_and_estimator(provider, target):
     backend = provider.get_backend(target, provider="azure_quantum")
     sampled = checks.check_sampler(HalSampler(backend), shots=1000, bound=0.12)
-    estimated = checks.check_estimator(HalEstimator(backend), precision=0.02, bound=0.15)
     hal = provider.hal
-    assert len(checks.batch_ids(hal, sampled)) == 1 and len(checks.batch_ids(hal, estimated)) == 1
+    assert len(checks.batch_ids(hal, sampled)) == 1
+    if target.startswith("quantinuum"):  # estimates from counts of basis-rotated circuits (the same path for IonQ)
+        estimated = checks.check_estimator(HalEstimator(backend), precision=0.02, bound=0.15)
+        assert len(checks.batch_ids(hal, estimated)) == 1
     memory = [r.get("memory") for r in (hal.transport.result(i) for i in sampled)]
     if target.startswith("ionq"):  # probabilities only: the sampler draws its shots from counts
         assert memory == [None, None]

@@ -188,20 +188,31 @@ _clouds: OfflineClouds | None = None
 worlds: dict[str, Any] = {}
 
 
-def start_all() -> dict[str, str]:
-    """Start every stand-in in this process (once); the provider variables that reach them."""
+def start_all(only: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Start the stand-ins (every one, or ``only`` these) in this process, once each;
+    the provider variables that reach them."""
     global _clouds
+    wanted = tuple(only or PROVIDERS)
     if _clouds is None:
-        _clouds = OfflineClouds().start()
+        _clouds = OfflineClouds(only=wanted).start()
         worlds.update(_clouds.worlds)
+        return dict(_clouds.env)
+    missing = tuple(name for name in wanted if name not in _clouds.stand_ins)
+    if missing:  # asked for more than this process runs: start those too, beside the others
+        more = OfflineClouds(only=missing).start()
+        _clouds.stand_ins.update(more.stand_ins)
+        _clouds.env.update({k: v for k, v in more.env.items() if k != URLS_VARIABLE})
+        _clouds.env[URLS_VARIABLE] = ",".join(f"{name}={s.url}" for name, s in _clouds.stand_ins.items())
+        worlds.update(more.worlds)
     return dict(_clouds.env)
 
 
-def connect(env_file: str | None = None) -> dict[str, str]:
+def connect(env_file: str | None = None, only: tuple[str, ...] | None = None) -> dict[str, str]:
     """The provider variables of the stand-ins that ``hal-jupyter offline`` runs,
     found through the env file it wrote (``env_file``, else ``$HAL_OFFLINE_ENV_FILE``,
     else ``.env`` in this folder or the nearest parent that has one) when every one
-    of them answers; else those of stand-ins started in this process (:func:`start_all`)."""
+    of them answers; else those of stand-ins started in this process (:func:`start_all`:
+    every one, or ``only`` the providers a notebook uses)."""
     from dotenv import dotenv_values, find_dotenv
 
     path = env_file or os.environ.get("HAL_OFFLINE_ENV_FILE") or find_dotenv(usecwd=True)
@@ -209,7 +220,7 @@ def connect(env_file: str | None = None) -> dict[str, str]:
     urls = [entry.partition("=")[2] for entry in values.get(URLS_VARIABLE, "").split(",") if entry]
     if urls and all(_answers(url) for url in urls):
         return values
-    return start_all()
+    return start_all(only)
 
 
 def stats(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:

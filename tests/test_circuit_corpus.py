@@ -40,8 +40,8 @@ TARGETS = [
     ("aws_braket", "braket_sv", NO_DYNAMIC, 5, None),
     ("aws_braket", "braket_dm", NO_DYNAMIC, 5, None),
     ("aws_braket", braket_emulator.SV1, NO_DYNAMIC, 5, "braket"),
-    ("azure_quantum", "ionq.simulator", NO_DYNAMIC, 5, "azure"),  # one Azure job per circuit: a longer stride
-    ("azure_quantum", "quantinuum.sim.h2-1e", frozenset({"conditional"}), 5, "azure"),
+    ("azure_quantum", "ionq.simulator", NO_DYNAMIC, 7, "azure"),  # one Azure job per circuit: a longer stride
+    ("azure_quantum", "quantinuum.sim.h2-1e", frozenset({"conditional"}), 7, "azure"),
 ]
 
 

@@ -242,8 +242,8 @@ def run_isolated(simulator: Any, circuits: list[tuple[int, Any]], shots: int, se
             "counts": {key.replace(" ", ""): n for key, n in result.get_counts(position).items()},
             "metadata": {"method": metadata.get("method"), "time_taken": experiment.time_taken},
         }
-        if memory:
-            outputs[index]["memory"] = [[key.replace(" ", "") for key in result.get_memory(position)]]
+        if memory:  # as a sweep's: packed, one string (see unpacked)
+            outputs[index].update(memory=[packed_bitstrings(experiment.data.memory, circuit.num_clbits)], memory_width=circuit.num_clbits)
     return outputs
 
 

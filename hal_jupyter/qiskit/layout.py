@@ -151,9 +151,6 @@ class Layout:
             arrays[register.name] = BitArray(np.packbits(chosen, axis=-1, bitorder="big"), len(register.bits))
         return arrays
 
-    def hex_memory(self, strings: list[str]) -> list[str]:
-        return [hex(int(s, 2)) if s else "0x0" for s in strings]
-
     def header(self) -> dict[str, Any]:
         """A ``Result`` experiment's header: registers, so that ``get_counts`` spaces them as Aer's do."""
         return {

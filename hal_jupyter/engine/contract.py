@@ -86,6 +86,13 @@ class BatchSpec:
     shots: int | None
     options: dict[str, Any]
     jobs: list[JobSpec]
+    #: v1.2: the execution its jobs asked for (they share one: it is part of their group):
+    #: ``mode``, ``session`` (a name), ``reservation_arn``, and ``session_id``: the provider's
+    #: id of the session of that name, when one is open already (from the store: it outlives
+    #: the server); None: the provider's default
+    execution: dict[str, Any] | None = None
+    #: the user whose jobs these are (a session is one owner's)
+    owner: str | None = None
 
 
 def code_error(raised: str, message: str) -> ErrorInfo:
@@ -113,6 +120,9 @@ class Submission:
     remote_ids: dict[str, str] = field(default_factory=dict)
     not_sent: dict[str, str] = field(default_factory=dict)
     cost: dict[str, CostEstimate] = field(default_factory=dict)
+    #: v1.2: the provider's id of the session the batch ran in, when it opened one for a
+    #: session name (or ran in the one given): the engine keeps it for the name's next jobs
+    session_id: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -148,6 +158,11 @@ class Provider(ABC):
     #: submission. A provider with per-shot data on some backends only refuses the
     #: others in :meth:`validate`.
     per_shot_results: ClassVar[bool] = False
+    #: v1.2: the request's ``execution.mode`` values it honours (others are refused at
+    #: submission); a provider that opens sessions for a ``session`` name lists "session"
+    execution_modes: ClassVar[frozenset[str]] = frozenset()
+    #: v1.2: True when it runs jobs in a reservation (``execution.reservation_arn``)
+    reservations: ClassVar[bool] = False
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -177,7 +192,18 @@ class Provider(ABC):
         """Reject a job that cannot run here (raise ``InvalidRequest``); called at submission."""
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate | None:
+        """What the job costs sent alone (what a budget reserves at submission)."""
         return None
+
+    def estimate_batch(self, jobs: list[JobSpec]) -> dict[str, CostEstimate]:
+        """Each job's share when these jobs go as one call (a dry run's price: the
+        batching discount included). Default: each one's :meth:`estimate_cost`."""
+        out = {}
+        for job in jobs:
+            cost = self.estimate_cost(job)
+            if cost is not None:
+                out[job.id] = cost
+        return out
 
     @abstractmethod
     def submit(self, batch: BatchSpec) -> Submission:
@@ -190,6 +216,10 @@ class Provider(ABC):
     @abstractmethod
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """Cancel these jobs of the batch at the backend, as far as it allows."""
+
+    def close_session(self, backend: str, session_id: str) -> None:
+        """v1.2: close a session this provider opened (idle, or ``POST /hal/api/sessions/{name}/close``);
+        jobs already in it run on. Any engine may call it, for a session another opened."""
 
     def find_remote(self, batch: BatchSpec) -> Submission | None:
         """After a crash during submit: what the backend accepted of the batch (as

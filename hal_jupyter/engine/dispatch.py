@@ -16,6 +16,7 @@ in the store.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -45,7 +46,9 @@ AfterSent = Callable[[Provider, BatchSpec, dict[str, str]], Awaitable[None]]
 def group_of(row: Row) -> GroupKey:
     """The batching group of a stored job (one claimed from the store)."""
     payload = row["payload"]
-    return GroupKey.of(row["provider"], row["backend"], row["shots"], payload.get("options"), sweeps.estimating(payload))
+    return GroupKey.of(
+        row["provider"], row["backend"], row["shots"], payload.get("options"), sweeps.estimating(payload), payload.get("execution"), row.get("owner")
+    )
 
 
 class Dispatcher:
@@ -150,7 +153,11 @@ class Dispatcher:
             JobSpec(id=r["id"], kind=r["kind"], backend=r["backend"], shots=r["shots"], payload=r["payload"], parsed=self.ledger.take_parsed(r["id"]))
             for r in rows
         ]
-        return BatchSpec(batch_id, first["provider"], first["backend"], first["shots"], first["payload"].get("options") or {}, jobs)
+        execution = first["payload"].get("execution")
+        return BatchSpec(
+            batch_id, first["provider"], first["backend"], first["shots"], first["payload"].get("options") or {}, jobs,
+            execution=dict(execution) if execution else None, owner=first.get("owner"),
+        )
 
     async def submit(self, provider: Provider, spec: BatchSpec) -> None:
         """Hand a batch to its provider; transient faults are retried (module docstring)."""
@@ -265,7 +272,7 @@ def _only(spec: BatchSpec, remote_ids: dict[str, str]) -> BatchSpec:
     """The batch with only the jobs the provider took."""
     if len(remote_ids) == len(spec.jobs):
         return spec
-    return BatchSpec(spec.id, spec.provider, spec.backend, spec.shots, spec.options, [j for j in spec.jobs if j.id in remote_ids])
+    return dataclasses.replace(spec, jobs=[j for j in spec.jobs if j.id in remote_ids])
 
 
 __all__ = ["Dispatcher", "group_of"]

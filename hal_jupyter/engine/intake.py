@@ -29,7 +29,7 @@ from .clock import Clock
 from .contract import JobSpec, Provider, Settings
 from .ids import new_id
 from .limits import MAX_JSON_DEPTH, TOO_DEEP
-from .models import ClassicalJobRequest, QuantumJobRequest
+from .models import ClassicalJobRequest, Execution, QuantumJobRequest
 from .policy import GroupKey
 from .qasm import inspect_circuit
 from .registry import Registry
@@ -117,6 +117,8 @@ class Intake:
                 payload["sweep"] = sweep.to_payload()
             if request.memory:  # only when asked: the payloads of other jobs stay as they were
                 payload["memory"] = True
+            if request.execution is not None:
+                payload["execution"] = request.execution.stored()
         else:
             shots, summary = None, None
             payload = request.model_dump(include={"code", "entrypoint", "args", "function", "timeout_s"})
@@ -129,7 +131,8 @@ class Intake:
         with provider_calls(provider.name, "check the job", about_job=True):
             provider.validate(spec)
             cost = provider.estimate_cost(spec)
-        group = GroupKey.of(provider.name, backend, shots, payload.get("options"), sweep is not None and sweep.estimating)
+        execution = payload.get("execution") if kind == "quantum" else None
+        group = GroupKey.of(provider.name, backend, shots, payload.get("options"), sweep is not None and sweep.estimating, execution, owner)
         out.rows.append({
             "id": job_id, "kind": kind, "provider": provider.name, "backend": backend, "name": request.name,
             "tags": request.tags, "priority": request.priority, "status_message": None,
@@ -137,6 +140,7 @@ class Intake:
             "batch_id": None, "remote_id": None, "shots": shots,
             "cost_estimate": cost.model_dump() if cost is not None else None, "error": None,
             "payload": payload, "attempts": 0, "group_key": group.digest(), "owner": owner, "cancel_requested": False,
+            "execution": execution, "cost_actual": None,
         })
         out.groups[job_id] = group
         if spec.parsed is not None:
@@ -159,6 +163,8 @@ class Intake:
             raise errors.InvalidRequest("memory applies to sampling jobs: an estimation job ('observables') has no per-shot bitstrings")
         if request.memory and not provider.per_shot_results:
             raise errors.InvalidRequest(f"{provider.name} returns no per-shot results, so it cannot give 'memory': leave it out")
+        if request.execution is not None:
+            check_execution(request.execution, provider)
         if not 1 <= request.shots <= self.settings.max_shots:
             raise errors.InvalidRequest(f"shots must be an integer from 1 to {self.settings.max_shots}, not {request.shots}")
         size = len(request.circuit.encode())
@@ -166,6 +172,15 @@ class Intake:
             raise errors.PayloadTooLarge(
                 f"the circuit is {size} bytes; the limit is {self.settings.max_circuit_bytes} (HalExtension.max_circuit_bytes)"
             )
+
+
+def check_execution(execution: Execution, provider: Provider) -> None:
+    """Refuse (400) an execution its provider does not honour, naming what it takes."""
+    if execution.mode is not None and execution.mode not in provider.execution_modes:
+        takes = ", ".join(sorted(provider.execution_modes)) or "none: leave 'mode' out"
+        raise errors.InvalidRequest(f"{provider.name} has no execution mode {execution.mode!r} (it takes: {takes})")
+    if execution.reservation_arn is not None and not provider.reservations:
+        raise errors.InvalidRequest(f"{provider.name} runs no reservations: 'reservation_arn' is for aws_braket")
 
 
 def check_plain_json(value: Any) -> None:

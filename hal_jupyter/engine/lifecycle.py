@@ -118,12 +118,12 @@ SENT = _t("sent", {S.SUBMITTING}, S.SUBMITTED, MESSAGE | {"remote_id", "cost_est
 START = _t("start", {S.SUBMITTED}, S.RUNNING, MESSAGE)
 #: the status stays; what the job is doing now (a retry's wait, a running batch's progress)
 PROGRESS = _t("progress", set(IN_FLIGHT), None, MESSAGE)
-COMPLETE = _t("complete", set(IN_FLIGHT), S.COMPLETED, MESSAGE, stores_result=True)
-FAIL = _t("fail", set(IN_FLIGHT), S.FAILED, MESSAGE | {"error"}, stores_result=True)
+COMPLETE = _t("complete", set(IN_FLIGHT), S.COMPLETED, MESSAGE | {"cost_actual"}, stores_result=True)
+FAIL = _t("fail", set(IN_FLIGHT), S.FAILED, MESSAGE | {"error", "cost_actual"}, stores_result=True)
 #: fail before sending: refused by the HAL itself (a dispatch that cannot proceed, a budget)
 REFUSE = _t("refuse", {S.QUEUED, S.HELD, S.SUBMITTING}, S.FAILED, MESSAGE | {"error"})
 LOSE_CONTACT = _t("lose_contact", set(IN_FLIGHT), S.UNKNOWN, MESSAGE | {"error"})
-CANCEL = _t("cancel", set(CANCELLABLE), S.CANCELLED, MESSAGE)
+CANCEL = _t("cancel", set(CANCELLABLE), S.CANCELLED, MESSAGE | {"cost_actual"})
 #: a new driver (engine and fencing token) for a job nobody drives; the status stays
 CLAIM = _t("claim", {S.QUEUED}, None)
 #: resume after takeover: an in-flight job of a gone engine, same status, new driver

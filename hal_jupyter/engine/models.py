@@ -33,6 +33,37 @@ class _Request(BaseModel):
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
 
+Arn = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^arn:[A-Za-z0-9_.:/+=,@\-]+$")]
+ExecutionMode = Literal["batch", "session", "job"]
+
+
+class Execution(BaseModel):
+    """v1.2: how a quantum job runs at its provider (docs/API.md, "Execution modes"). All
+    optional: ``mode`` batch (IBM's default) / session / job; ``session`` names a session
+    (its jobs share one provider session; it implies ``mode`` session); ``reservation_arn``
+    a Braket reservation the job's tasks run in."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mode: ExecutionMode | None = None
+    session: Identifier | None = None
+    reservation_arn: Arn | None = None
+
+    @model_validator(mode="after")
+    def _session_named(self) -> Execution:
+        if self.session is not None and self.mode is None:
+            self.mode = "session"
+        if self.mode == "session" and self.session is None:
+            raise ValueError("execution mode 'session' needs a 'session' name (the jobs that share it give the same name)")
+        if self.session is not None and self.mode != "session":
+            raise ValueError(f"a 'session' name needs execution mode 'session', not {self.mode!r}")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """What the job's payload and record keep (the fields given, mode filled in)."""
+        return self.model_dump(exclude_none=True)
+
+
 class QuantumJobRequest(_Request):
     """One quantum job: an OpenQASM 2 or 3 circuit and its shot count."""
 
@@ -48,6 +79,8 @@ class QuantumJobRequest(_Request):
     precision: Any = None
     #: v1.2: the result also carries one bitstring per shot (``memory``); a provider without per-shot data refuses it
     memory: bool = False
+    #: v1.2: execution mode, session name, Braket reservation (checked against the provider at submission)
+    execution: Execution | None = None
 
 
 class ClassicalJobRequest(_Request):
@@ -109,6 +142,10 @@ class JobRecord(BaseModel):
     owner: str | None = None
     #: v1.2: true from a cancel request until the job is terminal (the engine driving it carries it out)
     cancel_requested: bool = False
+    #: v1.2: what the job cost, as the provider reports it (else the estimate; ``basis`` says which)
+    cost_actual: CostEstimate | None = None
+    #: v1.2: the execution the request asked for (mode, session, reservation_arn); null: the provider's default
+    execution: dict[str, Any] | None = None
 
 
 Counts = dict[str, int]

@@ -20,34 +20,49 @@ STRATEGIES: tuple[Strategy, ...] = ("time", "cost", "time_or_cost")
 @dataclass(frozen=True, order=True)
 class GroupKey:
     """Jobs that can share one provider call: same provider, backend, shots, options,
-    and the same primitive (``estimate`` jobs go to an Estimator, the others to a Sampler)."""
+    the same primitive (``estimate`` jobs go to an Estimator, the others to a Sampler),
+    and the same execution (v1.2: mode, session and its owner, reservation)."""
 
     provider: str
     backend: str
     shots: int | None = None
     options: str = "{}"
     estimate: bool = False
+    execution: str = ""
 
     @classmethod
-    def of(cls, provider: str, backend: str | None, shots: int | None, options: dict[str, Any] | None, estimate: bool) -> GroupKey:
-        """The group of a job: what must be equal for two jobs to share a provider call."""
-        return cls(provider, backend or "", shots, json.dumps(options, sort_keys=True) if options else "{}", estimate)
+    def of(
+        cls, provider: str, backend: str | None, shots: int | None, options: dict[str, Any] | None, estimate: bool,
+        execution: dict[str, Any] | None = None, owner: str | None = None,
+    ) -> GroupKey:
+        """The group of a job: what must be equal for two jobs to share a provider call.
+        A session is one owner's: two users' sessions of one name never share a call."""
+        how = ""
+        if execution:
+            how = json.dumps({**execution, "owner": owner} if execution.get("session") else execution, sort_keys=True)
+        return cls(provider, backend or "", shots, json.dumps(options, sort_keys=True) if options else "{}", estimate, how)
 
     def label(self) -> str:
         shots = "" if self.shots is None else f" x{self.shots}"
-        return f"{self.provider}/{self.backend}{shots}{' estimate' if self.estimate else ''}"
+        how = ""
+        if self.execution:
+            execution = json.loads(self.execution)
+            how = "".join(f" {k}={execution[k]}" for k in ("session", "reservation_arn") if execution.get(k)) or f" {execution.get('mode')}"
+        return f"{self.provider}/{self.backend}{shots}{' estimate' if self.estimate else ''}{how}"
 
     def digest(self) -> str:
         """The key as the store keeps it (``hal_jobs.group_key``): engines that share a
         store batch a group's jobs together by it."""
-        return _digest(self.provider, self.backend, self.shots, self.options, self.estimate)
+        return _digest(self.provider, self.backend, self.shots, self.options, self.estimate, self.execution)
 
 
 @functools.lru_cache(maxsize=4096)  # a bulk request's jobs share a few groups
-def _digest(provider: str, backend: str, shots: int | None, options: str, estimate: bool) -> str:
+def _digest(provider: str, backend: str, shots: int | None, options: str, estimate: bool, execution: str = "") -> str:
     parts: list[Any] = [provider, backend, shots, json.loads(options)]
     if estimate:
         parts.append("estimate")
+    if execution:  # (only then: the digests of jobs without one stay as they were)
+        parts.append(json.loads(execution))
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 

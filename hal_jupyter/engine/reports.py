@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lifecycle import CANCEL, COMPLETE, FAIL, PROGRESS, START, JobStatus, Transition
-from .models import ErrorInfo
+from .models import CostEstimate, ErrorInfo
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,11 @@ class Running:
 
 @dataclass(frozen=True)
 class Finished:
-    """The job completed with this result (counts, estimates, or a classical value)."""
+    """The job completed with this result (counts, estimates, or a classical value);
+    ``cost``: what the provider reports it cost (v1.2), where it reports one."""
 
     result: dict[str, Any]
+    cost: CostEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Failed:
 
     error: ErrorInfo
     output: dict[str, Any] | None = None
+    cost: CostEstimate | None = None
 
 
 @dataclass(frozen=True)

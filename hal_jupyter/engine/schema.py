@@ -15,9 +15,9 @@ import orjson
 import sqlalchemy as sa
 
 #: ``hal_meta.schema_version``: an older hal-jupyter refuses a store newer than itself.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: the Alembic revision this code expects (migrations/versions)
-HEAD = "0003"
+HEAD = "0004"
 #: ``pg_advisory_xact_lock`` key of migrations (transaction-scoped: released at commit, never leaked by a pool)
 MIGRATION_LOCK = 0x4A11_0001
 
@@ -59,6 +59,11 @@ jobs = sa.Table(
     # it was claimed with, so an engine that lost the job changes nothing.
     sa.Column("fence", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # v4: what it cost (JSON, as cost_estimate); the execution it asked for (JSON); the
+    # budgets its estimate is reserved against (JSON list of names; NULL: none)
+    sa.Column("cost_actual", sa.Text),
+    sa.Column("execution", sa.Text),
+    sa.Column("budgets", sa.Text),
     # which groups other engines hold queued (every claim asks)
     sa.Index("ix_hal_jobs_queued_groups", "status", "group_key", "engine_id"),
 )
@@ -116,7 +121,51 @@ engines = sa.Table(
 )
 
 
-JSON_COLUMNS = ("tags", "cost_estimate", "error", "payload")
+#: v4: spending limits (docs/API.md, "Spend control"); ``source``: "config" (HalExtension.budgets) or "api"
+budgets = sa.Table(
+    "hal_budgets",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("limit_amount", sa.Float, nullable=False),
+    sa.Column("currency", sa.String(16), nullable=False),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),  # JSON: owner, provider, tag (each optional)
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+#: v4: a job's estimate reserved against a budget in a period, then what it cost (``spent``)
+charges = sa.Table(
+    "hal_charges",
+    metadata,
+    sa.Column("job_id", sa.String(64), primary_key=True),
+    sa.Column("budget", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(16), nullable=False),  # "2026-12-03", "2026-12" or "total"
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("spent", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_hal_charges_budget_period", "budget", "period"),
+)
+
+#: v4: provider sessions opened for a session name (one owner's, on one provider and backend)
+sessions = sa.Table(
+    "hal_sessions",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("provider", sa.String(200), nullable=False),
+    sa.Column("backend", sa.String(200), nullable=False),
+    sa.Column("session_id", sa.String(400), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # open, closed
+    sa.Column("opened_at", sa.String(40), nullable=False),
+    sa.Column("last_used_at", sa.String(40), nullable=False),
+    sa.Column("closed_at", sa.String(40)),
+    sa.Column("job_ids", sa.Text, nullable=False),  # JSON list
+    sa.Column("reason", sa.Text),
+)
+
+JSON_COLUMNS = ("tags", "cost_estimate", "error", "payload", "cost_actual", "execution", "budgets")
 
 
 def encode(row: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def put(stores: Any, *rows: dict[str, Any], engine: str = "e-1") -> None:
 def fields_for(t: Transition) -> dict[str, Any]:
     values = {
         "status_message": "moved", "batch_id": "b-1", "remote_id": "r-1", "error": {"type": "ProviderError", "message": "no"},
-        "cost_estimate": {"currency": "USD", "amount": 1.0, "basis": "x"},
+        "cost_estimate": {"currency": "USD", "amount": 1.0, "basis": "x"}, "cost_actual": {"currency": "USD", "amount": 0.5, "basis": "y"},
     }
     return {name: values[name] for name in t.fields}
 

@@ -39,6 +39,8 @@ PUBLIC_FIELDS = tuple(JobRecord.model_fields)
 #: ``(job_id, fields, result)``: one job's part of a transition
 Change = tuple[str, dict[str, Any], "dict[str, Any] | None"]
 log = logging.getLogger("hal_jupyter")
+#: statuses an engine claims only to cancel (:meth:`.leases.Leases.claim_job`)
+_CLAIMED_TO_CANCEL = (lifecycle.JobStatus.UNKNOWN.value, lifecycle.JobStatus.HELD.value)
 
 
 def public_record(row: Row) -> dict[str, Any]:
@@ -119,7 +121,7 @@ class Ledger:
     def adopt(self, rows: Iterable[Row], parsed: dict[str, Any] | None = None) -> None:
         """Rows the store just let this engine claim (their fence is the new token)."""
         for row in rows:
-            if row["status"] in lifecycle.DRIVEN_NAMES or row["status"] == lifecycle.JobStatus.UNKNOWN.value:
+            if row["status"] in lifecycle.DRIVEN_NAMES or row["status"] in _CLAIMED_TO_CANCEL:
                 self._active[row["id"]] = LiveJob(row, (parsed or {}).get(row["id"]))
 
     def forget(self, job_ids: Iterable[str] | None = None) -> None:
@@ -174,13 +176,17 @@ class Ledger:
                     try:
                         engine = self.engine_id if claim else None
                         rows = [row for rows, _ in part for row in rows]
-                        await self.db(self.store.insert_jobs, rows, None, engine, self._held_elsewhere)
+                        sizes = [len(rows) for rows, _ in part]
+                        refused = await self.db(self.store.insert_jobs, rows, None, engine, self._held_elsewhere, sizes)
                     except Exception as exc:  # noqa: BLE001 - each waiting submission gets the error
                         for _, done in part:
                             done.set_exception(exc)
                     else:
-                        for _, done in part:
-                            done.set_result(None)
+                        for (_, done), error in zip(part, refused):  # a budget refuses one submission, not its neighbours
+                            if error is not None:
+                                done.set_exception(error)
+                            else:
+                                done.set_result(None)
         finally:
             self._adding = False
 

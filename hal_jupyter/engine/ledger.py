@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from . import errors, lifecycle
 from .clock import Clock
-from .reports import Failed, Finished, Report, transition_for
+from .reports import Report, fields_of, transition_for
 from .events import EventBus
 from .lifecycle import Transition
 from .models import JobRecord
@@ -240,7 +240,7 @@ class Ledger:
                     job.misfit_logged = True
                     log.info("hal_jupyter: job %s is %s; ignoring the provider's late report %s", job_id, job.status, type(report).__name__)
                 continue
-            fields, result = _fields_of(report)
+            fields, result = fields_of(report, job.row)
             if t is lifecycle.PROGRESS and fields.get("status_message") == job.row.get("status_message"):
                 continue  # nothing new
             steps.setdefault(t.name, (t, []))[1].append((job_id, fields, result))
@@ -301,15 +301,6 @@ class Ledger:
     def close(self) -> None:
         self._thread.shutdown()
         self.store.close()
-
-
-def _fields_of(report: Report) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The record fields (and result) a report sets."""
-    if isinstance(report, Finished):
-        return {"status_message": None}, report.result
-    if isinstance(report, Failed):
-        return {"status_message": None, "error": report.error.model_dump(mode="json", exclude_none=True)}, report.output
-    return {"status_message": report.message}, None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -271,3 +271,44 @@ def test_a_server_started_while_postgresql_is_down_answers_503_then_works_once_i
     assert status == 201, record
     assert wait_records(server, [record["id"]], timeout=60)[record["id"]]["status"] == "COMPLETED"
     assert "Uncaught exception" not in server.log_path.read_text()
+
+
+def test_two_servers_racing_against_a_budget_never_pass_it_together(clouds, pg_url, processes, tmp_path):
+    """API.md v1.2 "Spend control": 40 submissions to two servers at once, a budget with room for 10.5."""
+    backend = checks.CRASH_REMOTE["aws_braket"][0]
+    window = {"batch_window_s": 60.0, "batch_max_size": 1000, "user": "alice", "admin_users": "alice"}
+    a, b = start_together(_server(processes, tmp_path / "a", pg_url, **window), _server(processes, tmp_path / "b", pg_url, **window), env=clouds)
+    job = {"provider": "aws_braket", "backend": backend, "circuit": BELL_QASM2, "shots": 100}
+    status, priced = a.request("POST", "/hal/api/quantum/jobs?dry_run=true", job)
+    assert status == 200 and priced["outcome"] == "accept" and priced["jobs"][0]["budgets"] == [], priced
+    each = priced["jobs"][0]["reserved"]["amount"]
+    assert each > 0
+    status, made = a.request("PUT", "/hal/api/budgets/team-month", {"limit": 10.5 * each, "period": "month", "scope": {"provider": "aws_braket"}})
+    assert status == 200 and made["remaining"] == pytest.approx(10.5 * each), made
+    assert [x["name"] for x in b.request("GET", "/hal/api/budgets")[1]["budgets"]] == ["team-month"]  # b reads it (and forgets its cache)
+    answers: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def send(server: ServerProcess) -> None:
+        for _ in range(20):
+            reply = server.request("POST", "/hal/api/quantum/jobs", job)
+            with lock:
+                answers.append(reply)
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert Counter(status for status, _ in answers) == {201: 10, 402: 30}, Counter(status for status, _ in answers)
+    refused = next(body for status, body in answers if status == 402)
+    assert refused["type"] == "BudgetExceeded" and refused["budget"] == "team-month" and refused["requested"] == pytest.approx(each)
+    [(reserved, count)] = _rows(pg_url, "SELECT SUM(amount), COUNT(*) FROM hal_charges WHERE budget = 'team-month'")
+    assert count == 10 and reserved <= 10.5 * each
+    [budget] = b.request("GET", "/hal/api/budgets")[1]["budgets"]
+    assert budget["reserved"] + budget["spent"] <= budget["limit"] and budget["remaining"] == pytest.approx(0.5 * each, abs=1e-6)
+    assert [s for s, _ in answers if s == 201] and _rows(pg_url, "SELECT COUNT(*) FROM hal_jobs") == [(10,)]  # refused: nothing stored
+    status, over = b.request("POST", "/hal/api/quantum/jobs?dry_run=true", {"jobs": [job, job]})
+    assert status == 200 and over["outcome"] == "refuse" and _rows(pg_url, "SELECT COUNT(*) FROM hal_jobs") == [(10,)]
+    rows = {r["key"]: r for r in a.request("GET", "/hal/api/spend?group_by=provider")[1]["rows"]}
+    assert rows["aws_braket"]["reserved"] == pytest.approx(10 * each)

@@ -167,6 +167,7 @@ class Coordinator:
             await self.clock.wait(self._wake, self.claim_interval_s)
             self._wake.clear()
             rounds += 1
+            self.store.forget_budgets()  # another engine may have changed one (its NOTIFY is a wake-up only)
             try:
                 await self.recovery.claim()
                 await self.canceller.carry_out_requests()
@@ -224,6 +225,8 @@ class Coordinator:
         note = parse_notification(payload)
         if note is None:
             return
+        if note.budgets:
+            self.store.forget_budgets()
         if note.engines and note.engine_id != self.engine_id:  # an engine came or went: who drives what
             self._spawn(self._refresh_fleet())
         if self.dispatch and (note.queued or (note.engines and note.engine_id != self.engine_id)):

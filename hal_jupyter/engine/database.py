@@ -180,6 +180,7 @@ class Database:
         assigned: Mapping[str, Sequence[str]] | None = None,
         cancel: Sequence[str] = (),
         engines: bool = False,
+        budgets: bool = False,
     ) -> list[str]:
         """The ``NOTIFY`` payloads that tell other engines what they need of a transaction:
         jobs that changed (events), queued jobs nobody drives (a claim), jobs handed to an
@@ -190,6 +191,8 @@ class Database:
         parts: list[tuple[str, str, Sequence[str]]] = [("j", "", jobs), ("q", "", queued), ("c", "", cancel)]
         parts += [("a", target, ids) for target, ids in (assigned or {}).items()]
         payloads: list[dict[str, Any]] = [{"e": engine_id or "", "n": 1}] if engines else []
+        if budgets:  # a budget changed: engines read them again before their next acceptance
+            payloads.append({"e": engine_id or "", "b": 1})
         for field, target, ids in parts:
             for start in range(0, len(ids), NOTIFY_IDS):
                 payload: dict[str, Any] = {"e": engine_id or "", field: list(ids[start : start + NOTIFY_IDS])}
@@ -227,6 +230,7 @@ class Notification:
     assigned: tuple[str, ...] = ()
     target: str = ""
     engines: bool = False
+    budgets: bool = False
 
 
 def parse_notification(payload: str) -> Notification | None:
@@ -234,7 +238,9 @@ def parse_notification(payload: str) -> Notification | None:
     try:
         data = json.loads(payload)
         ids = {name: tuple(str(i) for i in data.get(key, ())) for name, key in (("jobs", "j"), ("queued", "q"), ("cancel", "c"), ("assigned", "a"))}
-        return Notification(engine_id=str(data["e"]), target=str(data.get("t", "")), engines=bool(data.get("n")), **ids)
+        return Notification(
+            engine_id=str(data["e"]), target=str(data.get("t", "")), engines=bool(data.get("n")), budgets=bool(data.get("b")), **ids
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -31,6 +31,8 @@ from .models import served_result
 from .policy import BatchPolicy
 from .registry import Registry
 from .scheduler import Scheduler
+from .spend_api import SpendApi
+from .spending import Spending
 from .store import JobStore
 
 log = logging.getLogger("hal_jupyter")
@@ -45,7 +47,7 @@ UNDRIVEN = (
 QUEUED = lifecycle.JobStatus.QUEUED.value
 
 
-class Engine:
+class Engine(SpendApi):
     """Jobs in, records and results out. See docs/API.md for the contract."""
 
     def __init__(self, config: EngineConfig | None = None, *, registry: Registry | None = None, clock: Clock | None = None) -> None:
@@ -74,8 +76,10 @@ class Engine:
             dispatch=config.dispatch, lease_s=config.lease_s, claim_interval_s=config.claim_interval_s, label=config.label,
         )
         self.intake = intake.Intake(self.registry, self.settings, clock)
+        self.spending = Spending(self.ledger, clock, self.coordinator.wake, config.budgets)
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hal-validate")
         self._starting: asyncio.Future[None] | None = None
+        self._stopped = False
 
     async def start(self) -> None:
         """Start the scheduler and resume every unfinished job of an earlier run.
@@ -102,12 +106,18 @@ class Engine:
         await asyncio.get_running_loop().run_in_executor(FIRST_IMPORTS, importlib.import_module, "qiskit.qasm2")
         # Register the lease, then (when dispatching) claim and resume what nobody drives.
         await self.coordinator.start()
+        await self.spending.configure()
+        self.spending.start()
 
     async def stop(self) -> None:
-        """Stop driving jobs and release them to the other engines at once."""
+        """Stop driving jobs and release them to the other engines at once (once: a second call does nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
         started = self._starting
         if started is not None and started.done() and not started.cancelled() and started.exception() is None:
             await self.coordinator.stop()
+        await self.spending.stop()
         await self.scheduler.stop()
         # Off the loop: closing a provider may wait (an embedded Dask cluster takes 1-3 s).
         try:

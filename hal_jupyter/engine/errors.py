@@ -185,3 +185,10 @@ class BudgetExceeded(HalError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), **self.figures}
+
+
+class Forbidden(HalError):
+    """The user may not do this (HTTP 403): changing budgets is for ``admin_users``."""
+
+    http_status = 403
+    type = ErrorType.FORBIDDEN

@@ -23,7 +23,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default
 
 from ..engine import limits
 from ..engine.policy import STRATEGIES
@@ -121,6 +121,20 @@ class HalExtension(ExtensionApp):
         "the other engines sharing the store take its jobs over after this long.",
     )
 
+    session_idle_s = Float(
+        300.0,
+        config=True,
+        help="v1.2: a provider session opened for a session name (execution.session) closes after this many "
+        "seconds without jobs (POST /hal/api/sessions/{name}/close closes it at once).",
+    )
+    budgets = List(
+        Dict(),
+        config=True,
+        help="v1.2: spending limits, each {name, limit, currency, period: day|month|total, scope: {owner, provider, tag}, "
+        "action: refuse|hold}; set in the job store at start (over API changes of the same name). "
+        "admin_users may also set them with PUT /hal/api/budgets/{name}.",
+    )
+
     @default("user")
     def _default_user(self) -> str:
         import getpass
@@ -160,6 +174,8 @@ class HalExtension(ExtensionApp):
             dispatch=self.dispatch,
             lease_s=self.lease_s,
             warm_up=self.warm_up,
+            session_idle_s=self.session_idle_s,
+            budgets=[dict(b) for b in self.budgets],
             label=f"jupyter server {self.serverapp.ip or 'localhost'}:{self.serverapp.port}" if self.serverapp else "jupyter server",
             # every Settings field is a trait of the same name
             settings=Settings(**{f.name: getattr(self, f.name) for f in fields(Settings)}),
@@ -176,9 +192,9 @@ class HalExtension(ExtensionApp):
         self.settings.update(hal_engine=self.engine, hal_max_request_bytes=self.max_request_bytes, hal_viewer=self.viewer)
 
     def initialize_handlers(self) -> None:
-        from . import apidocs, events, handlers
+        from . import apidocs, events, handlers, spend_handlers
 
-        self.handlers.extend(handlers.default_handlers + events.default_handlers + apidocs.default_handlers)
+        self.handlers.extend(handlers.default_handlers + spend_handlers.default_handlers + events.default_handlers + apidocs.default_handlers)
 
     def _new_engine(self) -> Engine:
         from ..engine.engine import Engine

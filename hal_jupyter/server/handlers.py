@@ -63,6 +63,11 @@ class JobsHandler(HalHandler):
     @web.authenticated
     @authorized
     async def post(self, kind: str) -> None:
+        dry_run = self.get_query_argument("dry_run", "false")
+        if dry_run not in ("true", "false", "1", "0"):
+            raise errors.InvalidRequest("dry_run must be true or false")
+        if dry_run in ("true", "1"):  # priced and judged against the budgets; nothing stored
+            return self.reply(await self.engine.dry_run(kind, self.json_body(), owner=self.viewer.user))
         key = self.request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
             raise errors.InvalidRequest("Idempotency-Key must be 1 to 255 characters")

@@ -26,10 +26,8 @@ Routes, as the SDK calls them (``RUNTIME`` is the Runtime API's base path):
     :func:`usage_seconds` of the shots it ran (every PUB at every point; an
     Estimator PUB counts 1/precision**2 shots per value).
 
-Two instances: :data:`CRN`, of a Pay-As-You-Go plan, and :data:`OPEN_CRN`, of the
-Open Plan, which refuses dedicated sessions as IBM does (400, code 1352, "You are
-not authorized to run a session when using the open plan."). ``env(url)`` names
-the first; ``env(url, plan="open")`` the second (``QISKIT_IBM_INSTANCE``).
+Two instances (:mod:`.ibm_instances`): ``CRN`` (Pay-As-You-Go) and ``OPEN_CRN`` (the Open
+Plan, no dedicated sessions); ``env(url, plan="open")`` names the second.
 
 Pointing the SDK here takes only supported settings (see :func:`env`):
 ``url=`` with a base URL that contains ``experimental`` (the SDK's URL resolver
@@ -58,14 +56,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from .http import JsonHandler, World, serve
 from .iam import API_KEY, Iam
+from .ibm_instances import CRN, OPEN_CRN, PLAN_ID
 from .ibm_sessions import Sessions
+from . import ibm_instances as instances
 
-CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/0000000000000000000000000000hal0:00000000-0000-0000-0000-000000000001::"
-PLAN_ID = "hal-offline-payg-plan"
-#: a second instance, of the Open Plan: no dedicated sessions
-OPEN_CRN = CRN.replace("000000000001::", "000000000002::")
-OPEN_PLAN_ID = "hal-offline-open-plan"
-PLANS = {PLAN_ID: ("pay-as-you-go", "Pay-As-You-Go", "paygo"), OPEN_PLAN_ID: ("open", "Open", "free")}
 #: the quantum time a job reports: a fixed overhead plus a time per shot (not the provider's
 #: estimate, so that tests tell the actual cost from the estimate)
 USAGE_FIXED_S = 1.0
@@ -254,19 +248,7 @@ class IbmQuantum(World):
             self._set(job, "Cancelled", reason="Cancelled by the user.")
         return 204, None
 
-    # -- IBM Cloud instance lookup ----------------------------------------------
-    def search(self) -> dict[str, Any]:
-        items = [{"crn": crn, "name": name, "service_plan_unique_id": plan, "tags": [],
-                  "doc": {"extensions": {"quantum": {"backends": list(self.backends)}}}}
-                 for crn, name, plan in ((CRN, "hal-offline", PLAN_ID), (OPEN_CRN, "hal-offline-open", OPEN_PLAN_ID))]
-        return {"items": items, "limit": 100}
-
-    def catalog(self, plan: str) -> dict[str, Any] | None:
-        if plan not in PLANS:
-            return None
-        name, display, pricing = PLANS[plan]
-        return {"id": plan, "name": name, "overview_ui": {"en": {"display_name": display}}, "metadata": {"pricing": {"type": pricing}}}
-
+    # -- what a job used, and closing sessions -----------------------------------
     def metrics(self, job: dict[str, Any]) -> dict[str, Any]:
         seconds = job["_usage"]
         usage = {"status": "pending"} if seconds is None else {"quantum_seconds": seconds, "seconds": seconds, "qpu_charge_time_seconds": seconds, "status": "completed"}
@@ -311,7 +293,7 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/global-catalog/"):
                 if not self._authorized(runtime=False):
                     return None
-                entry = world.catalog(path.removeprefix("/global-catalog/"))
+                entry = instances.catalog(path.removeprefix("/global-catalog/"))
                 return self._reply(200, entry) if entry else self._missing(path)
             if not path.startswith(RUNTIME) or not self._authorized(runtime=True):
                 return None if path.startswith(RUNTIME) else self._missing(path)
@@ -376,7 +358,7 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
             if path == "/identity/token":
                 return self._reply(*world.iam.exchange(body))
             if path == "/global-search/v3/resources/search":
-                return self._reply(200, world.search()) if self._authorized(runtime=False) else None
+                return self._reply(200, instances.search(world.backends)) if self._authorized(runtime=False) else None
             if not path.startswith(RUNTIME):
                 return self._missing(path)
             if not self._authorized(runtime=True):

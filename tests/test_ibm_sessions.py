@@ -58,7 +58,8 @@ class EngineApi(Api):
 
 async def test_a_named_session_is_one_runtime_session_across_an_engine_restart(ibm, tmp_path):
     """An iterative algorithm: each job waits for the one before; the engine that runs
-    the third is a new one on the same store, and joins the session the first opened."""
+    the third is a new one on the same store, and joins the session the first opened,
+    then closes it (the engine's close, as ``POST /hal/api/sessions/{name}/close`` does)."""
     opened = ibm.stats()["sessions"]
     config = EngineConfig(db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.2, env_file="", warm_up=False)
     finals = []
@@ -69,6 +70,8 @@ async def test_a_named_session_is_one_runtime_session_across_an_engine_restart(i
             for _ in range(jobs):
                 (record,), _, _ = await engine.submit("quantum", job(execution={"session": "vqe-1"}))
                 finals.append(await EngineApi(engine).wait(record["id"], timeout=60))
+            if engine_run == 1:  # closed by an engine that did not open it: from its id alone
+                await engine.scheduler.sessions.close("vqe-1", None)
         finally:
             await engine.stop()
     assert [f["status"] for f in finals] == ["COMPLETED"] * 3, finals
@@ -76,7 +79,8 @@ async def test_a_named_session_is_one_runtime_session_across_an_engine_restart(i
     assert len(sessions) == 1 and None not in sessions, sessions
     assert ibm.stats()["sessions"] == opened + 1
     session = ibm.sessions.details(sessions.pop())
-    assert session["mode"] == "dedicated" and len(session["jobs"]) == 3 and session["accepting_jobs"], session
+    assert session["mode"] == "dedicated" and len(session["jobs"]) == 3, session
+    assert session["state"] == "closed" and session["accepting_jobs"] is False, session
 
 
 async def test_a_session_on_the_open_plan_fails_with_ibms_reason(api, ibm, ibm_world, monkeypatch):

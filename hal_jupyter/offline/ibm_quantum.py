@@ -11,13 +11,23 @@ Routes, as the SDK calls them (``RUNTIME`` is the Runtime API's base path):
     builds real ``IBMBackend`` objects with their targets.
 ``GET RUNTIME/instances/usage``
     checked before every job.
+``POST RUNTIME/sessions``, ``GET|PATCH RUNTIME/sessions/{id}``, ``DELETE RUNTIME/sessions/{id}/close``
+    sessions and batches (:mod:`.ibm_sessions`); ``/__offline__/stats`` counts
+    ``sessions`` (dedicated) and ``batches`` opened, and a job's JSON carries its
+    ``session_id`` as the real API's does.
 ``POST RUNTIME/jobs``, ``GET RUNTIME/jobs`` (``tags``, ``pending``, ``backend``, ``program``,
 ``limit``, ``offset``), ``GET RUNTIME/jobs/{id}``, ``GET RUNTIME/jobs/{id}/results``,
-``POST RUNTIME/jobs/{id}/cancel``
+``POST RUNTIME/jobs/{id}/cancel``, ``GET RUNTIME/jobs/{id}/metrics``
     runtime jobs: ``sampler`` and ``estimator`` V2 PUBs, decoded with the SDK's
     ``RuntimeDecoder``, run by Aer's V2 primitives with the backend's noise
     (``AerSimulator.from_backend``), one at a time, their ``PrimitiveResult``
-    encoded with ``RuntimeEncoder`` as the SDK's result decoder reads it.
+    encoded with ``RuntimeEncoder`` as the SDK's result decoder reads it. A
+    finished job's metrics report ``usage.quantum_seconds`` =
+    :func:`usage_seconds` of the shots it ran (every PUB at every point; an
+    Estimator PUB counts 1/precision**2 shots per value).
+
+Two instances (:mod:`.ibm_instances`): ``CRN`` (Pay-As-You-Go) and ``OPEN_CRN`` (the Open
+Plan, no dedicated sessions); ``env(url, plan="open")`` names the second.
 
 Pointing the SDK here takes only supported settings (see :func:`env`):
 ``url=`` with a base URL that contains ``experimental`` (the SDK's URL resolver
@@ -46,16 +56,27 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from .http import JsonHandler, World, serve
 from .iam import API_KEY, Iam
+from .ibm_instances import CRN, OPEN_CRN, PLAN_ID
+from .ibm_sessions import Sessions
+from . import ibm_instances as instances
 
-CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/0000000000000000000000000000hal0:00000000-0000-0000-0000-000000000001::"
-PLAN_ID = "hal-offline-open-plan"
+#: the quantum time a job reports: a fixed overhead plus a time per shot (not the provider's
+#: estimate, so that tests tell the actual cost from the estimate)
+USAGE_FIXED_S = 1.0
+USAGE_PER_SHOT_S = 0.0001
 #: the Runtime API's base path; "experimental" keeps the SDK from rewriting the URL
 RUNTIME = "/experimental/api/v1"
 #: the fake backends served, by the names they carry
 BACKENDS = ("fake_manila", "fake_brisbane")
 FINAL = ("Completed", "Failed", "Cancelled")
 BACKEND_PATH = re.compile(r"^/backends/(?P<name>[^/]+)/(?P<what>configuration|properties|status)$")
+SESSION_PATH = re.compile(r"^/sessions/(?P<id>[^/]+)(?P<rest>/close)?$")
 JOB_PATH = re.compile(r"^/jobs/(?P<id>[^/]+)(?P<rest>/results|/cancel|/metrics)?$")
+
+
+def usage_seconds(shots: int) -> float:
+    """The quantum time a runtime job of ``shots`` shots in all reports (``usage.quantum_seconds``)."""
+    return round(USAGE_FIXED_S + USAGE_PER_SHOT_S * shots, 6)
 
 
 def _now() -> str:
@@ -90,13 +111,18 @@ class IbmQuantum(World):
         self.fail_next: str | None = None
         self.simulating = threading.Lock()  # one simulation at a time
         self._seeds = random.Random(0)
+        self.sessions = Sessions(self._pending_in)
 
     def stats(self) -> dict[str, Any]:
         with self.guard:
             states: dict[str, int] = {}
             for job in self.jobs.values():
                 states[job["status"]] = states.get(job["status"], 0) + 1
-        return {**super().stats(), "jobs": states, "token_requests": self.iam.token_requests}
+        return {**super().stats(), "jobs": states, "token_requests": self.iam.token_requests, **self.sessions.stats()}
+
+    def _pending_in(self, session_id: str) -> int:
+        with self.guard:
+            return sum(j["session_id"] == session_id and j["status"] not in FINAL for j in self.jobs.values())
 
     # -- backends -------------------------------------------------------------
     def _queued(self, backend: str) -> int:
@@ -121,14 +147,16 @@ class IbmQuantum(World):
             return 400, _error(1211, f"Backend {backend} not found.")
         if spec.get("program_id") not in ("sampler", "estimator"):
             return 404, _error(1218, f"Program {spec.get('program_id')} not found.")
+        job_id = "d" + uuid.uuid4().hex[:19]
+        if spec.get("session_id") and (refused := self.sessions.admit(spec["session_id"], job_id, backend)):
+            return refused
         with self.guard:
-            job_id = "d" + uuid.uuid4().hex[:19]
             fail, self.fail_next = self.fail_next, None
             self.jobs[job_id] = {
                 "id": job_id, "backend": backend, "program": {"id": spec["program_id"]}, "status": "Queued",
                 "state": {"status": "Queued"}, "created": _now(), "tags": list(spec.get("tags") or []),
                 "session_id": spec.get("session_id"), "private": bool(spec.get("private")), "runtime": spec.get("runtime", ""),
-                "cost": spec.get("cost", 0), "user_id": "hal-offline", "_params": raw, "_fail": fail, "_result": None,
+                "cost": spec.get("cost", 0), "user_id": "hal-offline", "_params": raw, "_fail": fail, "_result": None, "_usage": None,
             }
             self.creates.append(job_id)
         threading.Thread(target=self._run, args=(job_id,), name="ibm-quantum-job", daemon=True).start()
@@ -146,18 +174,20 @@ class IbmQuantum(World):
             if job["status"] != "Queued":
                 return
             self._set(job, "Running")
+        self.sessions.job_started(job["session_id"])
         try:
             if job["_fail"]:
                 raise RuntimeError(job["_fail"])
             with self.simulating:
                 self.invokes.append(job_id)
-                result = self._simulate(job)
-            outcome: dict[str, Any] = {"status": "Completed", "_result": result}
+                result, seconds = self._simulate(job)
+            outcome: dict[str, Any] = {"status": "Completed", "_result": result, "_usage": seconds}
         except Exception as exc:  # noqa: BLE001 - the job fails with the reason, as the service reports it
-            outcome = {"status": "Failed", "reason": str(exc), "reason_code": 1517, "_result": f"Error: {exc}"}
+            outcome = {"status": "Failed", "reason": str(exc), "reason_code": 1517, "_result": f"Error: {exc}", "_usage": 0.0}
         with self.guard:
             if job["status"] == "Running":
                 self._set(job, **outcome)
+        self.sessions.job_ended(job["session_id"], outcome["_usage"])
 
     def _simulator(self, backend: str) -> Any:
         entry = self.backends[backend]
@@ -167,7 +197,7 @@ class IbmQuantum(World):
             entry["simulator"] = AerSimulator.from_backend(entry["fake"])
         return entry["simulator"]
 
-    def _simulate(self, job: dict[str, Any]) -> str:
+    def _simulate(self, job: dict[str, Any]) -> tuple[str, float]:
         from qiskit_aer.primitives import EstimatorV2, SamplerV2
         from qiskit_ibm_runtime.utils.json import RuntimeDecoder, RuntimeEncoder
 
@@ -181,12 +211,14 @@ class IbmQuantum(World):
         if job["program"]["id"] == "sampler":
             sampler = SamplerV2.from_backend(simulator, default_shots=options.get("default_shots") or 4096, seed=seed)
             result = sampler.run(pubs).result()
+            shots = sum(r.join_data().num_shots * max(1, r.join_data().size) for r in result)
         else:
             shots = options.get("default_shots")
             precision = options.get("default_precision") or (1 / shots**0.5 if shots else 0.015625)
             estimator = EstimatorV2.from_backend(simulator, options={"default_precision": precision, "run_options": {"seed_simulator": seed}})
             result = estimator.run(pubs).result()
-        return json.dumps(result, cls=RuntimeEncoder)
+            shots = sum(round(r.metadata["target_precision"] ** -2) * max(1, r.data.evs.size) for r in result)
+        return json.dumps(result, cls=RuntimeEncoder), usage_seconds(shots)
 
     def public(self, job: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in job.items() if not k.startswith("_")}
@@ -216,16 +248,17 @@ class IbmQuantum(World):
             self._set(job, "Cancelled", reason="Cancelled by the user.")
         return 204, None
 
-    # -- IBM Cloud instance lookup ----------------------------------------------
-    def search(self) -> dict[str, Any]:
-        item = {"crn": CRN, "name": "hal-offline", "service_plan_unique_id": PLAN_ID, "tags": [],
-                "doc": {"extensions": {"quantum": {"backends": list(self.backends)}}}}
-        return {"items": [item], "limit": 100}
+    # -- what a job used, and closing sessions -----------------------------------
+    def metrics(self, job: dict[str, Any]) -> dict[str, Any]:
+        seconds = job["_usage"]
+        usage = {"status": "pending"} if seconds is None else {"quantum_seconds": seconds, "seconds": seconds, "qpu_charge_time_seconds": seconds, "status": "completed"}
+        return {"usage": usage, "timestamps": {"created": job["created"]}}
 
-    def catalog(self, plan: str) -> dict[str, Any] | None:
-        if plan != PLAN_ID:
-            return None
-        return {"id": PLAN_ID, "name": "open", "overview_ui": {"en": {"display_name": "Open"}}, "metadata": {"pricing": {"type": "free"}}}
+    def close_session(self, session_id: str) -> None:
+        """``Session.cancel()``: closed, and its queued jobs cancelled."""
+        for job_id in self.sessions.close(session_id):
+            if self.jobs[job_id]["status"] not in FINAL:
+                self.cancel(job_id)
 
 
 def _error(code: int, message: str) -> dict[str, Any]:
@@ -247,7 +280,7 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
             if not world.iam.valid(header) and header != f"apikey {API_KEY}":
                 self._reply(401, _error(1101, "Invalid or expired IAM token."))
                 return False
-            if runtime and self.headers.get("Service-CRN") != CRN:
+            if runtime and self.headers.get("Service-CRN") not in (CRN, OPEN_CRN):
                 self._reply(403, _error(1102, "The Service-CRN header names no instance of this account."))
                 return False
             return True
@@ -260,7 +293,7 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/global-catalog/"):
                 if not self._authorized(runtime=False):
                     return None
-                entry = world.catalog(path.removeprefix("/global-catalog/"))
+                entry = instances.catalog(path.removeprefix("/global-catalog/"))
                 return self._reply(200, entry) if entry else self._missing(path)
             if not path.startswith(RUNTIME) or not self._authorized(runtime=True):
                 return None if path.startswith(RUNTIME) else self._missing(path)
@@ -286,9 +319,38 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
                         return self._reply(404, _error(1404, f"Job {match['id']} has no results yet."))
                     return self._reply(200, job["_result"], content_type="text/plain")
                 if match["rest"] == "/metrics":
-                    return self._reply(200, {"usage": {"quantum_seconds": 0, "seconds": 0}, "timestamps": {"created": job["created"]}})
+                    return self._reply(200, world.metrics(job))
                 return self._reply(200, world.public(job))
+            if match := SESSION_PATH.match(path):
+                session = world.sessions.details(match["id"])
+                return self._reply(200, session) if session and not match["rest"] else self._missing(f"Session {match['id']}")
             self._missing(path)
+
+        def _session_call(self) -> tuple[str, re.Match[str]] | None:
+            """The session a PATCH or DELETE names (after the checks every runtime call has)."""
+            path, _ = self._route()
+            if not path.startswith(RUNTIME) or not self._authorized(runtime=True):
+                return None if path.startswith(RUNTIME) else self._missing(path)
+            match = SESSION_PATH.match(path.removeprefix(RUNTIME))
+            if match is None or world.sessions.details(match["id"]) is None:
+                return self._missing(path)
+            return path, match
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            body = self._body()
+            if (call := self._session_call()) is None:
+                return None
+            if call[1]["rest"]:
+                return self._missing(call[0])
+            self._reply(*world.sessions.stop_accepting(call[1]["id"], json.loads(body or b"{}")))
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            if (call := self._session_call()) is None:
+                return None
+            if call[1]["rest"] != "/close":
+                return self._missing(call[0])
+            world.close_session(call[1]["id"])
+            self._reply(204)
 
         def do_POST(self) -> None:  # noqa: N802
             path, _ = self._route()
@@ -296,12 +358,15 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
             if path == "/identity/token":
                 return self._reply(*world.iam.exchange(body))
             if path == "/global-search/v3/resources/search":
-                return self._reply(200, world.search()) if self._authorized(runtime=False) else None
+                return self._reply(200, instances.search(world.backends)) if self._authorized(runtime=False) else None
             if not path.startswith(RUNTIME):
                 return self._missing(path)
             if not self._authorized(runtime=True):
                 return None
             path = path.removeprefix(RUNTIME)
+            if path == "/sessions":
+                open_plan = self.headers.get("Service-CRN") == OPEN_CRN
+                return self._reply(*world.sessions.create(json.loads(body or b"{}"), open_plan, world.backends))
             if path == "/jobs":
                 if self._fault == "server_error":  # before the work: the SDK retries such POSTs itself
                     return self._fault_reply()
@@ -316,12 +381,13 @@ def _handler(world: IbmQuantum) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def env(url: str) -> dict[str, str]:
-    """The provider variables that point ``ibm_quantum`` (and the SDK) at the stand-in at ``url``."""
+def env(url: str, plan: str = "pay-as-you-go") -> dict[str, str]:
+    """The provider variables that point ``ibm_quantum`` (and the SDK) at the stand-in at
+    ``url``, on its Pay-As-You-Go instance, or with ``plan="open"`` its Open Plan one."""
     return {
         "QISKIT_IBM_CHANNEL": "ibm_quantum_platform",
         "QISKIT_IBM_TOKEN": API_KEY,
-        "QISKIT_IBM_INSTANCE": CRN,
+        "QISKIT_IBM_INSTANCE": OPEN_CRN if plan == "open" else CRN,
         "QISKIT_IBM_URL": url + RUNTIME,
         "IAM_URL": url,
         "GLOBAL_SEARCH_URL": url + "/global-search",

@@ -26,6 +26,10 @@ choice depends on the circuits only, so after a crash the PUB of each job is
 found again. When the runtime job itself fails, every job it carried fails
 with its message: the service reports errors per job, not per PUB, and
 sending the PUBs again one by one would spend (and bill) quantum time again.
+
+The runtime job runs in a ``Batch`` (the default), alone, or in the named
+``Session`` its jobs ask for (:mod:`.ibm_modes`); what it cost is the quantum
+time IBM reports for it, at the price per second (:mod:`.ibm_usage`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 from ..engine.errors import ErrorType, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
 from ..engine import estimation, sweeps
-from . import quantum
+from . import ibm_modes, ibm_pubs, ibm_usage, quantum
 from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting
 
 LOCAL_DEFAULT_BACKEND = "fake_brisbane"
@@ -70,6 +74,9 @@ def _account() -> tuple[str, str, str, str]:
     return (channel, os.environ.get("QISKIT_IBM_TOKEN", ""), os.environ.get("QISKIT_IBM_INSTANCE", ""), os.environ.get("QISKIT_IBM_URL", ""))
 
 
+_PRICE = ibm_usage.Price(PRICE_PER_S, FIXED_S, PER_SHOT_S, PRICE_SOURCE)
+
+
 class IbmQuantumProvider(quantum.QuantumProvider):
     name = "ibm_quantum"
     description = "IBM Quantum (qiskit-ibm-runtime): one Sampler or Estimator job per batch; QISKIT_IBM_CHANNEL=local for the fake backends"
@@ -78,6 +85,7 @@ class IbmQuantumProvider(quantum.QuantumProvider):
     per_shot_results = True  # a Sampler's BitArrays hold every shot
     poll_interval = (0.5, 30.0)
     inline_validation = False
+    execution_modes = ibm_modes.MODES
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
@@ -89,6 +97,8 @@ class IbmQuantumProvider(quantum.QuantumProvider):
         self._pass_managers: dict[tuple[str, int], Any] = {}
         self._reserved: dict[str, dict[str, type]] = {}
         self._jobs: dict[str, Any] = {}
+        #: HAL batch id -> the session opened for it on an attempt that may be retried
+        self._opened_for: dict[str, str] = {}
 
     # Local-mode jobs are free and die with the server; cloud jobs are paid and outlive it.
     def resubmit_safe_on(self, backend: str) -> bool:
@@ -203,6 +213,9 @@ class IbmQuantumProvider(quantum.QuantumProvider):
     def _job_cost(self, shots: int) -> float:
         return (FIXED_S + shots * PER_SHOT_S) * PRICE_PER_S
 
+    def estimate_batch(self, jobs: list[JobSpec]) -> dict[str, CostEstimate]:
+        return ibm_usage.estimated(jobs, None, _PRICE, free=_channel() == "local")
+
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         amount = self._job_cost((job.shots or 0) * sweeps.num_points(job.payload))  # a sweep runs every point
         if _channel() == "local":
@@ -262,27 +275,44 @@ class IbmQuantumProvider(quantum.QuantumProvider):
         if not circuits:
             return Submission(not_sent=refused)
         jobs = {job.id: job for job in batch.jobs}
-        primitive = self._primitive(batch)
+        mode = self._mode(batch)
+        primitive = self._primitive(batch, mode.target)
         primitive.options.environment.job_tags = [f"hal-batch:{batch.id}"]
         if "seed_simulator" in batch.options:
             primitive.options.simulator.seed_simulator = batch.options["seed_simulator"]
-        pubs = [_pub(circuit, sweeps.of(jobs[job_id].payload), batch.shots or 1) for job_id, circuit in circuits.items()]
-        runtime_job = primitive.run(pubs) if _estimating(batch) else primitive.run(pubs, shots=batch.shots)
+        pubs = [ibm_pubs.pub(circuit, sweeps.of(jobs[job_id].payload), batch.shots or 1) for job_id, circuit in circuits.items()]
+        try:
+            runtime_job = primitive.run(pubs) if _estimating(batch) else primitive.run(pubs, shots=batch.shots)
+        finally:
+            mode.sent()  # a batch of our own is closed either way
+        self._opened_for.pop(batch.id, None)
         job_id = runtime_job.job_id()
         self._jobs[job_id] = runtime_job
-        fixed = FIXED_S * PRICE_PER_S
-        cost = quantum.batch_costs(list(circuits), self._job_cost(batch.shots or 0), fixed, "USD", PRICE_SOURCE, free=_channel() == "local")
         submission = self._submission(batch, job_id, circuits, refused)
-        submission.cost = cost
+        submission.cost = ibm_usage.estimated([jobs[j] for j in circuits], batch.shots, _PRICE, free=_channel() == "local")
+        submission.session_id = mode.session_id
         return submission
 
-    def _primitive(self, batch: BatchSpec) -> Any:
+    def _mode(self, batch: BatchSpec) -> ibm_modes.Mode:
+        """The Batch, Session or backend the batch's runtime job runs in (module ibm_modes)."""
+        local = _channel() == "local"
+        known = (batch.execution or {}).get("session_id") or self._opened_for.get(batch.id)
+        mode = ibm_modes.open_mode(None if local else self._api(), self._backend(batch.backend), batch.execution, known, local)
+        if mode.session_id and mode.session_id != known:
+            self._opened_for[batch.id] = mode.session_id  # a retry of this batch joins it: one session per name
+        return mode
+
+    def close_session(self, backend: str, session_id: str) -> None:
+        if _channel() != "local" and session_id:
+            ibm_modes.close(self._api(), session_id)
+
+    def _primitive(self, batch: BatchSpec, mode: Any) -> Any:
         """ONE primitive for the batch: an Estimator for estimation jobs, else a Sampler
         (the engine never batches the two kinds together)."""
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
         primitive = EstimatorV2 if _estimating(batch) else SamplerV2
-        return primitive(mode=self._backend(batch.backend))
+        return primitive(mode=mode)
 
     def _runtime_job(self, job_id: str) -> Any:
         runtime_job = self._jobs.get(job_id)
@@ -307,22 +337,31 @@ class IbmQuantumProvider(quantum.QuantumProvider):
         if state == _DONE:
             self._jobs.pop(job_id, None)
             result = runtime_job.result()
+            costs = self._actual_costs(batch, jobs, runtime_job)
             reports: dict[str, Report] = {}
             for job in jobs:
                 index = int(remote_ids[job.id].partition("#")[2])
-                reports[job.id] = Finished(_outcome(job, result[index], batch, {"runtime_job": job_id, "pub": index}))
+                reports[job.id] = Finished(ibm_pubs.outcome(job, result[index], batch, {"runtime_job": job_id, "pub": index}), cost=costs.get(job.id))
             return reports
         if state == _ERROR:
             self._jobs.pop(job_id, None)
             message = runtime_job.error_message() or "the runtime job failed"
-            failed = Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"IBM Quantum: {message}"))
-            return {job.id: failed for job in jobs}
+            error = ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"IBM Quantum: {message}")
+            costs = self._actual_costs(batch, jobs, runtime_job)
+            return {job.id: Failed(error, cost=costs.get(job.id)) for job in jobs}
         if state == _CANCELLED:
             self._jobs.pop(job_id, None)
             return {job.id: Cancelled() for job in jobs}
         message = f"runtime job {job_id}: {getattr(raw, 'name', raw)}"
         report: Report = Running(message) if state == _RUNNING else Waiting(message)
         return {job.id: report for job in jobs}
+
+    def _actual_costs(self, batch: BatchSpec, jobs: list[JobSpec], runtime_job: Any) -> dict[str, CostEstimate]:
+        """Each job's share of the quantum time IBM reports for the runtime job (module ibm_usage)."""
+        local = _channel() == "local"
+        seconds = None if local else ibm_usage.usage_seconds(runtime_job)
+        in_session = ibm_modes.mode_of(batch.execution) == "session"
+        return ibm_usage.actual(jobs, batch.shots, seconds, _PRICE, local=local, in_session=in_session)
 
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """The runtime job carries the whole batch: it is cancelled when all its jobs are."""
@@ -341,37 +380,14 @@ class IbmQuantumProvider(quantum.QuantumProvider):
         if not found:
             return Submission()
         circuits, refused = self._prepare(batch)  # which jobs are PUBs depends on the circuits only
-        return self._submission(batch, found[0].job_id(), circuits, refused)
+        submission = self._submission(batch, found[0].job_id(), circuits, refused)
+        if ibm_modes.mode_of(batch.execution) == "session":
+            submission.session_id = found[0].session_id  # the session it ran in: the name's from now on
+        return submission
 
 
 def _estimating(batch: BatchSpec) -> bool:
     return any(sweeps.estimating(job.payload) for job in batch.jobs)
-
-
-def _pub(circuit: Any, sweep: sweeps.Sweep, shots: int) -> tuple[Any, ...]:
-    """A job's PUB for its ISA circuit: ``(circuit, parameter values)`` for a Sampler;
-    ``(circuit, observables, parameter values, precision)`` for an Estimator, the
-    observables carried through the circuit's layout and shaped (observables, 1)
-    to broadcast against the N points. Without a ``precision``, the shots of one
-    point set it (a standard error of 1/sqrt(shots) for a +-1 observable)."""
-    values = sweep.pub_values(circuit)
-    if not sweep.estimating:
-        return (circuit,) if values is None else (circuit, values)
-    return (circuit, sweep.pub_observables(circuit), values, sweep.precision or 1 / shots**0.5)
-
-
-def _outcome(job: JobSpec, pub_result: Any, batch: BatchSpec, metadata: dict[str, Any]) -> dict[str, Any]:
-    """A job's result from its PUB's result."""
-    sweep = sweeps.of(job.payload)
-    if sweep.estimating:
-        evs, stds = sweep.estimates_of(pub_result.data)
-        return estimation.estimate_result(sweep, evs, stds, batch.shots, batch.backend, {**metadata, "primitive": "EstimatorV2"})
-    joined = pub_result.join_data()
-    counts = [joined.get_counts(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_counts()]
-    memory = None
-    if quantum.wants_memory(job):  # every shot, as the counts key it (registers side by side)
-        memory = [joined.get_bitstrings(loc=i) for i in range(sweep.num_points)] if sweep.swept else [joined.get_bitstrings()]
-    return estimation.sampling_result(sweep, counts, batch.shots, batch.backend, {**metadata, "primitive": "SamplerV2"}, memory)
 
 
 def _target_fields(target: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any
 from ..engine import estimation, sweeps
 from ..engine.errors import ErrorType, InvalidRequest
 from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
-from . import quantum
+from . import prices, quantum
 from .azure_formats import IONQ_GATES, QASM2_GATES, Readout, ionq_program, program_for, readout
 from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
 
@@ -47,11 +47,6 @@ MAX_CIRCUITS = 1000
 MAX_TRACKED = 1000
 #: qubits per target family (Azure's provider status does not say)
 QUBITS = {"ionq.simulator": 29, "ionq.qpu.aria": 25, "ionq.qpu.forte": 36, "quantinuum.sim.h2": 56, "quantinuum.qpu.h2": 56}
-# Azure Quantum pricing, checked 2026-11 (learn.microsoft.com/azure/quantum/pricing):
-# IonQ (AQT) per job m + $0.000220 per 1-qubit-gate-shot + $0.000975 per 2-qubit-gate-shot,
-# m = $12.4166 ($97.50 with error mitigation); Quantinuum in HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000.
-IONQ_MINIMUM = 12.4166
-PRICE_SOURCE = "Azure Quantum pricing (learn.microsoft.com/azure/quantum/pricing, 2026-11)"
 # Azure job states: running, succeeded, failed, cancelled; any other is waiting (Waiting, Queued)
 _RUNNING = frozenset({"Executing", "Finishing", "CancellationRequested", "Cancelling"})
 _SUCCEEDED = frozenset({"Succeeded", "Completed"})
@@ -205,7 +200,7 @@ class AzureQuantumProvider(quantum.QuantumProvider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         if ".sim" in job.backend or job.backend.endswith("simulator"):
-            return CostEstimate(currency="USD", amount=0.0, basis=f"simulator: free ({PRICE_SOURCE})")
+            return CostEstimate(currency="USD", amount=0.0, basis=f"simulator: free ({prices.AZURE_QUANTUM_SOURCE})")
         sweep = sweeps.of(job.payload)
         count = circuit_count(sweep)
         per = f"; x {count} circuits, one Azure job each" if count > 1 else ""
@@ -216,10 +211,11 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         shots = _shots(sweep, job.shots or 0)
         if _family(job.backend) == "quantinuum":
             measured = circuit.num_qubits if sweep.estimating else sum(i.operation.name == "measure" for i in circuit.data)
-            hqc = 5 + shots * (one + 10 * two + 5 * measured) / 5000
-            return CostEstimate(currency="HQC", amount=round(count * hqc, 3), basis=f"Quantinuum HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000{per}; {PRICE_SOURCE}")
-        amount = IONQ_MINIMUM + 0.000220 * one * shots + 0.000975 * two * shots
-        return CostEstimate(currency="USD", amount=round(count * amount, 4), basis=f"IonQ AQT: $12.4166 per job + gate-shots{per}; {PRICE_SOURCE}")
+            weighted = one + prices.QUANTINUUM_HQC_PER_2Q * two + prices.QUANTINUUM_HQC_PER_MEASURE * measured
+            hqc = prices.QUANTINUUM_HQC_BASE + shots * weighted / prices.QUANTINUUM_HQC_PER_SHOTS
+            return CostEstimate(currency="HQC", amount=round(count * hqc, 3), basis=f"Quantinuum HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000{per}; {prices.AZURE_QUANTUM_SOURCE}")
+        amount = prices.IONQ_MINIMUM + prices.IONQ_PER_1Q_GATE_SHOT * one * shots + prices.IONQ_PER_2Q_GATE_SHOT * two * shots
+        return CostEstimate(currency="USD", amount=round(count * amount, 4), basis=f"IonQ AQT: ${prices.IONQ_MINIMUM} per job + gate-shots{per}; {prices.AZURE_QUANTUM_SOURCE}")
 
     # -- running ------------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:

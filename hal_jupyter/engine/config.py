@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .contract import Settings
 from .policy import Strategy
@@ -38,6 +39,10 @@ class EngineConfig:
     #: prepare providers at start (the local simulator's worker process imports Aer), so the
     #: first job does not wait for it; False: each provider prepares at its first job
     warm_up: bool = True
+    #: v1.2: a provider session of a session name closes after this long without jobs
+    session_idle_s: float = 300.0
+    #: v1.2: budgets given in configuration (``HalExtension.budgets``): bodies with a ``name``
+    budgets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from .policy import BatchPolicy, Flush, GroupKey, Trigger
 from .polling import Poller
 from .registry import Registry
 from .retry import Fault, backoff, classify
+from .sessions import Sessions
 from .tasks import Tasks
 
 log = logging.getLogger("hal_jupyter")
@@ -64,6 +65,8 @@ class Dispatcher:
         self.settings = settings
         self.batches_flushed = 0
         self.after_sent: AfterSent | None = None
+        #: provider sessions of session names (:mod:`.sessions`; the scheduler sets it)
+        self.sessions: Sessions | None = None
         self._wake = asyncio.Event()
         self._sleeping_until: float | None = None  # the timer's next deadline (None: it waits to be woken)
         self._tasks = Tasks("dispatch")
@@ -144,7 +147,11 @@ class Dispatcher:
             return  # cancelled or taken over meanwhile: nothing to send
         self.batches_flushed += 1
         crash_point("after_intent", provider.name)
-        await self.submit(provider, self.spec(batch_id, rows))
+        spec = self.spec(batch_id, rows)
+        if self.sessions is None:
+            return await self.submit(provider, spec)
+        async with self.sessions.use(spec):  # a session name's open session, one batch of the name at a time
+            await self.submit(provider, spec)
 
     def spec(self, batch_id: str, rows: list[Row]) -> BatchSpec:
         """The batch as its provider sees it (parsed circuits handed over once)."""
@@ -209,6 +216,8 @@ class Dispatcher:
         log.info("hal_jupyter: %s accepted batch %s (%d job(s))", provider.name, spec.id, len(spec.jobs))
         crash_point("after_accept", provider.name)
         remote_ids = {j.id: submission.remote_ids[j.id] for j in spec.jobs if j.id in submission.remote_ids}
+        if submission.session_id and self.sessions is not None:  # kept before the jobs are SENT: a crash between loses no session
+            await self.sessions.record(spec, submission.session_id, list(remote_ids))
         sent, failed = [], []
         for job in spec.jobs:
             if job.id in remote_ids:

@@ -68,7 +68,7 @@ class Engine:
             strategy=config.batch_strategy,
             max_wait_s=config.batch_max_wait_s,
         )
-        self.scheduler = Scheduler(self.ledger, self.registry, policy, self.leases, clock)
+        self.scheduler = Scheduler(self.ledger, self.registry, policy, self.leases, clock, config.session_idle_s)
         self.coordinator = Coordinator(
             self.ledger, self.leases, self.scheduler, self.events, clock,
             dispatch=config.dispatch, lease_s=config.lease_s, claim_interval_s=config.claim_interval_s, label=config.label,

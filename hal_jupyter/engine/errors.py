@@ -36,6 +36,7 @@ class ErrorType(str, enum.Enum):
     STORE_UNAVAILABLE = "StoreUnavailable"
     PROVIDER_UNAVAILABLE = "ProviderUnavailable"
     DOCS_NOT_BUILT = "DocsNotBuilt"
+    BUDGET_EXCEEDED = "BudgetExceeded"  # v1.2: a budget with action "refuse" has no room for the request (402)
     HTTP_ERROR = "HTTPError"  # any other status Tornado answers by itself
     INTERNAL_ERROR = "InternalError"  # also a job's: the HAL failed to dispatch it (a bug: see the server log)
     # -- the Python API (kernel) -------------------------------------------------------
@@ -169,3 +170,18 @@ class DocsNotBuilt(HalError):
 
     http_status = 503
     type = ErrorType.DOCS_NOT_BUILT
+
+
+class BudgetExceeded(HalError):
+    """v1.2: a ``refuse`` budget has no room for the request's estimate (HTTP 402); nothing
+    was stored. The body carries the budget's figures."""
+
+    http_status = 402
+    type = ErrorType.BUDGET_EXCEEDED
+
+    def __init__(self, message: str, *, budget: str, limit: float, spent: float, reserved: float, requested: float) -> None:
+        super().__init__(message)
+        self.figures = {"budget": budget, "limit": limit, "spent": round(spent, 6), "reserved": round(reserved, 6), "requested": round(requested, 6)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **self.figures}

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from . import errors, lifecycle
 from .clock import Clock
-from .reports import Failed, Finished, Report, transition_for
+from .reports import Report, fields_of, transition_for
 from .events import EventBus
 from .lifecycle import Transition
 from .models import JobRecord
@@ -39,6 +39,8 @@ PUBLIC_FIELDS = tuple(JobRecord.model_fields)
 #: ``(job_id, fields, result)``: one job's part of a transition
 Change = tuple[str, dict[str, Any], "dict[str, Any] | None"]
 log = logging.getLogger("hal_jupyter")
+#: statuses an engine claims only to cancel (:meth:`.leases.Leases.claim_job`)
+_CLAIMED_TO_CANCEL = (lifecycle.JobStatus.UNKNOWN.value, lifecycle.JobStatus.HELD.value)
 
 
 def public_record(row: Row) -> dict[str, Any]:
@@ -119,7 +121,7 @@ class Ledger:
     def adopt(self, rows: Iterable[Row], parsed: dict[str, Any] | None = None) -> None:
         """Rows the store just let this engine claim (their fence is the new token)."""
         for row in rows:
-            if row["status"] in lifecycle.DRIVEN_NAMES or row["status"] == lifecycle.JobStatus.UNKNOWN.value:
+            if row["status"] in lifecycle.DRIVEN_NAMES or row["status"] in _CLAIMED_TO_CANCEL:
                 self._active[row["id"]] = LiveJob(row, (parsed or {}).get(row["id"]))
 
     def forget(self, job_ids: Iterable[str] | None = None) -> None:
@@ -174,13 +176,17 @@ class Ledger:
                     try:
                         engine = self.engine_id if claim else None
                         rows = [row for rows, _ in part for row in rows]
-                        await self.db(self.store.insert_jobs, rows, None, engine, self._held_elsewhere)
+                        sizes = [len(rows) for rows, _ in part]
+                        refused = await self.db(self.store.insert_jobs, rows, None, engine, self._held_elsewhere, sizes)
                     except Exception as exc:  # noqa: BLE001 - each waiting submission gets the error
                         for _, done in part:
                             done.set_exception(exc)
                     else:
-                        for _, done in part:
-                            done.set_result(None)
+                        for (_, done), error in zip(part, refused):  # a budget refuses one submission, not its neighbours
+                            if error is not None:
+                                done.set_exception(error)
+                            else:
+                                done.set_result(None)
         finally:
             self._adding = False
 
@@ -234,7 +240,7 @@ class Ledger:
                     job.misfit_logged = True
                     log.info("hal_jupyter: job %s is %s; ignoring the provider's late report %s", job_id, job.status, type(report).__name__)
                 continue
-            fields, result = _fields_of(report)
+            fields, result = fields_of(report, job.row)
             if t is lifecycle.PROGRESS and fields.get("status_message") == job.row.get("status_message"):
                 continue  # nothing new
             steps.setdefault(t.name, (t, []))[1].append((job_id, fields, result))
@@ -295,15 +301,6 @@ class Ledger:
     def close(self) -> None:
         self._thread.shutdown()
         self.store.close()
-
-
-def _fields_of(report: Report) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The record fields (and result) a report sets."""
-    if isinstance(report, Finished):
-        return {"status_message": None}, report.result
-    if isinstance(report, Failed):
-        return {"status_message": None, "error": report.error.model_dump(mode="json", exclude_none=True)}, report.output
-    return {"status_message": report.message}, None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -100,7 +100,7 @@ class Recovery:
             return []
         found = await self.dispatcher.find_remote(provider, spec)
         if found is not None and not found.empty:  # found by its tag (or token): store its remote ids, then poll it
-            merged = Submission({**remote_ids, **found.remote_ids}, found.not_sent, found.cost)
+            merged = Submission({**remote_ids, **found.remote_ids}, found.not_sent, found.cost, found.session_id)
             await self.dispatcher.accepted(provider, spec, merged)
             return []
         if found is not None:  # the provider surely never accepted it

@@ -78,4 +78,24 @@ def transition_for(report: Report, status: JobStatus | str) -> Transition | None
     return chosen if chosen is not None and chosen.allows(status) else None
 
 
-__all__ = ["Cancelled", "Failed", "Finished", "Report", "Running", "Waiting", "transition_for"]
+def fields_of(report: Report, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The record fields (and result) a report sets; an ending sets what the job cost."""
+    if isinstance(report, Finished):
+        return {"status_message": None, "cost_actual": actual_cost(report.cost, row)}, report.result
+    if isinstance(report, Failed):
+        error = report.error.model_dump(mode="json", exclude_none=True)
+        return {"status_message": None, "error": error, "cost_actual": actual_cost(report.cost, row)}, report.output
+    return {"status_message": report.message}, None
+
+
+def actual_cost(reported: CostEstimate | None, row: dict[str, Any]) -> dict[str, Any] | None:
+    """What a job that ran cost: what its provider reports, else its estimate (the basis says so)."""
+    if reported is not None:
+        return reported.model_dump()
+    estimate = row.get("cost_estimate")
+    if not estimate:
+        return None
+    return {**estimate, "basis": f"estimate ({row['provider']} reports no cost): {estimate.get('basis', '')}".rstrip(": ")}
+
+
+__all__ = ["Cancelled", "Failed", "Finished", "Report", "Running", "Waiting", "actual_cost", "fields_of", "transition_for"]

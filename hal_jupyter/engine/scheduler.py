@@ -22,14 +22,18 @@ from .policy import BatchPolicy
 from .polling import Poller
 from .recovery import Recovery
 from .registry import Registry
+from .sessions import Sessions
 
 
 class Scheduler:
-    def __init__(self, ledger: Ledger, registry: Registry, policy: BatchPolicy, leases: Leases, clock: Clock) -> None:
+    def __init__(
+        self, ledger: Ledger, registry: Registry, policy: BatchPolicy, leases: Leases, clock: Clock, session_idle_s: float = 300.0
+    ) -> None:
         settings = registry.settings
         self.calls = ProviderCalls(settings.degraded_after)
         self.poller = Poller(ledger, registry, self.calls, clock, settings)
         self.dispatcher = Dispatcher(ledger, registry, policy, self.calls, self.poller, clock, settings)
+        self.sessions = self.dispatcher.sessions = Sessions(ledger, registry, self.calls, clock, session_idle_s)
         self.canceller = Canceller(ledger, registry, self.calls, self.dispatcher, self.poller)
         self.recovery = Recovery(ledger, leases, registry, self.dispatcher, self.poller, self.canceller)
         self._running = False
@@ -41,11 +45,13 @@ class Scheduler:
         self.calls.start(self.poller.poke)
         self.dispatcher.start()
         self.poller.start()
+        self.sessions.start()
 
     async def stop(self) -> None:
         self._running = False
         await self.dispatcher.stop()
         await self.poller.stop()
+        await self.sessions.stop()
         self.calls.close()
 
     def info(self) -> dict[str, Any]:

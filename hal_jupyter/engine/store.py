@@ -19,17 +19,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import errors, lifecycle
+from . import charges, errors, lifecycle
 from .database import Database
+from .budgets import Budget
 from .lifecycle import Transition
-from .schema import JSON_COLUMNS, RECORD_COLUMNS, SCHEMA_VERSION, batches, decode, dump_result, encode, idempotency, jobs, load_result, results
+from .statements import CHUNK, Change, chunks, transition
+from .schema import RECORD_COLUMNS, SCHEMA_VERSION, batches, decode, encode, idempotency, jobs, load_result, results
 
 __all__ = ["Change", "JobStore", "SCHEMA_VERSION"]
 
-#: ``(job_id, fence, fields, result)``: one job's part of a transition
-Change = tuple[str, int, dict[str, Any], "dict[str, Any] | None"]
-#: jobs per statement: a transition of more jobs is one statement per this many
-CHUNK = 500
+HELD = lifecycle.JobStatus.HELD.value
 #: which other live engine holds each group queued, asked at submission (:meth:`.leases.Leases.held_groups`)
 HeldGroups = Callable[[sa.Connection, str, set[str]], dict[str, str]]
 
@@ -39,6 +38,15 @@ class JobStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: the budgets, as last read (None: read them with the next acceptance). Only which
+        #: budgets exist is cached: those that match a job are read again, locked, to reserve.
+        with db.read() as conn:
+            self._budgets: list[Budget] | None = charges.load(conn)
+
+    def forget_budgets(self) -> None:
+        """Read the budgets again with the next acceptance (one changed, here or on another
+        server: its NOTIFY, or the claim loop's round on SQLite)."""
+        self._budgets = None
 
     @property
     def dialect(self) -> str:
@@ -58,8 +66,16 @@ class JobStore:
         idempotency_key: tuple[str, str] | None = None,
         engine_id: str | None = None,
         held_elsewhere: HeldGroups | None = None,
-    ) -> None:
+        parts: Sequence[int] | None = None,
+    ) -> list[errors.HalError | None]:
         """Accept new jobs (and their idempotency key) in one transaction.
+
+        ``parts``: how many rows each submission has (group commit writes several
+        at once); each is accepted or refused whole. Their estimates are reserved
+        against the budgets that match them first (:func:`.charges.reserve`): a
+        submission past a ``refuse`` budget is left out (its error is returned at its
+        index; with a single submission, raised), jobs past a ``hold`` budget are
+        stored HELD and claimed by nobody.
 
         With ``engine_id`` (an engine that drives jobs), the jobs are claimed for
         it in the same transaction, except standard jobs of a group that
@@ -72,6 +88,7 @@ class JobStore:
         for row in rows:
             row["engine_id"], row["fence"] = None, 0
             row.setdefault("status", lifecycle.ACCEPT.target.value)  # type: ignore[union-attr]
+        sizes = list(parts) if parts else [len(rows)]
         with self.db.write() as conn:
             if idempotency_key is not None:
                 key, body_hash = idempotency_key
@@ -84,19 +101,37 @@ class JobStore:
                     )
                 except sa.exc.IntegrityError:
                     raise errors.IdempotencyKeyTaken("this Idempotency-Key is already in the store") from None
+            split, start = [], 0
+            for size in sizes:
+                split.append(rows[start : start + size])
+                start += size
+            known = self._budgets
+            if known is None:
+                known = self._budgets = charges.load(conn)
+            refused = charges.reserve(conn, split, rows[0]["created_at"], known) if known else [None] * len(split)
+            if any(refused):
+                if len(split) == 1:
+                    raise refused[0]  # type: ignore[misc]
+                rows = [row for part, error in zip(split, refused) if error is None for row in part]
+                if not rows:
+                    return refused
             assigned: dict[str, list[str]] = {}
             if engine_id is not None:
-                keys = {r["group_key"] for r in rows if r.get("group_key") and r["priority"] != "high"}
+                keys = {r["group_key"] for r in rows if r.get("group_key") and r["priority"] != "high" and r["status"] != HELD}
                 held = held_elsewhere(conn, engine_id, keys) if held_elsewhere is not None and keys else {}
                 for row in rows:
+                    if row["status"] == HELD:
+                        continue  # released later, to whichever engine claims it
                     holder = held.get(row.get("group_key") or "") if row["priority"] != "high" else None
                     row["engine_id"], row["fence"] = holder or engine_id, 1
                     if holder:
                         assigned.setdefault(holder, []).append(row["id"])
             notify = self.db.payloads(
-                engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None for r in rows) else [], assigned=assigned
+                engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None and r["status"] != HELD for r in rows) else [],
+                assigned=assigned,
             )
             self.db.insert(conn, jobs, [encode(r) for r in rows], notify)
+        return refused
 
     # -- transitions --------------------------------------------------------
     def transition(self, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:
@@ -110,7 +145,7 @@ class JobStore:
         done: list[set[str]] = []
         with self.db.write() as conn:
             for t, changes in steps:
-                done.append(_transition(conn, t, engine_id, stamp, changes))
+                done.append(transition(conn, t, engine_id, stamp, changes))
             self.db.notify(conn, engine_id, jobs=sorted(set().union(*done)))
         return done
 
@@ -119,7 +154,7 @@ class JobStore:
         jobs SUBMITTING (:data:`.lifecycle.INTEND`). Only jobs this engine still drives and
         that are still QUEUED join it; returns their ids (the batch records exactly those)."""
         with self.db.write() as conn:
-            applied = _transition(conn, lifecycle.INTEND, engine_id, stamp, changes)
+            applied = transition(conn, lifecycle.INTEND, engine_id, stamp, changes)
             taken = [job_id for job_id, *_ in changes if job_id in applied]
             if taken:
                 conn.execute(batches.insert().values({**batch, "job_ids": json.dumps(taken), "created_at": stamp}))
@@ -154,7 +189,7 @@ class JobStore:
         ids = list(ids)
         with self.db.read() as conn:
             found = {
-                r.id: decode(r) for chunk in _chunks(ids, CHUNK) for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)))
+                r.id: decode(r) for chunk in chunks(ids, CHUNK) for r in conn.execute(sa.select(jobs).where(jobs.c.id.in_(chunk)))
             }
         return [found[i] for i in ids if i in found]
 
@@ -199,7 +234,7 @@ class JobStore:
         """Jobs by id without their payload (what an event needs)."""
         found: list[dict[str, Any]] = []
         with self.db.read() as conn:
-            for chunk in _chunks(ids, CHUNK):
+            for chunk in chunks(ids, CHUNK):
                 found += [decode(r) for r in conn.execute(sa.select(*RECORD_COLUMNS).where(jobs.c.id.in_(chunk)))]
         return found
 
@@ -222,7 +257,7 @@ class JobStore:
         """The stored results of those jobs that have one, by job id."""
         found: dict[str, dict[str, Any]] = {}
         with self.db.read() as conn:
-            for chunk in _chunks(list(job_ids), CHUNK):
+            for chunk in chunks(list(job_ids), CHUNK):
                 query = sa.select(results.c.job_id, results.c.data).where(results.c.job_id.in_(chunk))
                 found.update((job_id, load_result(data)) for job_id, data in conn.execute(query))
         return found
@@ -235,62 +270,3 @@ class JobStore:
         with self.db.read() as conn:
             row = conn.execute(sa.select(idempotency).where(idempotency.c.key == key)).first()
         return None if row is None else (row.body_hash, json.loads(row.job_ids))
-
-
-_UNSET = object()
-
-
-def _transition(conn: sa.Connection, t: Transition, engine_id: str, stamp: str, changes: Sequence[Change]) -> set[str]:
-    """``t`` for ``changes`` as one ``UPDATE ... RETURNING`` per :data:`CHUNK` jobs: fields
-    the same for every job are plain values, fields that differ a ``CASE`` on the id."""
-    applied: set[str] = set()
-    for chunk in _chunks(list(changes), CHUNK):
-        for _, _, fields, _ in chunk:
-            t.check(fields)
-        values: dict[str, Any] = {"updated_at": stamp}
-        if t.target is not None:
-            values["status"] = t.target.value
-        for name in t.stamps:
-            values[name] = sa.func.coalesce(jobs.c[name], stamp)
-        for name in t.clears:
-            values[name] = None
-        if t.ends:
-            values["cancel_requested"] = False
-        if t.counts_attempt:
-            values["attempts"] = jobs.c.attempts + 1
-        for name in sorted({name for _, _, fields, _ in chunk for name in fields}):
-            values[name] = _column_value(name, [(job_id, fields.get(name, _UNSET)) for job_id, _, fields, _ in chunk])
-        statement = (
-            jobs.update()
-            .where(
-                sa.tuple_(jobs.c.id, jobs.c.fence).in_([(job_id, fence) for job_id, fence, _, _ in chunk]),
-                jobs.c.engine_id == engine_id,
-                jobs.c.status.in_(t.source_names),
-            )
-            .values(values)
-            .returning(jobs.c.id)
-        )
-        moved = {job_id for (job_id,) in conn.execute(statement)}
-        applied |= moved
-        if t.stores_result:
-            rows = [{"job_id": job_id, "data": dump_result(result)} for job_id, _, _, result in chunk if result is not None and job_id in moved]
-            if rows:
-                conn.execute(results.insert(), rows)
-    return applied
-
-
-def _column_value(name: str, values: list[tuple[str, Any]]) -> Any:
-    """One column's new value for a chunk of jobs: the value itself when every job gets
-    the same one, else a ``CASE`` on the job id (a job that sets nothing keeps its own)."""
-    encoded = [(job_id, json.dumps(v) if name in JSON_COLUMNS and v is not None and v is not _UNSET else v) for job_id, v in values]
-    distinct = {json.dumps(v, sort_keys=True, default=str) for _, v in encoded if v is not _UNSET}
-    if len(distinct) == 1 and all(v is not _UNSET for _, v in encoded):
-        return encoded[0][1]
-    column = jobs.c[name]
-    whens = [(jobs.c.id == job_id, sa.literal(v, column.type) if v is not None else sa.null()) for job_id, v in encoded if v is not _UNSET]
-    return sa.case(*whens, else_=column)
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from hal_jupyter.engine.schema import jobs
+
 from hal_jupyter.engine import lifecycle
 from hal_jupyter.engine.lifecycle import JobStatus, Transition
 
@@ -30,8 +32,10 @@ def row(job_id: str, status: str = "QUEUED", **extra: Any) -> dict[str, Any]:
 
 
 def put(stores: Any, *rows: dict[str, Any], engine: str = "e-1") -> None:
-    """Jobs driven by ``engine`` (fence 1)."""
+    """Jobs driven by ``engine`` (fence 1); HELD ones too (accepted HELD, nobody drives them: claimed here)."""
     stores.jobs.insert_jobs(list(rows), engine_id=engine)
+    with stores.jobs.db.write() as conn:
+        conn.execute(jobs.update().where(jobs.c.id.in_([r["id"] for r in rows])).values(engine_id=engine, fence=1))
 
 
 def fields_for(t: Transition) -> dict[str, Any]:

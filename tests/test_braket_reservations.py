@@ -72,6 +72,24 @@ async def test_an_sv1_job_costs_its_billed_execution_time(api, braket, monkeypat
     assert actual["amount"] == pytest.approx(0.075 * 4.5 / 60) and "4.5 s" in actual["basis"], actual
 
 
+def test_a_batch_estimate_shares_one_program_set_task_fee(braket):
+    """What a priced dry run shows: the jobs' shares of the one SV1 task they would fill,
+    less than each sent alone; in a reservation nothing per task or shot; locally free."""
+    from hal_jupyter.engine.contract import JobSpec
+    from hal_jupyter.providers.aws_braket import AwsBraketProvider
+
+    provider = AwsBraketProvider()
+    jobs = [JobSpec(f"e{k}", "quantum", SV1, 100, {"circuit": checks.flip(k % 3)}) for k in range(10)]
+    shares = provider.estimate_batch(jobs)
+    alone = provider.estimate_cost(jobs[0]).amount
+    assert set(shares) == {j.id for j in jobs} and all("batching saves" in s.basis and s.amount < alone for s in shares.values()), shares
+    reserved = [JobSpec(j.id, j.kind, SV1, 100, {**j.payload, "execution": {"reservation_arn": RESERVATION.format("r")}}) for j in jobs[:2]]
+    assert {s.amount for s in provider.estimate_batch(reserved).values()} == {0.0}
+    local = [JobSpec(j.id, j.kind, "braket_sv", 100, j.payload) for j in jobs[:2]]
+    assert {s.amount for s in provider.estimate_batch(local).values()} == {0.0}
+    provider.close()
+
+
 # -- Azure Quantum sessions ---------------------------------------------------------------
 def _batch(batch_id: str, execution: dict | None, k: int = 0):
     from hal_jupyter.engine.contract import BatchSpec, JobSpec
@@ -119,3 +137,17 @@ async def test_an_ionq_qpu_job_costs_what_azure_reports(api, azure):
     actual = final["cost_actual"]
     assert actual["currency"] == "USD" and actual["amount"] == pytest.approx(12.4166) and "costEstimate" in actual["basis"], actual
     assert final["cost_estimate"]["amount"] > actual["amount"]  # the estimate adds the per-job minimum: an upper bound
+
+
+async def test_jobs_of_one_session_name_sent_apart_share_one_azure_session(api, azure, jp_serverapp):
+    """Through the engine: the name's first batch opens the session, the store keeps its id,
+    the next batch joins it; closing the name closes it at Azure."""
+    body = {"provider": "azure_quantum", "backend": "ionq.simulator", "shots": 50, "execution": {"session": "api-vqe"}}
+    first, _ = await checks.run(api, {**body, "circuit": checks.flip(0)})
+    second, _ = await checks.run(api, {**body, "circuit": checks.flip(1)})
+    assert first["batch_id"] != second["batch_id"]
+    sessions = {azure.jobs[f["remote_id"]]["sessionId"] for f in (first, second)}
+    assert len(sessions) == 1 and azure.sessions[sessions.pop()]["name"] == "hal api-vqe"
+    session_id = azure.jobs[first["remote_id"]]["sessionId"]
+    await jp_serverapp.web_app.settings["hal_engine"].scheduler.sessions.close("api-vqe", None)
+    assert azure.sessions[session_id]["status"] == "Succeeded"

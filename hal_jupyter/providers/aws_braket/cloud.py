@@ -146,7 +146,7 @@ class CloudDevices:
         return pricing.estimate(job.backend, job.shots or 0, count, tasks)
 
     def estimate_batch(self, jobs: list[JobSpec]) -> dict[str, CostEstimate]:
-        """Shares of the program-set tasks these jobs would fill (as :meth:`submit` packs them)."""
+        """Shares of the program-set tasks these jobs would fill (at least one per ``limit`` executables)."""
         limit = self.set_limit(jobs[0].backend, jobs[0].shots or 1)
         if not limit:
             return {job.id: self.estimate_cost(job) for job in jobs}

@@ -101,7 +101,10 @@ def billed_share(job_parts: list[tuple[str, int | None]], task_of: Any, device: 
     arns = list(dict.fromkeys(arn for arn, _ in job_parts))
     for arn in arns:
         task = task_of(arn)
-        metadata, result = task.metadata(use_cached_value=True), task.result()
+        try:
+            metadata, result = task.metadata(use_cached_value=True), task.result()
+        except Exception:  # noqa: BLE001 - the result was read already: a bill it cannot tell is no reason to hold it
+            return None
         reserved = any(a.get("type") == RESERVATION for a in metadata.get("associations") or [])
         weights, duration = _weights(result)
         bill = pricing.billed(device, int(metadata.get("shots") or 0), duration, reserved)

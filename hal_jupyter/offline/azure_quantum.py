@@ -10,6 +10,10 @@ Jobs run for real: IonQ's ``ionq.circuit.v1`` JSON is rebuilt as a Qiskit circui
 and Quantinuum's ``honeywell.openqasm.v1`` OpenQASM 2 parsed, both simulated
 noiselessly with Aer; results are written back in each provider's format.
 Creates are counted; ``hold`` keeps jobs Waiting; ``fail_next`` fails the next job.
+
+Sessions open, answer and close (Succeeded, or Failed with a failed job) as Azure's do;
+``GET /__offline__/stats`` lists each with its status and jobs. A finished job on an
+IonQ QPU carries the ``costEstimate`` Azure reports (simulators are free: none).
 """
 
 from __future__ import annotations
@@ -67,6 +71,23 @@ def ionq_circuit(program: dict[str, Any]) -> Any:
     return circuit
 
 
+def cost_estimate(job: dict[str, Any], data: bytes) -> dict[str, Any] | None:
+    """The ``costEstimate`` Azure reports for a finished job: on IonQ QPUs, the gate-shots
+    at IonQ's prices, or the per-job minimum when that is more; None elsewhere (simulators
+    are free; Quantinuum bills its own credits)."""
+    from ..providers import prices
+
+    if not job["target"].startswith("ionq.qpu") or job["inputDataFormat"] != "ionq.circuit.v1":
+        return None
+    gates = json.loads(data)["circuit"]
+    shots = int((job.get("inputParams") or {}).get("shots", 500))
+    two = sum(len(g.get("targets", [])) + len(g.get("controls", [])) >= 2 for g in gates)
+    rates = [("gs1q", "1Q Gate Shot", prices.IONQ_PER_1Q_GATE_SHOT, (len(gates) - two) * shots), ("gs2q", "2Q Gate Shot", prices.IONQ_PER_2Q_GATE_SHOT, two * shots)]
+    events = [{"dimensionId": d, "dimensionName": n, "measureUnit": n.lower(), "amountBilled": float(a), "amountConsumed": float(a), "unitPrice": r} for d, n, r, a in rates]
+    total = max(prices.IONQ_MINIMUM, sum(r * a for _, _, r, a in rates))
+    return {"currencyCode": "USD", "events": events, "estimatedTotal": round(total, 4)}
+
+
 class AzureQuantum(World):
     service = "Azure Quantum (with its blob storage)"
 
@@ -108,6 +129,28 @@ class AzureQuantum(World):
         threading.Thread(target=self._run, args=(job_id,), name="azure-quantum-job", daemon=True).start()
         return 200, self.public(job)
 
+    def open_session(self, session_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        with self.guard:
+            session = {**spec, "id": session_id, "status": "Waiting", "creationTime": _now(), "endExecutionTime": None}
+            return self.sessions.setdefault(session_id, session)
+
+    def close_session(self, session_id: str) -> dict[str, Any] | None:
+        with self.guard:
+            session = self.sessions.get(session_id)
+            if session is not None and session["status"] in ("Waiting", "Executing"):
+                failed = any(j["status"] == "Failed" for j in self.jobs.values() if j.get("sessionId") == session_id)
+                session.update(status="Failed" if failed else "Succeeded", endExecutionTime=_now())
+            return session
+
+    def stats(self) -> dict[str, Any]:
+        """The counters, and each session's status and jobs."""
+        with self.guard:
+            sessions = {
+                sid: {"name": s.get("name"), "status": s["status"], "jobs": [j for j, job in self.jobs.items() if job.get("sessionId") == sid]}
+                for sid, s in self.sessions.items()
+            }
+        return {**super().stats(), "sessions": sessions}
+
     def public(self, job: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in job.items() if not k.startswith("_")}
 
@@ -129,12 +172,15 @@ class AzureQuantum(World):
             with self.simulating:  # one simulation at a time: hundreds of jobs of a sweep arrive at once
                 output, content_type = self._simulate(job, data)
             self.blobs[self._blob_of(job["outputDataUri"])] = (output, content_type)
-            outcome: dict[str, Any] = {"status": "Succeeded"}
+            outcome: dict[str, Any] = {"status": "Succeeded", "costEstimate": cost_estimate(job, data)}
         except Exception as exc:  # noqa: BLE001 - the job fails with the provider's message
             outcome = {"status": "Failed", "errorData": {"code": "ExecutionFailed", "message": str(exc)}}
         with self.guard:
             if job["status"] == "Executing":
                 job.update(outcome, endExecutionTime=_now())
+            session = self.sessions.get(job.get("sessionId") or "")
+            if session is not None and session["status"] == "Waiting":
+                session["status"] = "Executing"
 
     def _simulate(self, job: dict[str, Any], data: bytes) -> tuple[bytes, str]:
         from qiskit import qasm2, transpile
@@ -215,14 +261,10 @@ def _handler(world: AzureQuantum) -> type[BaseHTTPRequestHandler]:
                 return self._reply(200, world.public(job)) if job else self._reply(404, {"error": {"code": "JobNotFound", "message": match[1]}})
             if match := re.fullmatch(r"/sessions/([^/:]+)(:close)?", rest):
                 if self.command == "PUT":
-                    session = {**json.loads(raw), "id": match[1], "status": "Waiting", "creationTime": _now()}
-                    world.sessions.setdefault(match[1], session)
-                    return self._reply(200, world.sessions[match[1]])
-                session = world.sessions.get(match[1])
+                    return self._reply(200, world.open_session(match[1], json.loads(raw)))
+                session = world.close_session(match[1]) if match[2] else world.sessions.get(match[1])
                 if session is None:
                     return self._reply(404, {"error": {"code": "SessionNotFound", "message": match[1]}})
-                if match[2]:
-                    session["status"] = "Succeeded"
                 return self._reply(200, session)
             print("azure quantum emulator: unhandled", self.command, path, flush=True)
             self._reply(404, {"error": {"code": "NotFound", "message": f"{self.command} {rest}"}})

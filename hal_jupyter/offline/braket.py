@@ -6,6 +6,14 @@ tasks run on Braket's real LocalSimulator (SV1 on ``braket_sv``, with program
 sets; DM1 on ``braket_dm``, declared without them) and their results go to S3
 (moto), where the SDK reads them. Creates are counted. ``hold`` keeps tasks
 QUEUED until released; ``fail_next`` fails the next task with that reason.
+
+As Braket does, a task keeps the ``associations`` its create carried (a
+reservation: ``RESERVATION_TIME_WINDOW_ARN``, which the SDK sends for
+``reservation_arn=``) and returns them on ``GetQuantumTask``; ``GET
+/__offline__/stats`` lists them per task. Like SV1 and DM1, the results say how
+long the simulation ran (``additionalMetadata.simulatorMetadata.executionDuration``,
+in ms; for a program set, per program), which is what Braket bills simulators
+for; ``execution_ms`` makes every task report that time instead of the measured one.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ class Braket(World):
         self.hold = threading.Event()
         self.hold.set()  # set: tasks run; clear(): they stay QUEUED until set() again
         self.fail_next: str | None = None
+        #: the execution time every task reports, in ms (None: the time its simulation took)
+        self.execution_ms: float | None = None
         # One simulation at a time, as the provider's own LocalSimulator runs do: Braket's
         # numba-parallel simulators abort the process when two threads enter them at once.
         self.simulating = threading.Lock()
@@ -72,7 +82,7 @@ class Braket(World):
                 "quantumTaskArn": arn, "status": "QUEUED", "deviceArn": spec["deviceArn"], "shots": spec["shots"],
                 "outputS3Bucket": spec["outputS3Bucket"], "outputS3Directory": f"{spec['outputS3KeyPrefix']}/{task_id}",
                 "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "tags": spec.get("tags") or {},
-                "actionMetadata": metadata, "_action": spec["action"], "_fail": fail,
+                "actionMetadata": metadata, "associations": spec.get("associations") or [], "_action": spec["action"], "_fail": fail,
             }
             self.tokens[spec["clientToken"]] = arn
             self.creates.append(arn)
@@ -107,12 +117,20 @@ class Braket(World):
         from braket.schema_common import BraketSchemaBase
 
         program = BraketSchemaBase.parse_raw_schema(task["_action"])
+        began = time.monotonic()
         result = LocalSimulator(self.devices[task["deviceArn"]]["local"])._delegate.run(program, shots=task["shots"])
+        _report_duration(result, self.execution_ms if self.execution_ms is not None else (time.monotonic() - began) * 1000)
         metadata = getattr(result, "taskMetadata", None)
         if metadata is not None:
             metadata.id = task["quantumTaskArn"]
             metadata.deviceId = task["deviceArn"]
         return result.json()
+
+    def stats(self) -> dict[str, Any]:
+        """The counters, and each task's associations (the reservation its create carried)."""
+        with self.guard:
+            associations = {arn: list(task["associations"]) for arn, task in self.tasks.items()}
+        return {**super().stats(), "associations": associations}
 
     def get(self, arn: str, queue_info: bool) -> dict[str, Any] | None:
         task = self.tasks.get(arn)
@@ -146,6 +164,25 @@ class Braket(World):
             "deviceArn": arn, "deviceName": device["name"], "providerName": "Amazon Braket", "deviceType": "SIMULATOR",
             "deviceStatus": "ONLINE", "deviceCapabilities": device["capabilities"], "deviceQueueInfo": queue,
         }
+
+
+def _report_duration(result: Any, ms: float) -> None:
+    """Put the execution time in the results as SV1 and DM1 do: a task of one program in its
+    ``additionalMetadata``, a program set's in each program's, shared by their executables."""
+    from braket.task_result import AdditionalMetadata, SimulatorMetadata
+
+    programs = getattr(result, "programResults", None)
+    if programs is None:
+        programs, counts = [result], [1]
+    else:
+        counts = [len(program.executableResults) for program in programs]
+    total = sum(counts) or 1
+    for program, count in zip(programs, counts):
+        share = SimulatorMetadata(executionDuration=round(ms * count / total))
+        if program.additionalMetadata is None:
+            program.additionalMetadata = AdditionalMetadata(simulatorMetadata=share)
+        else:
+            program.additionalMetadata.simulatorMetadata = share
 
 
 def _handler(world: Braket) -> type[BaseHTTPRequestHandler]:

@@ -22,13 +22,10 @@ from ..engine.errors import ProviderUnavailable
 from ..engine.errors import ErrorType
 from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
+from .prices import AWS_LAMBDA_PER_GB_S, AWS_LAMBDA_PER_REQUEST, AWS_LAMBDA_SOURCE
 from ..engine.contract import Availability, JobSpec, Report, code_error
 
 RUNTIME = "python3.11"
-# AWS Lambda pricing, us-east-1, x86, checked 2026-11: $0.20 per 1M requests and
-# $0.0000166667 per GB-second (https://aws.amazon.com/lambda/pricing/).
-PRICE_PER_REQUEST = 0.20 / 1_000_000
-PRICE_PER_GB_S = 0.0000166667
 MEMORY_MB = 512
 
 
@@ -71,8 +68,8 @@ class AwsLambdaProvider(serverless.InvokingProvider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         seconds = float(job.payload.get("timeout_s") or 60)
-        worst = PRICE_PER_REQUEST + PRICE_PER_GB_S * (MEMORY_MB / 1024) * seconds
-        return CostEstimate(currency="USD", amount=round(worst, 8), basis=f"at most: 1 request + {MEMORY_MB} MB x {seconds:g} s (AWS price list, 2026-11)")
+        worst = AWS_LAMBDA_PER_REQUEST + AWS_LAMBDA_PER_GB_S * (MEMORY_MB / 1024) * seconds
+        return CostEstimate(currency="USD", amount=round(worst, 8), basis=f"at most: 1 request + {MEMORY_MB} MB x {seconds:g} s ({AWS_LAMBDA_SOURCE})")
 
     # -- invoking -------------------------------------------------------------
     def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:

@@ -28,14 +28,11 @@ from ..engine.errors import InvalidRequest
 from ..engine.errors import ErrorType
 from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
+from .prices import AZURE_FUNCTIONS_PER_EXECUTION, AZURE_FUNCTIONS_PER_GB_S, AZURE_FUNCTIONS_SOURCE
 from ..engine.contract import Availability, JobSpec, Report
 
 RUNNER_APP = Path(__file__).with_name("azure_functions_runner")
 RUNTIME = "python-3.11"
-# Azure Functions Consumption plan, checked 2026-11: $0.20 per 1M executions and
-# $0.000016 per GB-second (https://azure.microsoft.com/pricing/details/functions/).
-PRICE_PER_EXECUTION = 0.20 / 1_000_000
-PRICE_PER_GB_S = 0.000016
 MEMORY_GB = 1.5
 
 
@@ -64,8 +61,8 @@ class AzureFunctionsProvider(serverless.InvokingProvider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         seconds = float(job.payload.get("timeout_s") or 60)
-        amount = PRICE_PER_EXECUTION + PRICE_PER_GB_S * MEMORY_GB * seconds
-        return CostEstimate(currency="USD", amount=round(amount, 8), basis="at most: 1 execution + 1.5 GB x timeout (Azure Functions Consumption price list, 2026-11)")
+        amount = AZURE_FUNCTIONS_PER_EXECUTION + AZURE_FUNCTIONS_PER_GB_S * MEMORY_GB * seconds
+        return CostEstimate(currency="USD", amount=round(amount, 8), basis=f"at most: 1 execution + {MEMORY_GB:g} GB x timeout ({AZURE_FUNCTIONS_SOURCE})")
 
     def _url(self, route: str) -> str:
         return f"{os.environ['AZURE_FUNCTIONS_URL'].rstrip('/')}/api/{route.strip('/')}"

@@ -9,7 +9,8 @@ points the workspace at another data plane, such as the offline emulator.
 Targets take their own formats: IonQ ``ionq.circuit.v1`` JSON, Quantinuum
 ``honeywell.openqasm.v1`` (OpenQASM 2), made in :mod:`.azure_formats`. Targets that need QIR are listed but
 refuse jobs (QIR generation is not built in). Azure runs one circuit per job,
-so a batch is one job per circuit inside ONE session. Job (and session) ids are
+so a batch is one job per circuit inside ONE session (:meth:`AzureQuantumProvider.submit`
+says which: the batch's own, the named session its jobs share, or none). Job (and session) ids are
 made by the HAL from the batch and job ids before anything is sent, and a job
 is created only if the workspace does not have it yet: submitting a batch again
 after a crash never creates a second job. A job whose circuit does not convert
@@ -21,9 +22,8 @@ Azure has no sweeps and no estimator: a sweep runs as one Azure job per point
 measurement setting (the circuit rotated so that qubit-wise commuting Pauli
 terms are read together), all in the batch's session (see
 :func:`..engine.estimation.executions`). Such a job's remote id is
-``"<base>*<n>"``: its n Azure job ids are derived from the base, so the stored
-id stays short however many points it has, and poll, cancel and a restart find
-every one of them. A plain sampling job keeps its single id.
+``"<base>*<n>"`` (:mod:`.azure_jobs`). A finished job reports the cost Azure
+gives for its jobs (``costEstimate``), where the target gives one.
 """
 
 from __future__ import annotations
@@ -31,15 +31,18 @@ from __future__ import annotations
 import math
 import os
 import threading
-import uuid
 from typing import Any
 
 from ..engine import estimation, sweeps
-from ..engine.errors import ErrorType, InvalidRequest
-from ..engine.models import BackendInfo, CostEstimate, ErrorInfo
+from ..engine.contract import Availability, BatchSpec, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
+from ..engine.errors import InvalidRequest
+from ..engine.models import BackendInfo, CostEstimate
 from . import quantum
-from .azure_formats import IONQ_GATES, QASM2_GATES, Readout, ionq_program, program_for, readout
-from ..engine.contract import Availability, BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
+from .azure_formats import IONQ_GATES, QASM2_GATES, ionq_program, program_for, readout
+from .azure_jobs import (
+    JOB_CANCELLED, JOB_FAILED, JOB_RUNNING, JOB_SUCCEEDED, Outcomes, azure_ids, cancel_all, circuit_count, circuit_shots,
+    created_count, ended, estimate, hal_uuid, measured_circuits, remote_id_of, reported_cost, status_of, total_cost, which_circuit,
+)
 
 #: most Azure jobs one HAL job may create (points, times measurement settings to estimate)
 MAX_CIRCUITS = 1000
@@ -47,16 +50,6 @@ MAX_CIRCUITS = 1000
 MAX_TRACKED = 1000
 #: qubits per target family (Azure's provider status does not say)
 QUBITS = {"ionq.simulator": 29, "ionq.qpu.aria": 25, "ionq.qpu.forte": 36, "quantinuum.sim.h2": 56, "quantinuum.qpu.h2": 56}
-# Azure Quantum pricing, checked 2026-11 (learn.microsoft.com/azure/quantum/pricing):
-# IonQ (AQT) per job m + $0.000220 per 1-qubit-gate-shot + $0.000975 per 2-qubit-gate-shot,
-# m = $12.4166 ($97.50 with error mitigation); Quantinuum in HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000.
-IONQ_MINIMUM = 12.4166
-PRICE_SOURCE = "Azure Quantum pricing (learn.microsoft.com/azure/quantum/pricing, 2026-11)"
-# Azure job states: running, succeeded, failed, cancelled; any other is waiting (Waiting, Queued)
-_RUNNING = frozenset({"Executing", "Finishing", "CancellationRequested", "Cancelling"})
-_SUCCEEDED = frozenset({"Succeeded", "Completed"})
-_FAILED, _CANCELLED = "Failed", "Cancelled"
-_FINISHED = _SUCCEEDED | {_FAILED, _CANCELLED}
 _SETTINGS = ("AZURE_QUANTUM_SUBSCRIPTION_ID", "AZURE_QUANTUM_WORKSPACE_RG", "AZURE_QUANTUM_WORKSPACE_NAME", "AZURE_QUANTUM_WORKSPACE_LOCATION")
 
 
@@ -68,37 +61,9 @@ def _qubits(target: str) -> int | None:
     return next((n for prefix, n in QUBITS.items() if target.startswith(prefix)), None)
 
 
-def hal_uuid(*parts: str) -> str:
-    """The Azure id of a HAL batch's job or session: the same parts, the same id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "hal-jupyter:" + ":".join(parts)))
-
-
-def circuit_count(sweep: sweeps.Sweep) -> int:
-    """How many circuits, each an Azure job, a HAL job runs: one per point, times
-    the measurement settings of its observables when it estimates."""
-    return sweep.num_points * (len(estimation.measurement_plan(sweep)) if sweep.estimating else 1)
-
-
-def remote_id_of(batch_id: str, job_id: str, sweep: sweeps.Sweep) -> str:
-    """A job's remote id: its Azure job id, or for a sweep or an estimate the base
-    its Azure job ids derive from and their number (see :func:`azure_ids`)."""
-    base = hal_uuid(batch_id, job_id)
-    if not sweep.swept and not sweep.estimating:
-        return base
-    return f"{base}*{circuit_count(sweep)}"
-
-
-def azure_ids(remote_id: str) -> list[str]:
-    """The Azure job ids a remote id stands for, in the order of :func:`..engine.estimation.executions`."""
-    base, many, count = remote_id.partition("*")
-    if not many:
-        return [remote_id]
-    return [hal_uuid(base, str(k)) for k in range(int(count))]
-
-
 class AzureQuantumProvider(quantum.QuantumProvider):
     name = "azure_quantum"
-    description = "Azure Quantum (azure-quantum): IonQ and Quantinuum targets, one session per batch"
+    description = "Azure Quantum (azure-quantum): IonQ and Quantinuum targets, one session per batch or per session name"
     max_concurrency = 4
     max_batch_size = 50
     per_shot_results = True  # Quantinuum targets only: validate refuses memory on IonQ's (probabilities)
@@ -106,13 +71,14 @@ class AzureQuantumProvider(quantum.QuantumProvider):
     remote_survives_restart = True
     poll_interval = (0.5, 30.0)
     inline_validation = False
+    execution_modes = frozenset({"session", "job"})
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
         self._workspace: Any = None
         self._guard = threading.Lock()
         self._listing: quantum.Listing[list[BackendInfo]] = quantum.Listing()
-        self._finished: dict[str, dict[int, Readout]] = {}
+        self._outcomes = Outcomes(MAX_TRACKED)
 
     def availability(self) -> Availability:
         try:
@@ -195,7 +161,7 @@ class AzureQuantumProvider(quantum.QuantumProvider):
                 f"({sweep.num_points} points{settings}): use fewer points or observables (qubit-wise commuting terms share a "
                 f"setting), or split it into several jobs"
             )
-        shots = _shots(sweep, 0)
+        shots = circuit_shots(sweep, 0)
         if shots > self.settings.max_shots:
             least = math.ceil(self.settings.max_shots ** -0.5 * 1e4) / 1e4  # rounded up: it is within the limit
             raise InvalidRequest(
@@ -204,35 +170,13 @@ class AzureQuantumProvider(quantum.QuantumProvider):
             )
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
-        if ".sim" in job.backend or job.backend.endswith("simulator"):
-            return CostEstimate(currency="USD", amount=0.0, basis=f"simulator: free ({PRICE_SOURCE})")
-        sweep = sweeps.of(job.payload)
-        count = circuit_count(sweep)
-        per = f"; x {count} circuits, one Azure job each" if count > 1 else ""
-        circuit = quantum.circuit_of(job)
-        ops = [i for i in circuit.data if i.operation.name not in ("barrier", "measure")]
-        one = sum(len(i.qubits) == 1 for i in ops)
-        two = sum(len(i.qubits) >= 2 for i in ops)
-        shots = _shots(sweep, job.shots or 0)
-        if _family(job.backend) == "quantinuum":
-            measured = circuit.num_qubits if sweep.estimating else sum(i.operation.name == "measure" for i in circuit.data)
-            hqc = 5 + shots * (one + 10 * two + 5 * measured) / 5000
-            return CostEstimate(currency="HQC", amount=round(count * hqc, 3), basis=f"Quantinuum HQC = 5 + shots x (N1q + 10 N2q + 5 Nmeas) / 5000{per}; {PRICE_SOURCE}")
-        amount = IONQ_MINIMUM + 0.000220 * one * shots + 0.000975 * two * shots
-        return CostEstimate(currency="USD", amount=round(count * amount, 4), basis=f"IonQ AQT: $12.4166 per job + gate-shots{per}; {PRICE_SOURCE}")
+        return estimate(job)
 
     # -- running ------------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
-        from azure.core.exceptions import ResourceExistsError
-
         workspace = self._ws()
         target = workspace.get_targets(batch.backend)
-        session_id = hal_uuid("session", batch.id)
-        try:
-            target.open_session(id=session_id, name=f"hal batch {batch.id}")
-        except ResourceExistsError:
-            target.latest_session = workspace.get_session(session_id)
-        submission = Submission()
+        submission = Submission(session_id=self._join_session(workspace, target, batch))
         for job in batch.jobs:
             remote_id = remote_id_of(batch.id, job.id, sweeps.of(job.payload))
             reason = self._create(workspace, target, job, azure_ids(remote_id), batch)
@@ -240,7 +184,47 @@ class AzureQuantumProvider(quantum.QuantumProvider):
                 submission.remote_ids[job.id] = remote_id
             else:
                 submission.not_sent[job.id] = reason
+        if (batch.execution or {}).get("mode") != "session":
+            submission.session_id = None  # the batch's own session: no name's next jobs join it
         return submission
+
+    def _join_session(self, workspace: Any, target: Any, batch: BatchSpec) -> str | None:
+        """Make ``target`` submit into the batch's session, and say which: none for
+        ``execution.mode`` "job"; for a session name, the open session of that name
+        (``execution.session_id``) unless it ended, else a new one; by default, the
+        batch's own. A session opened here has an id made from the batch id, so a batch
+        submitted again after a crash joins the session it opened the first time."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        execution = batch.execution or {}
+        if execution.get("mode") == "job":
+            return None
+        if execution.get("session_id"):
+            try:
+                session = workspace.get_session(execution["session_id"])
+            except ResourceNotFoundError:
+                session = None
+            if session is not None and not session.is_in_terminal_state():
+                target.latest_session = session
+                return str(session.id)
+        session_id = hal_uuid("session", batch.id)
+        name = f"hal {execution['session']}" if execution.get("session") else f"hal batch {batch.id}"
+        try:
+            target.open_session(id=session_id, name=name)
+        except ResourceExistsError:
+            target.latest_session = workspace.get_session(session_id)
+        return session_id
+
+    def close_session(self, backend: str, session_id: str) -> None:
+        """Close the session ``session_id`` (jobs in it run on; an ended one stays as it is)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        workspace = self._ws()
+        try:
+            session = workspace.get_session(session_id)
+        except ResourceNotFoundError:
+            return  # never opened, or gone: nothing to close
+        workspace.close_session(session)
 
     def _create(self, workspace: Any, target: Any, job: JobSpec, ids: list[str], batch: BatchSpec) -> str | None:
         """Create the job's circuits at Azure, as the Azure jobs ``ids``, skipping
@@ -249,7 +233,7 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         does not convert leaves nothing behind at Azure."""
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-        first = _created(workspace, ids)
+        first = created_count(workspace, ids)
         if first == len(ids):
             return None
         sweep = sweeps.of(job.payload)
@@ -261,14 +245,14 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         for k, program in enumerate(programs, start=first):
             name = f"hal-{job.id}" if len(ids) == 1 else f"hal-{job.id}-{k}"
             try:
-                target.submit(program, name=name, shots=_shots(sweep, batch.shots), job_id=ids[k])
+                target.submit(program, name=name, shots=circuit_shots(sweep, batch.shots), job_id=ids[k])
             except ResourceExistsError:
                 pass  # an earlier attempt created it and its answer was lost (the SDK's retry of our PUT): it is ours
             except HttpResponseError as exc:
                 if exc.status_code != 400:
                     raise  # not about this job's input: the scheduler retries or fails the batch
-                _cancel(workspace, ids[:k])  # its other circuits are of no use alone
-                return f"Azure Quantum refused {_which(sweep, k, len(ids))}: {exc.message}"
+                cancel_all(workspace, ids[:k])  # its other circuits are of no use alone
+                return f"Azure Quantum refused {which_circuit(sweep, k, len(ids))}: {exc.message}"
         return None
 
     def poll(self, batch: BatchSpec, remote_ids: dict[str, str]) -> dict[str, Report]:
@@ -277,136 +261,51 @@ class AzureQuantumProvider(quantum.QuantumProvider):
         return poll_each(sent, lambda job: {job.id: self._poll_job(workspace, job, remote_ids[job.id], batch)})
 
     def _poll_job(self, workspace: Any, job: JobSpec, remote_id: str, batch: BatchSpec) -> Report:
-        """COMPLETED once every Azure job of the job succeeded; FAILED or CANCELLED as
-        soon as one of them is. The counts of finished circuits are kept between
-        polls, so each is fetched once and a finished circuit is not asked again."""
+        """COMPLETED once every Azure job of the job succeeded (with the cost Azure reports
+        for them, where it reports one); FAILED or CANCELLED as soon as one of them is.
+        The outcomes of finished circuits are kept between polls, so each is fetched
+        once and a finished circuit is not asked again."""
         ids = azure_ids(remote_id)
         sweep = sweeps.of(job.payload)
-        done = self._finished_readouts(remote_id)
+        done = self._outcomes.of(remote_id)
         measured: list[Any] = []
         running, status, session = False, "", None
         for k, azure_id in enumerate(ids):
             if k in done:
                 continue
             azure_job = workspace.get_job(azure_id)
-            status, session = _status(azure_job), azure_job.details.session_id
-            if status in (_FAILED, _CANCELLED):
-                self._forget(remote_id)
-                return _ended(azure_job, status, _which(sweep, k, len(ids)) if len(ids) > 1 else "")
-            if status in _SUCCEEDED:
-                measured = measured or _measured(job, sweep)
-                done[k] = readout(measured[k % len(measured)], azure_job.get_results(), _shots(sweep, batch.shots), quantum.wants_memory(job))
-                self._keep(remote_id, k, done[k])
+            status, session = status_of(azure_job), azure_job.details.session_id
+            if status in (JOB_FAILED, JOB_CANCELLED):
+                self._outcomes.forget(remote_id)
+                return ended(azure_job, status, which_circuit(sweep, k, len(ids)) if len(ids) > 1 else "")
+            if status in JOB_SUCCEEDED:
+                measured = measured or measured_circuits(job, sweep)
+                found = readout(measured[k % len(measured)], azure_job.get_results(), circuit_shots(sweep, batch.shots), quantum.wants_memory(job))
+                done[k] = (found, reported_cost(azure_job))
+                self._outcomes.keep(remote_id, k, done[k])
                 continue
-            running = running or status in _RUNNING
-            if status not in _RUNNING:
+            running = running or status in JOB_RUNNING
+            if status not in JOB_RUNNING:
                 break  # a session runs its jobs in order: the ones after a waiting job wait too
         if len(done) == len(ids):
-            self._forget(remote_id)
+            self._outcomes.forget(remote_id)
             metadata = {"azure_job": ids[0]} if len(ids) == 1 else {"azure_jobs": ids}
-            readouts = [done[k] for k in range(len(ids))]
+            readouts = [done[k][0] for k in range(len(ids))]
             memory = [shots for _, shots in readouts if shots is not None] if quantum.wants_memory(job) else None
             return Finished(estimation.result_from_executions(
-                quantum.circuit_of(job), sweep, [c for c, _ in readouts], _shots(sweep, batch.shots), batch.backend,
+                quantum.circuit_of(job), sweep, [c for c, _ in readouts], circuit_shots(sweep, batch.shots), batch.backend,
                 {**metadata, "session": session}, memory,
-            ))
+            ), cost=total_cost([done[k][1] for k in range(len(ids))]))
         kind = Running if running or done else Waiting
         if len(ids) == 1:
             return kind(f"Azure Quantum job {status}")
         return kind(f"Azure Quantum: {len(done)} of {len(ids)} circuits done")
 
-    def _finished_readouts(self, remote_id: str) -> dict[int, Readout]:
-        """The readouts of a job's circuits that finished at earlier polls, by position."""
-        with self._guard:
-            return dict(self._finished.get(remote_id, {}))
-
-    def _keep(self, remote_id: str, k: int, found: Readout) -> None:
-        """Remember the readout of a job's k-th circuit for its next polls (at once: a poll
-        that fails halfway keeps what it fetched), for the :data:`MAX_TRACKED` most
-        recent jobs: those whose polls stopped (another engine took them over) do not pile up."""
-        with self._guard:
-            self._finished.setdefault(remote_id, {})[k] = found
-            while len(self._finished) > MAX_TRACKED:
-                del self._finished[next(iter(self._finished))]
-
-    def _forget(self, remote_id: str) -> None:
-        with self._guard:
-            self._finished.pop(remote_id, None)
-
     def cancel(self, batch: BatchSpec, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         workspace = self._ws()
         for job_id in job_ids:
             if job_id in remote_ids:
-                _cancel(workspace, azure_ids(remote_ids[job_id]))
-
-
-def _shots(sweep: sweeps.Sweep, shots: int | None) -> int:
-    """Shots per circuit: the request's, or for an estimate with a precision (a target
-    standard error) enough that one Pauli term's error is at most that, 1/precision^2."""
-    if sweep.precision:
-        return math.ceil(sweep.precision ** -2)
-    return shots or 0
-
-
-def _created(workspace: Any, ids: list[str]) -> int:
-    """How many of ``ids``, from the first, the workspace has: a job's Azure jobs are
-    created in order, so after a crash those before the first missing one exist."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    for k, azure_id in enumerate(ids):
-        try:
-            workspace.get_job(azure_id)  # created before a crash: never again
-        except ResourceNotFoundError:
-            return k
-    return len(ids)
-
-
-def _cancel(workspace: Any, ids: list[str]) -> None:
-    """Cancel the Azure jobs ``ids`` that are still to finish (and exist)."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    for azure_id in ids:
-        try:
-            azure_job = workspace.get_job(azure_id)
-        except ResourceNotFoundError:
-            continue  # never created: nothing runs
-        if _status(azure_job) not in _FINISHED:
-            workspace.cancel_job(azure_job)
-
-
-def _status(azure_job: Any) -> str:
-    return getattr(azure_job.details.status, "value", str(azure_job.details.status))
-
-
-def _which(sweep: sweeps.Sweep, k: int, count: int) -> str:
-    """Which circuit of a job the k-th of its ``count`` Azure jobs runs, for a person."""
-    settings = count // sweep.num_points
-    parts = [f"circuit {k + 1} of {count}"]
-    if sweep.swept:
-        binding = ", ".join(f"{name}={value:g}" for name, value in list(sweep.binding(k // settings).items())[:5])
-        parts.append(f"point {k // settings} ({binding})")
-    if sweep.estimating:
-        parts.append(f"measurement setting {k % settings + 1} of {settings}")
-    return ", ".join(parts)
-
-
-def _ended(azure_job: Any, status: str, which: str) -> Report:
-    """The report of a job one of whose Azure jobs (``which``, or its only one) failed or was cancelled."""
-    where = f" ({which})" if which else ""
-    if status == _CANCELLED:
-        return Cancelled(f"Azure Quantum job {status}{where}")
-    message = getattr(azure_job.details.error_data, "message", None) or "the job failed"
-    return Failed(ErrorInfo(type=ErrorType.PROVIDER_ERROR, message=f"Azure Quantum: {message}{where}"))
-
-
-def _measured(job: JobSpec, sweep: sweeps.Sweep) -> list[Any]:
-    """The circuits whose measurements the counts of a job's Azure jobs follow, one per
-    measurement setting (binding values moves no measurement): the job's circuit to
-    sample; to estimate, that circuit rotated into each setting of its plan."""
-    circuit = quantum.circuit_of(job)
-    if not sweep.estimating:
-        return [circuit]
-    return [estimation.rotated(circuit, setting) for setting in estimation.measurement_plan(sweep)]
+                cancel_all(workspace, azure_ids(remote_ids[job_id]))
 
 
 __all__ = ["AzureQuantumProvider", "ionq_program"]

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from ..engine.errors import ErrorType
 from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
+from .prices import IBM_CLOUD_FUNCTIONS_PER_GB_S, IBM_CLOUD_FUNCTIONS_SOURCE
 from ..engine.contract import Availability, JobSpec, Report
 
 KIND = "python:3"
@@ -94,10 +95,10 @@ class IbmCloudFunctionsProvider(serverless.InvokingProvider):
         raise AssertionError("unreachable")
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
-        # IBM Cloud Functions' last price list (2023): $0.000017 per GB-second;
-        # 256 MB actions. Self-hosted OpenWhisk costs what its host costs.
+        # 256 MB actions; self-hosted OpenWhisk costs what its host costs
         seconds = float(job.payload.get("timeout_s") or 60)
-        return CostEstimate(currency="USD", amount=round(0.000017 * 0.25 * seconds, 8), basis="at most: 256 MB x timeout at IBM Cloud Functions' 2023 price")
+        amount = IBM_CLOUD_FUNCTIONS_PER_GB_S * 0.25 * seconds
+        return CostEstimate(currency="USD", amount=round(amount, 8), basis=f"at most: 256 MB x timeout at {IBM_CLOUD_FUNCTIONS_SOURCE}")
 
     # -- invoking -------------------------------------------------------------
     def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:

@@ -21,6 +21,7 @@ from typing import Any
 from ..engine.errors import ErrorType
 from ..engine.models import CostEstimate, ErrorInfo
 from . import serverless
+from .prices import IBM_CODE_ENGINE_PER_GB_S, IBM_CODE_ENGINE_PER_VCPU_S, IBM_CODE_ENGINE_SOURCE
 from ..engine.contract import Availability, JobSpec, Report
 
 RUNTIME = "python-3.11"
@@ -70,11 +71,10 @@ class IbmCodeEngineProvider(serverless.InvokingProvider):
         return self._service
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
-        # IBM Code Engine price list, checked 2026-11: $0.00003420 per vCPU-second and
-        # $0.00000356 per GB-second; functions run with 1 vCPU / 4 GB at most here.
+        # functions run with 1 vCPU / 4 GB at most here
         seconds = float(job.payload.get("timeout_s") or 60)
-        amount = (0.00003420 * 1 + 0.00000356 * 4) * seconds
-        return CostEstimate(currency="USD", amount=round(amount, 8), basis="at most: 1 vCPU + 4 GB x timeout (IBM Code Engine price list, 2026-11)")
+        amount = (IBM_CODE_ENGINE_PER_VCPU_S * 1 + IBM_CODE_ENGINE_PER_GB_S * 4) * seconds
+        return CostEstimate(currency="USD", amount=round(amount, 8), basis=f"at most: 1 vCPU + 4 GB x timeout ({IBM_CODE_ENGINE_SOURCE})")
 
     # -- invoking -------------------------------------------------------------
     def invoke_code(self, code: str, timeout_s: int, jobs: list[JobSpec]) -> dict[str, Report]:

@@ -50,13 +50,8 @@ LOCAL_DEFAULT_BACKEND = "fake_brisbane"
 LOCAL_IDEAL_BACKEND = "aer_simulator"
 #: ``skip_transpilation``: the circuit is already ISA for the backend (as written)
 _OPTIONS = {"optimization_level": int, "seed_simulator": int, "skip_transpilation": bool}
-# IBM Quantum Platform pricing, Pay-As-You-Go plan, checked 2026-11: $96 per minute
-# of quantum time (https://www.ibm.com/quantum/pricing). Quantum time per runtime job
-# is estimated as ~2 s of fixed overhead plus ~300 us per shot of each circuit.
-PRICE_PER_S = 96.0 / 60
-FIXED_S = 2.0
-PER_SHOT_S = 0.0003
-PRICE_SOURCE = "IBM Quantum Pay-As-You-Go $96/min, ~2 s + 300 us/shot per job (ibm.com/quantum/pricing, 2026-11)"
+from .prices import IBM_QUANTUM_FIXED_S as FIXED_S, IBM_QUANTUM_PER_SHOT_S as PER_SHOT_S
+from .prices import IBM_QUANTUM_PRICE_PER_S as PRICE_PER_S, IBM_QUANTUM_SOURCE as PRICE_SOURCE
 # remote job states (strings) and local ones (qiskit.providers.JobStatus names) that are not
 # waiting: the runtime job is running, or it ended
 _RUNNING, _DONE, _ERROR, _CANCELLED = "RUNNING", "DONE", "ERROR", "CANCELLED"

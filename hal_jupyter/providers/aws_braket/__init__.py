@@ -10,7 +10,9 @@ device's capabilities (its gates, qubits and program-set limits, read once per
 device) and sends each batch to its kind of device.
 
 No reset or mid-circuit measurement (400). A job whose circuit does not
-convert is not sent and fails alone, with its reason.
+convert is not sent and fails alone, with its reason. A job may run in a
+Braket Direct reservation of its device (``execution.reservation_arn``; a 400
+on the local simulators, which have nothing to reserve).
 """
 
 from __future__ import annotations
@@ -24,14 +26,12 @@ from ...engine.models import BackendInfo, CostEstimate
 from ...engine.retry import classify
 from .. import quantum
 from . import pricing
-from .cloud import OPENQASM, CloudDevices, missing_account, operations_of, qubits_of
+from .capabilities import Capabilities, capabilities_of
+from .cloud import CloudDevices, missing_account
 from .convert import parameter_names, plan, qiskit_native, to_braket
 from .local import DEVICES as LOCAL
 from .local import LocalDevices
 
-PROGRAM_SET = "braket.ir.openqasm.program_set"
-#: a device's capabilities: its Braket operations, qubits, and program-set limits (most executables, most shots)
-Capabilities = tuple[set[str], int | None, tuple[int, int] | None]
 
 
 class AwsBraketProvider(quantum.QuantumProvider):
@@ -46,6 +46,7 @@ class AwsBraketProvider(quantum.QuantumProvider):
     remote_survives_restart = True
     poll_interval = (0.5, 30.0)
     inline_validation = False
+    reservations = True
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
@@ -77,7 +78,7 @@ class AwsBraketProvider(quantum.QuantumProvider):
         limits (most executables, most shots in all); read once per device."""
         if backend not in self._capabilities:
             properties = self._local.properties(backend) if backend in LOCAL else self._cloud.properties(backend)
-            self._capabilities[backend] = _capabilities(properties)
+            self._capabilities[backend] = capabilities_of(properties)
         return self._capabilities[backend]
 
     def _set_limit(self, backend: str, shots: int) -> int:
@@ -92,6 +93,8 @@ class AwsBraketProvider(quantum.QuantumProvider):
             raise InvalidRequest(f"aws_braket runs on {', '.join(LOCAL)} or a device ARN (arn:aws:braket:...), not {job.backend!r}")
         if job.payload.get("options"):
             raise InvalidRequest("aws_braket takes no options")
+        if job.backend in LOCAL and pricing.reservation_of(job.payload.get("execution")):
+            raise InvalidRequest(f"{job.backend} is a local simulator, with nothing to reserve: leave out 'reservation_arn', or run on the reserved device's ARN")
         try:
             native, qubits, _ = self._native(job.backend)
         except ProviderUnavailable:
@@ -112,6 +115,13 @@ class AwsBraketProvider(quantum.QuantumProvider):
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
         return pricing.FREE if job.backend in LOCAL else self._cloud.estimate_cost(job)
+
+    def estimate_batch(self, jobs: list[JobSpec]) -> dict[str, CostEstimate]:
+        """Each job's share when the jobs go as one batch (they share a device, shots and
+        execution): one program-set task on a device that takes them (:func:`.pricing.shares`)."""
+        if len(jobs) < 2 or jobs[0].backend in LOCAL or pricing.reservation_of(jobs[0].payload.get("execution")):
+            return super().estimate_batch(jobs)
+        return self._cloud.estimate_batch(jobs)
 
     # -- running ------------------------------------------------------------------
     def submit(self, batch: BatchSpec) -> Submission:
@@ -136,17 +146,6 @@ class AwsBraketProvider(quantum.QuantumProvider):
 
     def close(self) -> None:
         self._local.close()
-
-
-def _capabilities(properties: Any) -> Capabilities:
-    from braket.device_schema import DeviceActionType
-
-    ops = operations_of(properties)
-    if ops is None:
-        raise InvalidRequest(f"the device takes no {OPENQASM} programs")
-    program_sets = properties.action.get(PROGRAM_SET) or properties.action.get(DeviceActionType(PROGRAM_SET))
-    limits = (program_sets.maximumExecutables, program_sets.maximumTotalShots) if program_sets is not None else None
-    return ops, qubits_of(properties), limits
 
 
 __all__ = ["AwsBraketProvider", "parameter_names", "to_braket"]

@@ -14,6 +14,10 @@ ones. ``run_batch`` is not used: it retries failed tasks on its own and creates
 its tasks from copied sessions that cannot carry the HAL's tokens. A device's
 task that fails fails the jobs it carries (Braket reports per task), and an
 executable that fails in a program set fails its job.
+
+A batch in a reservation (``execution.reservation_arn``) passes it on each create
+(``reservation_arn=``), never through ``DirectReservation``, which sets it for the
+whole process. A finished job reports what its tasks were billed.
 """
 
 from __future__ import annotations
@@ -23,16 +27,17 @@ import threading
 from typing import Any
 
 from ...engine import sweeps
-from ...engine.contract import BatchSpec, Cancelled, Failed, JobSpec, Report, Running, Submission, Waiting, poll_each
+from ...engine.contract import BatchSpec, Cancelled, Failed, Finished, JobSpec, Report, Running, Submission, Waiting, poll_each
 from ...engine.errors import ErrorType, InvalidRequest, ProviderUnavailable
 from ...engine.models import BackendInfo, CostEstimate, ErrorInfo
 from .. import quantum
 from . import pricing
-from .convert import Parametric, executions, pieces, qiskit_native, settings_per_point
-from .results import Reading, completed, most_tasks, parts, reading, readings, remote_id
+from .pricing import reservation_of
+from .capabilities import basis_of, qubits_of
+from .convert import Parametric, executions, pieces, settings_per_point
+from .results import Reading, billed_share, completed, most_tasks, parts, reading, readings, remote_id
 
 S3_PREFIX = "hal-jupyter"
-OPENQASM = "braket.ir.openqasm.program"
 #: Braket task states that are not waiting: running, or ended
 _RUNNING = frozenset({"RUNNING", "CANCELLING"})
 _COMPLETED, _FAILED, _CANCELLED = "COMPLETED", "FAILED", "CANCELLED"
@@ -135,8 +140,19 @@ class CloudDevices:
         return count, len(pieces(sweep.num_points, settings, limit)) if limit else count
 
     def estimate_cost(self, job: JobSpec) -> CostEstimate:
+        if reservation_of(job.payload.get("execution")):
+            return pricing.in_reservation()
         count, tasks = self.tasks_of(job)
         return pricing.estimate(job.backend, job.shots or 0, count, tasks)
+
+    def estimate_batch(self, jobs: list[JobSpec]) -> dict[str, CostEstimate]:
+        """Shares of the program-set tasks these jobs would fill (at least one per ``limit`` executables)."""
+        limit = self.set_limit(jobs[0].backend, jobs[0].shots or 1)
+        if not limit:
+            return {job.id: self.estimate_cost(job) for job in jobs}
+        sizes = {job.id: self.tasks_of(job) for job in jobs}
+        tasks = -(-sum(count for count, _ in sizes.values()) // limit)
+        return pricing.shares(jobs[0].backend, jobs[0].shots or 0, sizes, tasks)
 
     def check_spread(self, job: JobSpec) -> None:
         """Refuse a job that would be spread over more tasks than its remote id can list."""
@@ -162,15 +178,17 @@ class CloudDevices:
             return Submission(not_sent=not_sent)
         if in_sets:
             remote, cost = self._submit_sets(batch, converted, limit)
+            if reservation_of(batch.execution):
+                cost = {job_id: pricing.in_reservation() for job_id in remote}
             return Submission(remote_ids=remote, not_sent=not_sent, cost=cost)
         return Submission(remote_ids=self._submit_tasks(batch, converted), not_sent=not_sent)
 
-    def _create(self, spec: Any, shots: int, token: str, backend: str) -> str:
-        """One task under a client token; its ARN."""
-        device, folder = self.device(backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
+    def _create(self, spec: Any, shots: int, token: str, batch: BatchSpec) -> str:
+        """One task of the batch under a client token (in the batch's reservation, if any); its ARN."""
+        device, folder = self.device(batch.backend), (os.environ["AMZN_BRAKET_OUT_S3_BUCKET"], S3_PREFIX)
         self._token.value = token
         try:
-            task = device.run(spec, folder, shots=shots)
+            task = device.run(spec, folder, shots=shots, reservation_arn=reservation_of(batch.execution))
         finally:
             self._token.value = None
         self._tasks[task.id] = task
@@ -196,7 +214,7 @@ class CloudDevices:
         found: dict[str, list[str]] = {job_id: [] for job_id in jobs}
         for k, chosen in enumerate(sets):
             program_set = ProgramSet([entry for _, entry in chosen], shots_per_executable=batch.shots or 1)
-            arn = self._create(program_set, program_set.total_shots, f"hal-{batch.id}" if k == 0 else f"hal-{batch.id}-set{k}", batch.backend)
+            arn = self._create(program_set, program_set.total_shots, f"hal-{batch.id}" if k == 0 else f"hal-{batch.id}-set{k}", batch)
             for b, (job_id, _) in enumerate(chosen):
                 found[job_id].append(f"{arn}#{b}")
         return {job_id: remote_id(p) for job_id, p in found.items()}, pricing.shares(batch.backend, batch.shots or 0, sizes, len(sets))
@@ -210,7 +228,7 @@ class CloudDevices:
             if circuits is None:
                 continue
             tokens = [f"hal-{batch.id}-{i}"] if len(circuits) == 1 else [f"hal-{batch.id}-{i}-{k}" for k in range(len(circuits))]
-            remote[job.id] = remote_id([self._create(c, batch.shots or 1, token, batch.backend) for c, token in zip(circuits, tokens)])
+            remote[job.id] = remote_id([self._create(c, batch.shots or 1, token, batch) for c, token in zip(circuits, tokens)])
         return remote
 
     # -- polling and cancelling ---------------------------------------------------------
@@ -265,7 +283,8 @@ class CloudDevices:
             result = self._task(arn).result()
             found += readings(result.entries[entry]) if entry is not None else [reading(result)]
         arns = list(dict.fromkeys(arn for arn, _ in job_parts))
-        return completed(job, found, batch.shots, batch.backend, {"task": arns[0]} if len(arns) == 1 else {"tasks": arns}, SOURCE)
+        report = completed(job, found, batch.shots, batch.backend, {"task": arns[0]} if len(arns) == 1 else {"tasks": arns}, SOURCE)
+        return Finished(report.result, billed_share(job_parts, self._task, batch.backend)) if isinstance(report, Finished) else report
 
     def cancel(self, remote_ids: dict[str, str], job_ids: list[str]) -> None:
         """A task is cancelled when every job it carries is."""
@@ -282,28 +301,4 @@ def _final(report: Report) -> bool:
     return not isinstance(report, (Waiting, Running))
 
 
-def qubits_of(properties: Any) -> int | None:
-    paradigm = getattr(properties, "paradigm", None)
-    return getattr(paradigm, "qubitCount", None)
-
-
-def operations_of(properties: Any) -> set[str] | None:
-    """The Braket operations of a device's OpenQASM programs (lower case, but ``U`` and
-    ``GPhase``); None for a device that takes none (analog Hamiltonian simulation)."""
-    from braket.device_schema import DeviceActionType
-
-    action = properties.action.get(OPENQASM) or properties.action.get(DeviceActionType(OPENQASM))
-    if action is None:
-        return None
-    return {op.lower() if op not in ("U", "GPhase") else op for op in action.supportedOperations}
-
-
-def basis_of(properties: Any) -> list[str] | None:
-    """A listing's ``basis_gates``: the Qiskit gates the HAL converts to the device's
-    operations (:data:`.convert.GATES`) and ``measure``; None when it takes none of them."""
-    ops = operations_of(properties)
-    names = sorted(qiskit_native(ops)) if ops else []
-    return [*names, "measure"] if names else None
-
-
-__all__ = ["OPENQASM", "CloudDevices", "basis_of", "missing_account", "operations_of", "qubits_of"]
+__all__ = ["CloudDevices", "missing_account"]

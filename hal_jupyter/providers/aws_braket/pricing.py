@@ -1,31 +1,37 @@
-"""What Braket charges: prices are data, with their source and date.
+"""What Braket charges, from the price data of :mod:`..prices`: estimates before a
+job is sent, and what a finished task was billed.
 
-Amazon Braket pricing, checked 2026-11 (https://aws.amazon.com/braket/pricing/):
-QPUs $0.30 per task plus a price per shot; on-demand simulators per minute,
-billed per millisecond with a 3-second minimum per task. The local simulators
-are free. The per-task part is what a program set (one task for many
-circuits) saves.
+QPUs: a fee per task plus a price per shot; on-demand simulators (SV1, DM1,
+TN1): their execution time, billed per millisecond with a 3-second minimum per
+task; in a reservation (Braket Direct), no per-task or per-shot fees (the
+reservation is billed by the hour, separately). The local simulators are free.
+The per-task part is what a program set (one task for many circuits) saves.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from ...engine.models import CostEstimate
 from .. import quantum
-
-TASK_FEE = 0.30
-PER_SHOT = {"ionq/forte": 0.08, "ionq/aria": 0.03, "iqm/garnet": 0.00145, "rigetti/ankaa": 0.0009, "quera/aquila": 0.01}
-SIMULATOR_PER_MIN = {"amazon/sv1": 0.075, "amazon/dm1": 0.075, "amazon/tn1": 0.275}
-SOURCE = "Amazon Braket pricing (aws.amazon.com/braket/pricing, 2026-11)"
+from ..prices import BRAKET_PER_SHOT as PER_SHOT
+from ..prices import BRAKET_RESERVATION_BASIS as RESERVATION_BASIS
+from ..prices import BRAKET_SIMULATOR_MINIMUM_MS as SIMULATOR_MINIMUM_MS
+from ..prices import BRAKET_SIMULATOR_PER_MIN as SIMULATOR_PER_MIN
+from ..prices import BRAKET_SOURCE as SOURCE
+from ..prices import BRAKET_TASK_FEE as TASK_FEE
 
 
 def prices(device: str, shots: int) -> tuple[float, float]:
     """(cost of one circuit of ``shots`` sent alone to ``device``, the per-task part a batch pays once)."""
+    device = device.lower()  # ARNs name devices in their own case: .../qpu/ionq/Forte-1
     for key, per_shot in PER_SHOT.items():
         if key in device:
             return TASK_FEE + per_shot * shots, TASK_FEE
     for key, per_min in SIMULATOR_PER_MIN.items():
         if key in device:
-            minimum = per_min * 3 / 60
+            minimum = per_min * SIMULATOR_MINIMUM_MS / 60_000
             return minimum, minimum
     return TASK_FEE, TASK_FEE
 
@@ -49,6 +55,37 @@ def shares(device: str, shots: int, sizes: dict[str, tuple[int, int]], tasks: in
     n = len(sizes)
     # batch_costs takes a cost alone per job and the fixed part the batch pays once instead of n times
     return quantum.batch_costs(list(sizes), sum(alone) / n, (sum(alone) - total) / (n - 1) if n > 1 else 0.0, "USD", SOURCE)
+
+
+def reservation_of(execution: dict[str, Any] | None) -> str | None:
+    """The reservation ARN a job's (or a batch's) ``execution`` names, if any."""
+    return (execution or {}).get("reservation_arn")
+
+
+def in_reservation() -> CostEstimate:
+    """A job that runs in a reservation: nothing per task or per shot."""
+    return CostEstimate(currency="USD", amount=0.0, basis=f"{RESERVATION_BASIS}; {SOURCE}")
+
+
+def billed(device: str, shots: int, duration_ms: float | None, reserved: bool) -> tuple[float, str] | None:
+    """What Braket bills for one completed task of ``shots`` (all its executables) on
+    ``device``, and how that was computed; ``duration_ms``: the execution time a simulator
+    reported. None when it cannot be told (a simulator that reported no time, an unknown device)."""
+    if reserved:
+        return 0.0, RESERVATION_BASIS
+    device = device.lower()
+    for key, per_shot in PER_SHOT.items():
+        if key in device:
+            return TASK_FEE + per_shot * shots, f"billed: ${TASK_FEE:.2f} per task + ${per_shot:g} x {shots} shots"
+    for key, per_min in SIMULATOR_PER_MIN.items():
+        if key in device and duration_ms is not None:
+            ms = max(math.ceil(duration_ms), SIMULATOR_MINIMUM_MS)
+            return per_min * ms / 60_000, f"billed: {ms / 1000:g} s of {key} at ${per_min:g}/min (ran {duration_ms:g} ms; at least {SIMULATOR_MINIMUM_MS / 1000:g} s per task)"
+    return None
+
+
+def actual(amount: float, how: str) -> CostEstimate:
+    return CostEstimate(currency="USD", amount=round(amount, 8), basis=f"{how}; {SOURCE}")
 
 
 FREE = CostEstimate(currency="USD", amount=0.0, basis="free: Braket LocalSimulator")

@@ -7,7 +7,7 @@ job is spread over at most 8 or 9 tasks (:func:`most_tasks`). A job's
 readings come back in the order of its executions (point-major, then
 measurement setting), and :func:`completed` makes them its result, so a
 restarted server that re-attaches to the tasks needs nothing but the job and
-its remote id.
+its remote id. :func:`billed_share` says what the job's tasks were billed.
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from typing import Any
 from ...engine import estimation, sweeps
 from ...engine.contract import Failed, Finished, JobSpec, Report
 from ...engine.errors import ErrorType
-from ...engine.models import ErrorInfo
+from ...engine.models import CostEstimate, ErrorInfo
 from .. import quantum
+from . import pricing
 from .convert import readouts, settings_per_point
 
 #: The characters the job store keeps of a remote id: the first task's ARN with its ``#entry``
 #: (under 95 in every Braket region), then ``,`` and the id of each further task (a UUID),
 #: with its entry in a program set.
 REMOTE_ID_CHARS, ARN_CHARS, TASK_ID_CHARS, ENTRY_CHARS = 400, 95, 37, 3
+#: the association type of a task created in a reservation (CreateQuantumTask ``associations``)
+RESERVATION = "RESERVATION_TIME_WINDOW_ARN"
 #: what one executable gave: (counts in Braket's order, measured qubits, its per-shot measurements:
 #: a shots x measured-qubits array, as the SDK already holds it), or why it failed
 Reading = tuple[dict[str, int], list[int], Any] | str
@@ -88,6 +91,50 @@ def completed(job: JobSpec, found: list[Reading], shots: int | None, backend: st
     return Finished(estimation.result_from_executions(circuit, sweep, counts, shots, backend, metadata, memory))
 
 
+def billed_share(job_parts: list[tuple[str, int | None]], task_of: Any, device: str) -> CostEstimate | None:
+    """What Braket billed for the job's executables (``job_parts``, from :func:`parts`, of
+    completed tasks; ``task_of``: ARN -> ``AwsQuantumTask``): each of its tasks as the task
+    reports it (shots, a reservation association, a simulator's execution time), the job's
+    share of a program-set task in proportion to its entries' execution times (or, where
+    the task reports none, their executables). None when a task's bill cannot be told."""
+    total, how = 0.0, ""
+    arns = list(dict.fromkeys(arn for arn, _ in job_parts))
+    for arn in arns:
+        task = task_of(arn)
+        try:
+            metadata, result = task.metadata(use_cached_value=True), task.result()
+        except Exception:  # noqa: BLE001 - the result was read already: a bill it cannot tell is no reason to hold it
+            return None
+        reserved = any(a.get("type") == RESERVATION for a in metadata.get("associations") or [])
+        weights, duration = _weights(result)
+        bill = pricing.billed(device, int(metadata.get("shots") or 0), duration, reserved)
+        if bill is None:
+            return None
+        entries = [entry for a, entry in job_parts if a == arn]
+        share = 1.0 if None in entries or not sum(weights) else sum(weights[e] for e in entries) / sum(weights)
+        total, how = total + bill[0] * share, bill[1]
+    shared = f" (this job's share of {len(arns)} task{'s' if len(arns) > 1 else ''})" if len(arns) > 1 or share < 1 else ""
+    return pricing.actual(total, how + shared)
+
+
+def _weights(result: Any) -> tuple[list[float], float | None]:
+    """(each program-set entry's weight in the task's bill, the task's execution time in ms
+    if the simulator reported it); a task of one circuit has one entry."""
+    entries = getattr(result, "entries", None)
+    if entries is None:
+        return [1.0], _duration(result.additional_metadata)
+    durations = [_duration(entry.additional_metadata) for entry in entries]
+    known = [d for d in durations if d is not None]
+    total = sum(known) if len(known) == len(durations) else None
+    return (known if total else [float(len(entry.entries)) for entry in entries]), total
+
+
+def _duration(metadata: Any) -> float | None:
+    """A simulator's execution time in milliseconds (``simulatorMetadata.executionDuration``)."""
+    simulator = getattr(metadata, "simulatorMetadata", None)
+    return None if simulator is None else float(simulator.executionDuration)
+
+
 def _bitstrings(measurements: Any) -> list[str]:
     """Each shot's bits (a row of Braket's measurements array, measured-qubit order) as a string."""
     import numpy as np
@@ -96,4 +143,4 @@ def _bitstrings(measurements: Any) -> list[str]:
     return [row.tobytes().decode("ascii") for row in rows]
 
 
-__all__ = ["Reading", "completed", "most_tasks", "parts", "reading", "readings", "remote_id"]
+__all__ = ["Reading", "billed_share", "completed", "most_tasks", "parts", "reading", "readings", "remote_id"]

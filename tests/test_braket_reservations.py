@@ -139,7 +139,7 @@ async def test_an_ionq_qpu_job_costs_what_azure_reports(api, azure):
     assert final["cost_estimate"]["amount"] > actual["amount"]  # the estimate adds the per-job minimum: an upper bound
 
 
-async def test_jobs_of_one_session_name_sent_apart_share_one_azure_session(api, azure, jp_serverapp):
+async def test_jobs_of_one_session_name_sent_apart_share_one_azure_session(api, azure):
     """Through the engine: the name's first batch opens the session, the store keeps its id,
     the next batch joins it; closing the name closes it at Azure."""
     body = {"provider": "azure_quantum", "backend": "ionq.simulator", "shots": 50, "execution": {"session": "api-vqe"}}
@@ -149,5 +149,10 @@ async def test_jobs_of_one_session_name_sent_apart_share_one_azure_session(api, 
     sessions = {azure.jobs[f["remote_id"]]["sessionId"] for f in (first, second)}
     assert len(sessions) == 1 and azure.sessions[sessions.pop()]["name"] == "hal api-vqe"
     session_id = azure.jobs[first["remote_id"]]["sessionId"]
-    await jp_serverapp.web_app.settings["hal_engine"].scheduler.sessions.close("api-vqe", None)
+    status, listed = await api.get("sessions")
+    assert status == 200 and [x["session_id"] for x in listed["sessions"]] == [session_id]
+    assert set(listed["sessions"][0]["jobs"]) == {first["id"], second["id"]}
+    status, closed = await api.post("sessions/api-vqe/close")
+    assert status == 200 and closed["sessions"][0]["state"] == "closed"
+    assert (await api.get("sessions"))[1]["sessions"] == []
     assert azure.sessions[session_id]["status"] == "Succeeded"

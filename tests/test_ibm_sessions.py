@@ -71,7 +71,7 @@ async def test_a_named_session_is_one_runtime_session_across_an_engine_restart(i
                 (record,), _, _ = await engine.submit("quantum", job(execution={"session": "vqe-1"}))
                 finals.append(await EngineApi(engine).wait(record["id"], timeout=60))
             if engine_run == 1:  # closed by an engine that did not open it: from its id alone
-                await engine.scheduler.sessions.close("vqe-1", None)
+                await engine.close_session("vqe-1")
         finally:
             await engine.stop()
     assert [f["status"] for f in finals] == ["COMPLETED"] * 3, finals

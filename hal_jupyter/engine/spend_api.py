@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import errors
 from .boundary import provider_calls
 from .config import Viewer
 from .contract import JobSpec
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 
 def _admin(viewer: Viewer | None, what: str) -> None:
@@ -23,29 +20,39 @@ def _admin(viewer: Viewer | None, what: str) -> None:
 
 
 class SpendApi:
-    """Budgets, spend, dry runs and sessions, as engine methods (every one waits for the engine's start)."""
+    """Budgets, spend, dry runs and sessions, as engine methods (every one waits for the engine's start).
+    A mixin of :class:`.engine.Engine`, whose parts it uses: ``spending``, ``intake``, ``registry``, ``scheduler``."""
 
-    async def budgets(self: Engine, viewer: Viewer | None = None) -> list[dict[str, Any]]:
+    spending: Any
+    intake: Any
+    registry: Any
+    scheduler: Any
+    _cpu: Any
+
+    async def start(self) -> None:  # (the engine's)
+        raise NotImplementedError
+
+    async def budgets(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         await self.start()
         return await self.spending.budgets(viewer)
 
-    async def put_budget(self: Engine, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
+    async def put_budget(self, name: str, body: Any, viewer: Viewer | None = None) -> dict[str, Any]:
         await self.start()
         _admin(viewer, "setting a budget")
         return await self.spending.put(name, body)
 
-    async def delete_budget(self: Engine, name: str, viewer: Viewer | None = None) -> None:
+    async def delete_budget(self, name: str, viewer: Viewer | None = None) -> None:
         await self.start()
         _admin(viewer, "deleting a budget")
         await self.spending.delete(name)
 
     async def spend(
-        self: Engine, group_by: str = "provider", since: str | None = None, until: str | None = None, viewer: Viewer | None = None
+        self, group_by: str = "provider", since: str | None = None, until: str | None = None, viewer: Viewer | None = None
     ) -> dict[str, Any]:
         await self.start()
         return await self.spending.spend(group_by, since, until, viewer)
 
-    async def dry_run(self: Engine, kind: str, body: Any, owner: str | None = None) -> dict[str, Any]:
+    async def dry_run(self, kind: str, body: Any, owner: str | None = None) -> dict[str, Any]:
         """Price a request as :meth:`submit` would take it (batching discount included), say
         which budgets it touches and whether it would be accepted, held or refused; stores nothing."""
         await self.start()
@@ -64,11 +71,11 @@ class SpendApi:
             shares.update({job_id: cost.model_dump() for job_id, cost in priced.items()})
         return await self.spending.judge(new.rows, shares)
 
-    async def sessions(self: Engine, viewer: Viewer | None = None) -> list[dict[str, Any]]:
+    async def sessions(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         await self.start()
         return await self.scheduler.sessions.list(viewer)
 
-    async def close_session(self: Engine, name: str, viewer: Viewer | None = None) -> list[dict[str, Any]]:
+    async def close_session(self, name: str, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         await self.start()
         return await self.scheduler.sessions.close(name, viewer)
 

@@ -160,3 +160,21 @@ async def test_an_execution_its_provider_does_not_honour_is_a_400(harness):
         await submit_one(harness, execution={"reservation_arn": "arn:aws:braket:us-east-1:123:reservation/x"})
     with pytest.raises(errors.InvalidRequest):
         await submit_one(harness, execution={"mode": "session"})  # no name
+
+
+async def test_a_held_job_can_be_cancelled_and_a_deleted_budget_releases_the_rest(harness):
+    await budget(harness, limit=0.5, action="hold")
+    kept, held, cancelled = [await submit_one(harness) for _ in range(3)]
+    assert (held["status"], cancelled["status"]) == ("HELD", "HELD")
+    assert (await harness.engine.cancel(cancelled["id"]))["status"] == "CANCELLED"
+    await harness.engine.delete_budget("team")
+    assert (await harness.engine.get_job(held["id"]))["status"] == "QUEUED"
+    assert (await harness.engine.get_job(cancelled["id"]))["status"] == "CANCELLED"
+
+
+async def test_a_misconfigured_budget_stops_the_engine_with_a_message_that_names_it(db_url):
+    from .conftest import new_engine
+    from .fakes import FakeClock
+
+    with pytest.raises(ValueError, match=r"HalExtension.budgets\[0\] is not a budget: limit"):
+        new_engine(db_url, FakeClock(), budgets=[{"name": "x", "limit": "lots"}])

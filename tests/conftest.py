@@ -124,7 +124,7 @@ class Api:
         kwargs: dict[str, Any] = {"method": method, "raise_error": False, "headers": headers or {}}
         if params:
             kwargs["params"] = params
-        if method == "POST":
+        if method in ("POST", "PUT"):
             kwargs["body"] = raw if raw is not None else json.dumps(body if body is not None else {})
         response = await self.fetch("hal", "api", *path.strip("/").split("/"), **kwargs)
         text = response.body.decode() if response.body else ""

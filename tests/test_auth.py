@@ -19,6 +19,13 @@ ENDPOINTS = [
     ("POST", "jobs/abc/cancel"),
     ("GET", "scheduler"),
     ("GET", "openapi.json"),
+    ("GET", "budgets"),
+    ("GET", "budgets/team"),
+    ("PUT", "budgets/team"),
+    ("DELETE", "budgets/team"),
+    ("GET", "spend"),
+    ("GET", "sessions"),
+    ("POST", "sessions/vqe/close"),
 ]
 
 

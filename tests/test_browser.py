@@ -4,11 +4,17 @@
   shows the job COMPLETED with its histogram (tests/artifacts/quickstart.png).
 - The HAL Jobs panel on a store of 5,000 jobs: live rows, paging, cancel, the
   detail's histogram, filters, notifications (tests/artifacts/hal-jobs-panel.png),
-  and the API docs' "Try it out" (tests/artifacts/api-docs.png).
+  spend control (a job HELD by a budget, costs, the budgets' summary:
+  tests/artifacts/hal-jobs-spend.png), and the API docs' "Try it out"
+  (tests/artifacts/api-docs.png).
+
+JupyterLab loads this checkout's build of the panel (hal_jupyter/labextension,
+which `jlpm build` and pip's build write) before any installed copy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -36,9 +42,19 @@ def _launch(playwright):
     )
 
 
+def _this_checkouts_panel(root: Path) -> None:
+    """The server's data dir comes first on JupyterLab's extension path: link this
+    checkout's built panel there, so that an older installed copy is not the one tested."""
+    built = ROOT / "hal_jupyter" / "labextension"
+    if (built / "package.json").exists():
+        (root / "data" / "labextensions").mkdir(parents=True, exist_ok=True)
+        (root / "data" / "labextensions" / "hal-jupyter").symlink_to(built, target_is_directory=True)
+
+
 @pytest.fixture
 def lab(tmp_path):
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
+    _this_checkouts_panel(tmp_path)
     server = ServerProcess(tmp_path, app="jupyterlab", db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", batch_window_s=0.5)
     server.start(timeout=90)
     yield server
@@ -133,6 +149,14 @@ def _check_quickstart(page, lab, expect) -> None:
 
 
 BULK = 5_000  # jobs in the store before the panel opens: it must page and stay a short DOM
+#: HalExtension.budgets of the crowded lab: one for everyone (its free jobs cost nothing), and one
+#: that holds aws_lambda jobs (priced at most $0.0075 for 900 s; the stand-in credentials below
+#: make the provider available, and a HELD job is never sent)
+BUDGETS = [
+    {"name": "team-month", "limit": 25, "period": "month", "action": "refuse"},
+    {"name": "lambda-trial", "limit": 0.005, "period": "day", "action": "hold", "scope": {"provider": "aws_lambda"}},
+]
+NO_AWS = {"AWS_ACCESS_KEY_ID": "stand-in", "AWS_SECRET_ACCESS_KEY": "stand-in", "AWS_REGION": "us-east-1"}
 
 
 @pytest.fixture
@@ -143,7 +167,10 @@ def crowded_lab(tmp_path):
         tmp_path, app="jupyterlab", db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}",
         batch_window_s=3600, batch_max_size=1_000_000, batch_strategy="time",
     )
-    server.start(timeout=90)
+    _this_checkouts_panel(tmp_path)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "jupyter_server_config.json").write_text(json.dumps({"HalExtension": {"budgets": BUDGETS}}))
+    server.start(timeout=90, env=NO_AWS)
     for start in range(0, BULK, 500):
         # two groups (10 and 11 shots), each under local_simulator's largest batch (5,000): none flushes
         jobs = [{"provider": "local_simulator", "circuit": BELL, "shots": 10 + i % 2, "name": f"bulk-{i}", "tags": ["bulk"]} for i in range(start, start + 500)]
@@ -220,6 +247,21 @@ def test_the_hal_jobs_panel_shows_jobs_live_pages_5000_jobs_cancels_and_the_api_
             expect(row.locator('[data-action="cancel"]')).to_have_count(0)
             assert lab.request("GET", f"/hal/api/jobs/{queued['id']}")[1]["status"] == "CANCELLED"
 
+            # spend control: a job past a "hold" budget is HELD and its row says which budget;
+            # rows show costs; the budgets that apply are summed up above the list
+            status, held = lab.request("POST", "/hal/api/classical/jobs", {
+                "provider": "aws_lambda", "function": "hal-demo", "timeout_s": 900, "name": "held-by-budget", "tags": ["live"]})
+            assert status == 201 and held["status"] == "HELD", held
+            held_row = panel.locator(f'.hal-job-row[data-job-id="{held["id"]}"]')
+            expect(held_row).to_have_attribute("data-status", "HELD", timeout=30_000)
+            expect(held_row.locator(".hal-held-reason")).to_contain_text("lambda-trial")
+            expect(held_row.locator(".hal-job-cost")).to_have_text("est $0.0075")
+            expect(panel.locator(f'.hal-job-row[data-job-id="{live_ids[0]}"] .hal-job-cost')).to_have_text("est $0.00 · actual $0.00")
+            budgets = panel.locator(".hal-budget")
+            expect(budgets).to_have_count(2)
+            expect(panel.locator('.hal-budget[data-budget="lambda-trial"]')).to_contain_text("$0.00 spent + $0.00 reserved of $0.005")
+            expect(panel.locator('.hal-budget[data-budget="team-month"]')).to_contain_text("$25.00 left")
+
             detail = panel.locator(".hal-job-detail")
             # rows are rebuilt on every update: a press and a release on two nodes of one row still open it
             pressed = panel.locator(f'.hal-job-row[data-job-id="{live_ids[1]}"]')
@@ -243,10 +285,13 @@ def test_the_hal_jobs_panel_shows_jobs_live_pages_5000_jobs_cancels_and_the_api_
             expect(rows).to_have_count(3, timeout=30_000)
             panel.locator("select.hal-filter-status").select_option("")
             panel.locator("input.hal-filter-tag").fill("live")
-            expect(rows).to_have_count(3, timeout=30_000)
+            expect(rows).to_have_count(4, timeout=30_000)  # the three completed and the HELD one
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "hal-jobs-panel.png"))
             panel.screenshot(path=str(ARTIFACTS / "hal-jobs-panel-only.png"))
+            detail.locator('[data-action="close"]').click()
+            expect(detail).to_be_hidden()
+            panel.screenshot(path=str(ARTIFACTS / "hal-jobs-spend.png"))
             assert lab.token not in panel.inner_html()
             canaries.record(canaries.BROWSER_PAGE, page.content())
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from ..engine.budgets import BudgetBody
 from ..engine.errors import ErrorType
 from ..engine.models import (
     BackendInfo,
@@ -77,11 +78,100 @@ JOB_LINKS = {
 }
 ERRORS = {
     "400": "Invalid input (a circuit error carries details with line and column)",
+    "402": "A 'refuse' budget has no room for the estimate; nothing stored (v1.2)",
     "403": "Not authenticated",
     "404": "Unknown job or provider",
     "409": "State conflict",
     "413": "Body or circuit too large",
     "503": "Provider unavailable",
+}
+NUMBER = {"type": "number"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_COST = {"anyOf": [{"$ref": "#/components/schemas/CostEstimate"}, {"type": "null"}]}
+OUTCOME = {"type": "string", "enum": ["accept", "hold", "refuse"]}
+#: v1.2 spend control (docs/API.md, "Spend control"): what the engine's Spending answers
+SPEND_SCHEMAS: dict[str, Any] = {
+    "Budget": {
+        "type": "object",
+        "description": "A spending limit with what is spent and reserved in its current period.",
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "limit": NUMBER,
+            "currency": {"type": "string"},
+            "period": {"type": "string", "enum": ["day", "month", "total"]},
+            "scope": {"$ref": "#/components/schemas/Scope"},
+            "action": {"type": "string", "enum": ["refuse", "hold"]},
+            "spent": NUMBER,
+            "reserved": NUMBER,
+            "remaining": NUMBER,
+            "resets_at": {**NULLABLE_STRING, "description": "When the period starts again (null: period 'total')."},
+        },
+    },
+    "BudgetList": {"type": "object", "properties": {"budgets": {"type": "array", "items": {"$ref": "#/components/schemas/Budget"}}}},
+    "SpendRow": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"key": NULLABLE_STRING, "estimated": NUMBER, "reserved": NUMBER, "actual": NUMBER, "currency": {"type": "string"}},
+    },
+    "Spend": {
+        "type": "object",
+        "properties": {
+            "group_by": {"type": "string", "enum": ["owner", "provider", "tag", "day"]},
+            "rows": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}},
+        },
+    },
+    "DryRunBudget": {"type": "object", "properties": {"name": {"type": "string"}, "remaining_after": NUMBER}},
+    "DryRunJob": {
+        "type": "object",
+        "properties": {
+            "cost_estimate": NULLABLE_COST,
+            "reserved": NULLABLE_COST,
+            "outcome": OUTCOME,
+            "budgets": {"type": "array", "items": {"$ref": "#/components/schemas/DryRunBudget"}},
+            "provider": {"type": "string"},
+            "backend": NULLABLE_STRING,
+            "shots": {"type": ["integer", "null"]},
+        },
+    },
+    "DryRun": {
+        "type": "object",
+        "description": "What submitting would do (?dry_run=true): priced, judged against the budgets, nothing stored.",
+        "properties": {
+            "dry_run": {"type": "boolean", "const": True},
+            "outcome": OUTCOME,
+            "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/DryRunJob"}},
+        },
+    },
+    "BudgetExceededBody": {
+        "type": "object",
+        "description": "402: the budget that refused, its figures and what the request asked for.",
+        "properties": {
+            "type": {"type": "string", "const": ErrorType.BUDGET_EXCEEDED.value},
+            "message": {"type": "string"},
+            "budget": {"type": "string"},
+            "limit": NUMBER,
+            "spent": NUMBER,
+            "reserved": NUMBER,
+            "requested": NUMBER,
+        },
+    },
+    "Session": {
+        "type": "object",
+        "description": "An open provider session (execution mode 'session') and its jobs.",
+        "properties": {
+            "name": {"type": "string"},
+            "owner": NULLABLE_STRING,
+            "provider": {"type": "string"},
+            "backend": NULLABLE_STRING,
+            "session_id": NULLABLE_STRING,
+            "state": {"type": "string"},
+            "opened_at": NULLABLE_STRING,
+            "last_used_at": NULLABLE_STRING,
+            "jobs": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "SessionList": {"type": "object", "properties": {"sessions": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}},
 }
 
 
@@ -97,7 +187,7 @@ def _json(schema: dict[str, Any], description: str = "OK", links: dict[str, Any]
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {code: _json(_ref("ErrorBody"), ERRORS[code]) for code in ("403", *codes)}
+    return {code: _json(_ref("BudgetExceededBody" if code == "402" else "ErrorBody"), ERRORS[code]) for code in ("403", *codes)}
 
 
 def _obj(**props: Any) -> dict[str, Any]:
@@ -123,7 +213,14 @@ def _submit(kind: str, request: str) -> dict[str, Any]:
                     "required": False,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "description": "Same key and body: the original record(s), 200. Same key, other body: 409.",
-                }
+                },
+                {
+                    "name": "dry_run",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                    "description": "v1.2: 'true' answers 200 with what submitting would do (DryRun); nothing stored.",
+                },
             ],
             "requestBody": {
                 "required": True,
@@ -139,8 +236,8 @@ def _submit(kind: str, request: str) -> dict[str, Any]:
             },
             "responses": {
                 "201": _json(records, "Created", JOB_LINKS),
-                "200": _json(records, "Replayed by Idempotency-Key", JOB_LINKS),
-                **_errors("400", "404", "409", "413", "503"),
+                "200": _json({"oneOf": [*records["oneOf"], _ref("DryRun")]}, "Replayed by Idempotency-Key, or a dry run", JOB_LINKS),
+                **_errors("400", "402", "404", "409", "413", "503"),
             },
         }
     }
@@ -150,7 +247,7 @@ def _schemas() -> dict[str, Any]:
     """Request schemas as validated; response schemas as docs/API.md promises them."""
     models = [
         QuantumJobRequest, ClassicalJobRequest, JobRecord, SamplingResult, EstimationResult, ClassicalResult,
-        ProviderInfo, BackendInfo, JobList,
+        ProviderInfo, BackendInfo, JobList, BudgetBody,
     ]
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith("Request") else "serialization") for m in models], ref_template=REF
@@ -173,7 +270,77 @@ def _schemas() -> dict[str, Any]:
     # generated clients try each in turn and would otherwise read it as a JobRecord, dropping it
     defs["JobList"]["properties"]["jobs"]["items"] = {"oneOf": [_ref("JobRecordWithResult"), _ref("JobRecord")]}
     defs["ErrorBody"] = ERROR_BODY
+    for name, schema in SPEND_SCHEMAS.items():
+        defs[name] = {**schema, "required": list(schema["properties"])}
     return defs
+
+
+def _spend_paths() -> dict[str, Any]:
+    """v1.2: budgets, spend and sessions (docs/API.md, "Spend control", "Execution modes")."""
+    name = _path_param("name")
+    since_until = [
+        {"name": key, "in": "query", "required": False, "schema": {"type": "string"}, "description": f"ISO 8601: jobs created {key} then"}
+        for key in ("since", "until")
+    ]
+    return {
+        "/hal/api/budgets": {
+            "get": {
+                "summary": "The budgets that apply to you, with what is spent and reserved",
+                "operationId": "list_budgets",
+                "responses": {"200": _json(_ref("BudgetList")), **_errors()},
+            }
+        },
+        "/hal/api/budgets/{name}": {
+            "get": {
+                "summary": "One budget",
+                "operationId": "get_budget",
+                "parameters": [name],
+                "responses": {"200": _json(_ref("Budget")), **_errors("400", "404")},
+            },
+            "put": {
+                "summary": "Set a budget (admin_users only)",
+                "operationId": "put_budget",
+                "parameters": [name],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("BudgetBody"), "example": {"limit": 50.0, "period": "month", "action": "hold"}}},
+                },
+                "responses": {"200": _json(_ref("Budget")), **_errors("400")},
+            },
+            "delete": {
+                "summary": "Remove a budget (admin_users only)",
+                "operationId": "delete_budget",
+                "parameters": [name],
+                "responses": {"204": {"description": "Removed"}, **_errors("400", "404")},
+            },
+        },
+        "/hal/api/spend": {
+            "get": {
+                "summary": "Estimated, reserved and actual cost, grouped",
+                "operationId": "get_spend",
+                "parameters": [
+                    {"name": "group_by", "in": "query", "required": False, "schema": {"type": "string", "enum": ["owner", "provider", "tag", "day"], "default": "provider"}},
+                    *since_until,
+                ],
+                "responses": {"200": _json(_ref("Spend")), **_errors("400")},
+            }
+        },
+        "/hal/api/sessions": {
+            "get": {
+                "summary": "Open provider sessions with their jobs",
+                "operationId": "list_sessions",
+                "responses": {"200": _json(_ref("SessionList")), **_errors()},
+            }
+        },
+        "/hal/api/sessions/{name}/close": {
+            "post": {
+                "summary": "Close a session now",
+                "operationId": "close_session",
+                "parameters": [name],
+                "responses": {"200": _json(_ref("SessionList")), **_errors("400", "404")},
+            }
+        },
+    }
 
 
 @functools.cache
@@ -250,6 +417,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("JobRecord"), links=JOB_LINKS), **_errors("400", "404", "409")},
                 }
             },
+            **_spend_paths(),
             "/hal/api/scheduler": {
                 "get": {
                     "summary": "Queue depth per group, batches flushed, current settings",

@@ -140,6 +140,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hal/api/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The budgets that apply to you, with what is spent and reserved */
+        get: operations["list_budgets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hal/api/budgets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One budget */
+        get: operations["get_budget"];
+        /** Set a budget (admin_users only) */
+        put: operations["put_budget"];
+        post?: never;
+        /** Remove a budget (admin_users only) */
+        delete: operations["delete_budget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hal/api/spend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Estimated, reserved and actual cost, grouped */
+        get: operations["get_spend"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hal/api/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open provider sessions with their jobs */
+        get: operations["list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hal/api/sessions/{name}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close a session now */
+        post: operations["close_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hal/api/scheduler": {
         parameters: {
             query?: never;
@@ -217,6 +304,32 @@ export interface components {
              * @default null
              */
             coupling_map: number[][] | null;
+        };
+        /**
+         * BudgetBody
+         * @description What ``PUT /hal/api/budgets/{name}`` takes (and ``HalExtension.budgets`` lists, with a ``name``).
+         */
+        BudgetBody: {
+            /** Limit */
+            limit: number;
+            /**
+             * Currency
+             * @default USD
+             */
+            currency?: string;
+            /**
+             * Period
+             * @default month
+             * @enum {string}
+             */
+            period?: "day" | "month" | "total";
+            scope?: components["schemas"]["Scope"];
+            /**
+             * Action
+             * @default refuse
+             * @enum {string}
+             */
+            action?: "refuse" | "hold";
         };
         /**
          * ClassicalJobRequest
@@ -327,7 +440,7 @@ export interface components {
          * @description Every ``type`` an error response or a job's ``error`` can carry.
          * @enum {string}
          */
-        ErrorType: "InvalidRequest" | "InvalidCircuit" | "PayloadTooLarge" | "Forbidden" | "NotFound" | "JobNotFound" | "ProviderNotFound" | "BackendNotFound" | "MethodNotAllowed" | "Conflict" | "JobNotFinished" | "JobAlreadyFinished" | "IdempotencyConflict" | "StoreUnavailable" | "ProviderUnavailable" | "DocsNotBuilt" | "HTTPError" | "InternalError" | "JobFailed" | "ProviderError" | "SimulatorError" | "UserCodeError" | "Timeout" | "ProcessExit" | "FunctionError";
+        ErrorType: "InvalidRequest" | "InvalidCircuit" | "PayloadTooLarge" | "Forbidden" | "NotFound" | "JobNotFound" | "ProviderNotFound" | "BackendNotFound" | "MethodNotAllowed" | "Conflict" | "JobNotFinished" | "JobAlreadyFinished" | "IdempotencyConflict" | "StoreUnavailable" | "ProviderUnavailable" | "DocsNotBuilt" | "BudgetExceeded" | "HTTPError" | "InternalError" | "JobFailed" | "ProviderError" | "SimulatorError" | "UserCodeError" | "Timeout" | "ProcessExit" | "FunctionError";
         /**
          * EstimationResult
          * @description An estimation job's ``evs`` and ``stds``, shaped [observables] or, for a sweep, [observables][points].
@@ -362,6 +475,30 @@ export interface components {
             parameters: {
                 [key: string]: number[];
             } | null;
+        };
+        /**
+         * Execution
+         * @description v1.2: how a quantum job runs at its provider (docs/API.md, "Execution modes"). All
+         *     optional: ``mode`` batch (IBM's default) / session / job; ``session`` names a session
+         *     (its jobs share one provider session; it implies ``mode`` session); ``reservation_arn``
+         *     a Braket reservation the job's tasks run in.
+         */
+        Execution: {
+            /**
+             * Mode
+             * @default null
+             */
+            mode?: ("batch" | "session" | "job") | null;
+            /**
+             * Session
+             * @default null
+             */
+            session?: string | null;
+            /**
+             * Reservation Arn
+             * @default null
+             */
+            reservation_arn?: string | null;
         };
         /** JobList */
         JobList: {
@@ -457,6 +594,15 @@ export interface components {
              * @default false
              */
             cancel_requested: boolean;
+            /** @default null */
+            cost_actual: components["schemas"]["CostEstimate"] | null;
+            /**
+             * Execution
+             * @default null
+             */
+            execution: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * JobStatus
@@ -552,6 +698,8 @@ export interface components {
              * @default false
              */
             memory?: boolean;
+            /** @default null */
+            execution?: components["schemas"]["Execution"] | null;
         };
         /**
          * SamplingResult
@@ -594,6 +742,24 @@ export interface components {
              * @default null
              */
             memory?: string[] | string[][] | null;
+        };
+        /** Scope */
+        Scope: {
+            /**
+             * Owner
+             * @default null
+             */
+            owner?: string | null;
+            /**
+             * Provider
+             * @default null
+             */
+            provider?: string | null;
+            /**
+             * Tag
+             * @default null
+             */
+            tag?: string | null;
         };
         /** @description A completed job's result: 'type' says which of the three it is (docs/API.md, Results). */
         Result: components["schemas"]["SamplingResult"] | components["schemas"]["EstimationResult"] | components["schemas"]["ClassicalResult"];
@@ -681,6 +847,15 @@ export interface components {
              * @default false
              */
             cancel_requested: boolean;
+            /** @default null */
+            cost_actual: components["schemas"]["CostEstimate"] | null;
+            /**
+             * Execution
+             * @default null
+             */
+            execution: {
+                [key: string]: unknown;
+            } | null;
             result: components["schemas"]["Result"] | null;
         };
         /** @description Every error: 'type' is stable (for programs), 'message' is for people. */
@@ -689,7 +864,7 @@ export interface components {
              * @description One of a closed set (docs/API.md, Errors).
              * @enum {string}
              */
-            type: "InvalidRequest" | "InvalidCircuit" | "PayloadTooLarge" | "Forbidden" | "NotFound" | "JobNotFound" | "ProviderNotFound" | "BackendNotFound" | "MethodNotAllowed" | "Conflict" | "JobNotFinished" | "JobAlreadyFinished" | "IdempotencyConflict" | "StoreUnavailable" | "ProviderUnavailable" | "DocsNotBuilt" | "HTTPError" | "InternalError" | "JobFailed" | "ProviderError" | "SimulatorError" | "UserCodeError" | "Timeout" | "ProcessExit" | "FunctionError";
+            type: "InvalidRequest" | "InvalidCircuit" | "PayloadTooLarge" | "Forbidden" | "NotFound" | "JobNotFound" | "ProviderNotFound" | "BackendNotFound" | "MethodNotAllowed" | "Conflict" | "JobNotFinished" | "JobAlreadyFinished" | "IdempotencyConflict" | "StoreUnavailable" | "ProviderUnavailable" | "DocsNotBuilt" | "BudgetExceeded" | "HTTPError" | "InternalError" | "JobFailed" | "ProviderError" | "SimulatorError" | "UserCodeError" | "Timeout" | "ProcessExit" | "FunctionError";
             message: string;
             /** @description Where the input is wrong: line and column for a circuit, the field for a request. */
             details?: {
@@ -698,6 +873,85 @@ export interface components {
                 field?: string;
                 message: string;
             }[];
+        };
+        /** @description A spending limit with what is spent and reserved in its current period. */
+        Budget: {
+            name: string;
+            limit: number;
+            currency: string;
+            /** @enum {string} */
+            period: "day" | "month" | "total";
+            scope: components["schemas"]["Scope"];
+            /** @enum {string} */
+            action: "refuse" | "hold";
+            spent: number;
+            reserved: number;
+            remaining: number;
+            /** @description When the period starts again (null: period 'total'). */
+            resets_at: string | null;
+        };
+        BudgetList: {
+            budgets: components["schemas"]["Budget"][];
+        };
+        SpendRow: {
+            key: string | null;
+            estimated: number;
+            reserved: number;
+            actual: number;
+            currency: string;
+        };
+        Spend: {
+            /** @enum {string} */
+            group_by: "owner" | "provider" | "tag" | "day";
+            rows: components["schemas"]["SpendRow"][];
+        };
+        DryRunBudget: {
+            name: string;
+            remaining_after: number;
+        };
+        DryRunJob: {
+            cost_estimate: components["schemas"]["CostEstimate"] | null;
+            reserved: components["schemas"]["CostEstimate"] | null;
+            /** @enum {string} */
+            outcome: "accept" | "hold" | "refuse";
+            budgets: components["schemas"]["DryRunBudget"][];
+            provider: string;
+            backend: string | null;
+            shots: number | null;
+        };
+        /** @description What submitting would do (?dry_run=true): priced, judged against the budgets, nothing stored. */
+        DryRun: {
+            /** @constant */
+            dry_run: true;
+            /** @enum {string} */
+            outcome: "accept" | "hold" | "refuse";
+            jobs: components["schemas"]["DryRunJob"][];
+        };
+        /** @description 402: the budget that refused, its figures and what the request asked for. */
+        BudgetExceededBody: {
+            /** @constant */
+            type: "BudgetExceeded";
+            message: string;
+            budget: string;
+            limit: number;
+            spent: number;
+            reserved: number;
+            requested: number;
+        };
+        /** @description An open provider session (execution mode 'session') and its jobs. */
+        Session: {
+            name: string;
+            owner: string | null;
+            provider: string;
+            backend: string | null;
+            session_id: string | null;
+            state: string;
+            opened_at: string | null;
+            last_used_at: string | null;
+            jobs: string[];
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
         };
     };
     responses: never;
@@ -801,7 +1055,10 @@ export interface operations {
     };
     submit_quantum: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description v1.2: 'true' answers 200 with what submitting would do (DryRun); nothing stored. */
+                dry_run?: "true" | "false" | "1" | "0";
+            };
             header?: {
                 /** @description Same key and body: the original record(s), 200. Same key, other body: 409. */
                 "Idempotency-Key"?: string;
@@ -817,7 +1074,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Replayed by Idempotency-Key */
+            /** @description Replayed by Idempotency-Key, or a dry run */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -825,7 +1082,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["JobRecord"] | {
                         jobs: components["schemas"]["JobRecord"][];
-                    };
+                    } | components["schemas"]["DryRun"];
                 };
             };
             /** @description Created */
@@ -846,6 +1103,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A 'refuse' budget has no room for the estimate; nothing stored (v1.2) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetExceededBody"];
                 };
             };
             /** @description Not authenticated */
@@ -897,7 +1163,10 @@ export interface operations {
     };
     submit_classical: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description v1.2: 'true' answers 200 with what submitting would do (DryRun); nothing stored. */
+                dry_run?: "true" | "false" | "1" | "0";
+            };
             header?: {
                 /** @description Same key and body: the original record(s), 200. Same key, other body: 409. */
                 "Idempotency-Key"?: string;
@@ -913,7 +1182,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Replayed by Idempotency-Key */
+            /** @description Replayed by Idempotency-Key, or a dry run */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -921,7 +1190,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["JobRecord"] | {
                         jobs: components["schemas"]["JobRecord"][];
-                    };
+                    } | components["schemas"]["DryRun"];
                 };
             };
             /** @description Created */
@@ -942,6 +1211,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A 'refuse' budget has no room for the estimate; nothing stored (v1.2) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetExceededBody"];
                 };
             };
             /** @description Not authenticated */
@@ -1205,6 +1483,304 @@ export interface operations {
             };
         };
     };
+    list_budgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description Invalid input (a circuit error carries details with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown job or provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "limit": 50,
+                 *       "period": "month",
+                 *       "action": "hold"
+                 *     }
+                 */
+                "application/json": components["schemas"]["BudgetBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description Invalid input (a circuit error carries details with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (a circuit error carries details with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown job or provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_spend: {
+        parameters: {
+            query?: {
+                group_by?: "owner" | "provider" | "tag" | "day";
+                /** @description ISO 8601: jobs created since then */
+                since?: string;
+                /** @description ISO 8601: jobs created until then */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Spend"];
+                };
+            };
+            /** @description Invalid input (a circuit error carries details with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    close_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Invalid input (a circuit error carries details with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown job or provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_scheduler: {
         parameters: {
             query?: never;
@@ -1272,13 +1848,19 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const pathsHalApiQuantumJobsPostParametersQueryDry_runValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/quantum/jobs"]["post"]["parameters"]["query"]["dry_run"]> = ["true", "false", "1", "0"];
+export const pathsHalApiClassicalJobsPostParametersQueryDry_runValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/classical/jobs"]["post"]["parameters"]["query"]["dry_run"]> = ["true", "false", "1", "0"];
 export const pathsHalApiJobsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/jobs"]["get"]["parameters"]["query"]["status"]> = ["QUEUED", "HELD", "SUBMITTING", "SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "UNKNOWN"];
 export const pathsHalApiJobsGetParametersQueryKindValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/jobs"]["get"]["parameters"]["query"]["kind"]> = ["quantum", "classical"];
 export const pathsHalApiJobsGetParametersQueryIncludeValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/jobs"]["get"]["parameters"]["query"]["include"]> = ["result"];
+export const pathsHalApiSpendGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/hal/api/spend"]["get"]["parameters"]["query"]["group_by"]> = ["owner", "provider", "tag", "day"];
+export const budgetBodyPeriodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BudgetBody"]["period"]> = ["day", "month", "total"];
+export const budgetBodyActionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BudgetBody"]["action"]> = ["refuse", "hold"];
 export const classicalJobRequestPriorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ClassicalJobRequest"]["priority"]> = ["high", "standard"];
 export const classicalResultTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ClassicalResult"]["type"]> = ["classical"];
-export const errorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorType"]> = ["InvalidRequest", "InvalidCircuit", "PayloadTooLarge", "Forbidden", "NotFound", "JobNotFound", "ProviderNotFound", "BackendNotFound", "MethodNotAllowed", "Conflict", "JobNotFinished", "JobAlreadyFinished", "IdempotencyConflict", "StoreUnavailable", "ProviderUnavailable", "DocsNotBuilt", "HTTPError", "InternalError", "JobFailed", "ProviderError", "SimulatorError", "UserCodeError", "Timeout", "ProcessExit", "FunctionError"];
+export const errorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorType"]> = ["InvalidRequest", "InvalidCircuit", "PayloadTooLarge", "Forbidden", "NotFound", "JobNotFound", "ProviderNotFound", "BackendNotFound", "MethodNotAllowed", "Conflict", "JobNotFinished", "JobAlreadyFinished", "IdempotencyConflict", "StoreUnavailable", "ProviderUnavailable", "DocsNotBuilt", "BudgetExceeded", "HTTPError", "InternalError", "JobFailed", "ProviderError", "SimulatorError", "UserCodeError", "Timeout", "ProcessExit", "FunctionError"];
 export const estimationResultTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EstimationResult"]["type"]> = ["estimation"];
+export const executionModeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["mode"]> = ["batch", "session", "job"];
 export const jobRecordKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobRecord"]["kind"]> = ["quantum", "classical"];
 export const jobRecordPriorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobRecord"]["priority"]> = ["high", "standard"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "HELD", "SUBMITTING", "SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "UNKNOWN"];
@@ -1288,4 +1870,9 @@ export const quantumJobRequestPriorityValues: ReadonlyArray<FlattenedDeepRequire
 export const samplingResultTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SamplingResult"]["type"]> = ["sampling"];
 export const jobRecordWithResultKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobRecordWithResult"]["kind"]> = ["quantum", "classical"];
 export const jobRecordWithResultPriorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobRecordWithResult"]["priority"]> = ["high", "standard"];
-export const errorBodyTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorBody"]["type"]> = ["InvalidRequest", "InvalidCircuit", "PayloadTooLarge", "Forbidden", "NotFound", "JobNotFound", "ProviderNotFound", "BackendNotFound", "MethodNotAllowed", "Conflict", "JobNotFinished", "JobAlreadyFinished", "IdempotencyConflict", "StoreUnavailable", "ProviderUnavailable", "DocsNotBuilt", "HTTPError", "InternalError", "JobFailed", "ProviderError", "SimulatorError", "UserCodeError", "Timeout", "ProcessExit", "FunctionError"];
+export const errorBodyTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorBody"]["type"]> = ["InvalidRequest", "InvalidCircuit", "PayloadTooLarge", "Forbidden", "NotFound", "JobNotFound", "ProviderNotFound", "BackendNotFound", "MethodNotAllowed", "Conflict", "JobNotFinished", "JobAlreadyFinished", "IdempotencyConflict", "StoreUnavailable", "ProviderUnavailable", "DocsNotBuilt", "BudgetExceeded", "HTTPError", "InternalError", "JobFailed", "ProviderError", "SimulatorError", "UserCodeError", "Timeout", "ProcessExit", "FunctionError"];
+export const budgetPeriodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Budget"]["period"]> = ["day", "month", "total"];
+export const budgetActionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Budget"]["action"]> = ["refuse", "hold"];
+export const spendGroup_byValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Spend"]["group_by"]> = ["owner", "provider", "tag", "day"];
+export const dryRunJobOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DryRunJob"]["outcome"]> = ["accept", "hold", "refuse"];
+export const dryRunOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DryRun"]["outcome"]> = ["accept", "hold", "refuse"];

@@ -9,6 +9,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { Filters, JobPage, JobRecord, listQuery, parseEvent, Result, Schemas } from './model';
+import { Budget } from './spend';
 
 /** A provider of `GET /hal/api/providers`. */
 export type ProviderInfo = Schemas['ProviderInfo'];
@@ -78,6 +79,11 @@ export class HalApi {
 
   providers(): Promise<Answer<{ providers: ProviderInfo[] }>> {
     return this.request<{ providers: ProviderInfo[] }>('providers');
+  }
+
+  /** v1.2: the budgets that apply to the user, with what is spent and reserved this period. */
+  async budgets(): Promise<Budget[]> {
+    return (await this.request<{ budgets: Budget[] }>('budgets')).data.budgets;
   }
 
   /** Where the interactive API docs are (Swagger UI). */

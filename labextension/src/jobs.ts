@@ -1,15 +1,22 @@
 /**
  * The panel's state and its traffic: the job list (REST pages, then the events
- * socket), the providers, and the jobs of this session that end.
+ * socket), the providers, the budgets that apply to the user, and the jobs of
+ * this session that end.
  */
 
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { HalApi, HalApiError, EventStream, ProviderInfo } from './api';
 import { Ended, Filters, JobList, JobRecord, NO_FILTERS, SessionWatch, sessionStart } from './model';
+import { Budget } from './spend';
 
 /** Jobs per REST page: the first screenful and some scrolling; more pages as one scrolls. */
 export const PAGE_SIZE = 200;
+
+/** How often the budgets are read again while no job changes (spend also moves with others' jobs). */
+export const BUDGETS_REFRESH_MS = 10_000;
+/** After a job changes, the budgets are read again once this quiet time has passed (one read per burst). */
+export const BUDGETS_AFTER_CHANGE_MS = 500;
 
 export type Connection = 'connecting' | 'live' | 'reconnecting';
 
@@ -21,6 +28,9 @@ export class JobsModel {
   error: string | null = null;
   connection: Connection = 'connecting';
   loading = false;
+  /** v1.2: the budgets that apply to the user (none: the panel shows no spend summary) */
+  budgets: Budget[] = [];
+  budgetsError: string | null = null;
 
   private _changed = new Signal<this, void>(this);
   private _ended = new Signal<this, Ended>(this);
@@ -30,6 +40,8 @@ export class JobsModel {
   private _generation = 0;
   private _everOpen = false;
   private _disposed = false;
+  private _budgetsTimer: ReturnType<typeof setInterval> | null = null;
+  private _budgetsSoon: ReturnType<typeof setTimeout> | null = null;
 
   constructor(readonly api: HalApi) {}
 
@@ -60,12 +72,19 @@ export class JobsModel {
         this._changed.emit();
       }
     });
-    await this.loadMore();
+    this._budgetsTimer = setInterval(() => void this.refreshBudgets(), BUDGETS_REFRESH_MS);
+    await Promise.all([this.loadMore(), this.refreshBudgets()]);
   }
 
   dispose(): void {
     this._disposed = true;
     this._stream?.dispose();
+    if (this._budgetsTimer !== null) {
+      clearInterval(this._budgetsTimer);
+    }
+    if (this._budgetsSoon !== null) {
+      clearTimeout(this._budgetsSoon);
+    }
     Signal.clearData(this);
   }
 
@@ -79,6 +98,23 @@ export class JobsModel {
       this.providersError = (error as Error).message;
       return null;
     } finally {
+      this._changed.emit();
+    }
+  }
+
+  /** Reads the budgets again; a server without them (or a failure) leaves the last ones shown. */
+  async refreshBudgets(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    const before = JSON.stringify([this.budgets, this.budgetsError]);
+    try {
+      this.budgets = await this.api.budgets();
+      this.budgetsError = null;
+    } catch (error) {
+      this.budgetsError = (error as Error).message;
+    }
+    if (JSON.stringify([this.budgets, this.budgetsError]) !== before) {
       this._changed.emit();
     }
   }
@@ -138,6 +174,7 @@ export class JobsModel {
 
   private _onRecords(records: JobRecord[]): void {
     this._notify(records);
+    this._budgetsAfterChange();
     this._received.emit(records);
     if (this.list.apply(records)) {
       this._changed.emit();
@@ -148,6 +185,17 @@ export class JobsModel {
     for (const ended of this._watch?.observe(records) ?? []) {
       this._ended.emit(ended);
     }
+  }
+
+  /** Jobs changed: what they reserve and spend did too. */
+  private _budgetsAfterChange(): void {
+    if (this._budgetsSoon !== null || this._disposed) {
+      return;
+    }
+    this._budgetsSoon = setTimeout(() => {
+      this._budgetsSoon = null;
+      void this.refreshBudgets();
+    }, BUDGETS_AFTER_CHANGE_MS);
   }
 
   private _onOpen(): void {

@@ -1,5 +1,6 @@
 /**
- * The "HAL Jobs" sidebar panel: providers, filters, the job list (a virtual
+ * The "HAL Jobs" sidebar panel: providers, the budgets that apply to the user,
+ * filters, the job list (a virtual
  * list: only the rows on screen are in the DOM, more pages load as one
  * scrolls) and the detail of one job.
  */
@@ -11,7 +12,7 @@ import { Widget } from '@lumino/widgets';
 import { HalApiError } from './api';
 import { JobsModel } from './jobs';
 import { Filters, JobRecord, Result, STATUSES, TERMINAL, jobLabel, visibleRange, wantsMore } from './model';
-import { badge, h, jobRow, recordView, resultView } from './render';
+import { badge, budgetsView, h, jobRow, recordView, resultView } from './render';
 
 export const PANEL_ID = 'hal-jobs-panel';
 /** Every row has this height (px): the virtual list places rows by index. */
@@ -26,6 +27,7 @@ export class JobsPanel extends Widget {
   private _footer: HTMLElement;
   private _status: HTMLElement;
   private _providers: HTMLElement;
+  private _budgets: HTMLElement;
   private _providerSelect: HTMLSelectElement;
   private _statusSelect: HTMLSelectElement;
   private _tagInput: HTMLInputElement;
@@ -70,6 +72,7 @@ export class JobsPanel extends Widget {
         void model.refreshProviders(); // credentials may have been set since
       }
     });
+    this._budgets = h('div.hal-budgets-slot');
     this._spacer = h('div.hal-jobs-spacer', { role: 'list' });
     this._footer = h('div.hal-jobs-footer');
     this._list = h('div.hal-jobs-list', {}, this._spacer, this._footer);
@@ -79,6 +82,7 @@ export class JobsPanel extends Widget {
     this.node.append(
       h('div.hal-jobs-header', {}, h('span.hal-jobs-title', {}, 'HAL Jobs'), this._status, docs),
       providers,
+      this._budgets,
       h('div.hal-filters', {}, this._statusSelect, this._providerSelect, this._tagInput),
       this._list,
       this._detail
@@ -122,6 +126,7 @@ export class JobsPanel extends Widget {
       return; // drawn when shown
     }
     this._renderHeader();
+    this._renderBudgets();
     this._renderRows();
     this._renderDetail();
   }
@@ -180,6 +185,13 @@ export class JobsPanel extends Widget {
         )
       )
     );
+  }
+
+  /** The budgets that apply to the user; nothing at all without budgets. */
+  private _renderBudgets(): void {
+    const view = budgetsView(this.model.budgets, new Date());
+    this._budgets.replaceChildren(...(view ? [view] : []));
+    this._budgets.hidden = view === null;
   }
 
   private _renderRows(): void {

@@ -1,10 +1,11 @@
 /**
- * DOM for the panel: rows, the detail of a job and its result. Text always
+ * DOM for the panel: rows, the budgets, the detail of a job and its result. Text always
  * goes in as text (never as HTML): names, errors and outputs come from users
  * and providers.
  */
 
 import { EstimateTable, JobRecord, TERMINAL, age, estimates, formatNumber, histogram, jobLabel } from './model';
+import { Budget, budgetSummary, costBasis, costText } from './spend';
 
 type Child = Node | string | null | undefined | false;
 
@@ -30,13 +31,24 @@ export function badge(status: string): HTMLElement {
   return h(`span.hal-badge.hal-status-${status.toLowerCase()}`, { title: status }, status);
 }
 
-/** One row of the list (`data-job-id`, `data-status`; the cancel control `data-action="cancel"`). */
+/** A job's cost, "est $0.42 · actual $0.38" or "—", with each figure's basis as its tooltip. */
+export function costView(record: JobRecord): HTMLElement {
+  return h('span.hal-job-cost', { title: costBasis(record), 'data-field': 'cost' }, costText(record));
+}
+
+/**
+ * One row of the list (`data-job-id`, `data-status`; the cancel control `data-action="cancel"`).
+ * A HELD job's second line is why it waits (its status message: which budget holds it).
+ */
 export function jobRow(record: JobRecord, now: Date, selected: boolean): HTMLElement {
-  const meta = [record.provider, record.backend, record.priority === 'high' ? 'high' : null, age(record.created_at, now)]
-    .filter(Boolean)
-    .join(' · ');
+  const held = record.status === 'HELD';
+  const meta = held
+    ? record.status_message || 'held by a budget'
+    : [record.provider, record.backend, record.priority === 'high' ? 'high' : null, age(record.created_at, now)]
+        .filter(Boolean)
+        .join(' · ');
   const row = h(
-    `div.hal-job-row${selected ? '.hal-selected' : ''}`,
+    `div.hal-job-row${selected ? '.hal-selected' : ''}${held ? '.hal-held' : ''}`,
     { 'data-job-id': record.id, 'data-status': record.status, role: 'listitem', title: record.status_message || record.status },
     h(
       'div.hal-job-line',
@@ -47,9 +59,49 @@ export function jobRow(record: JobRecord, now: Date, selected: boolean): HTMLEle
         ? null
         : h('button.hal-cancel.jp-mod-styled', { 'data-action': 'cancel', title: 'Cancel this job (also at its provider)' }, 'Cancel')
     ),
-    h('div.hal-job-meta', {}, meta, record.tags.length ? h('span.hal-tags', {}, ' ' + record.tags.map(t => `#${t}`).join(' ')) : null)
+    h(
+      'div.hal-job-meta',
+      {},
+      costView(record),
+      h(`span.hal-job-about${held ? '.hal-held-reason' : ''}`, {}, meta),
+      record.tags.length ? h('span.hal-tags', {}, ' ' + record.tags.map(t => `#${t}`).join(' ')) : null
+    )
   );
   return row;
+}
+
+/**
+ * The budgets that apply to the user (`data-budget`): spent + reserved of the
+ * limit as a bar and in words, what remains, when it resets. Null without budgets.
+ */
+export function budgetsView(budgets: readonly Budget[], now: Date): HTMLElement | null {
+  if (!budgets.length) {
+    return null;
+  }
+  return h(
+    'div.hal-budgets',
+    { role: 'list', 'aria-label': 'budgets' },
+    ...budgets.map(budget => {
+      const summary = budgetSummary(budget, now);
+      const spent = h('div.hal-budget-spent');
+      spent.style.width = `${(summary.spentFraction * 100).toFixed(1)}%`;
+      const reserved = h('div.hal-budget-reserved');
+      reserved.style.width = `${(summary.reservedFraction * 100).toFixed(1)}%`;
+      return h(
+        `div.hal-budget.hal-budget-${summary.state}`,
+        { role: 'listitem', 'data-budget': budget.name, 'data-state': summary.state, title: summary.scope },
+        h(
+          'div.hal-budget-line',
+          {},
+          h('span.hal-budget-name', {}, summary.name),
+          h(`span.hal-budget-action.hal-budget-${summary.action}`, {}, summary.action),
+          h('span.hal-budget-remaining', {}, summary.remaining)
+        ),
+        h('div.hal-budget-bar', {}, spent, reserved),
+        h('div.hal-budget-used', {}, `${summary.used} · ${summary.resets}`)
+      );
+    })
+  );
 }
 
 const RECORD_FIELDS: [keyof JobRecord, string][] = [
@@ -67,6 +119,8 @@ const RECORD_FIELDS: [keyof JobRecord, string][] = [
   ['batch_id', 'batch'],
   ['remote_id', 'remote id'],
   ['cost_estimate', 'cost estimate'],
+  ['cost_actual', 'actual cost'],
+  ['execution', 'execution'],
   ['owner', 'owner']
 ];
 

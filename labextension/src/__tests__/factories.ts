@@ -44,6 +44,8 @@ export function job(
     error: null,
     owner: null,
     cancel_requested: false,
+    cost_actual: null,
+    execution: null,
     ...rest
   };
 }

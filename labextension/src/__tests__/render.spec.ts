@@ -123,6 +123,8 @@ describe('recordView', () => {
     'batch_id',
     'remote_id',
     'cost_estimate',
+    'cost_actual',
+    'execution',
     'owner'
   ];
 
@@ -183,6 +185,8 @@ describe('recordView', () => {
       'batch_id',
       'remote_id',
       'cost_estimate',
+      'cost_actual',
+      'execution',
       'owner'
     ]) {
       expect(text(fieldOf(empty, field))).toBe('—');
@@ -196,6 +200,17 @@ describe('recordView', () => {
       job('j2', 0, { cost_estimate: { currency: 'USD', amount: 1.23456789, basis: 'per shot' } })
     );
     expect(text(fieldOf(paid, 'cost_estimate'))).toBe('1.235 USD (per shot)');
+  });
+
+  it('shows the actual cost and the execution asked for', () => {
+    const view = recordView(
+      job('j1', 0, {
+        cost_actual: { currency: 'USD', amount: 0.38, basis: 'reported by the provider' },
+        execution: { mode: 'session', session: 's1' }
+      })
+    );
+    expect(text(fieldOf(view, 'cost_actual'))).toBe('0.38 USD (reported by the provider)');
+    expect(text(fieldOf(view, 'execution'))).toBe('{"mode":"session","session":"s1"}');
   });
 
   it('has no error block without an error', () => {

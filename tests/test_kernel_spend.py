@@ -5,6 +5,9 @@ and ``%%hal quantum --dry-run`` magics, on an embedded engine. The paid device i
 
 from __future__ import annotations
 
+import threading
+import time
+
 import ipywidgets
 import pytest
 from IPython.core.error import UsageError
@@ -144,3 +147,23 @@ def test_a_held_job_shows_in_jobs_status_and_monitor(ip, hal, capsys):
     ip.run_line_magic("hal", f"status {job.id}")
     assert f"{job.id}: HELD - held by budget 'hold-all'" in capsys.readouterr().out
     assert job.cancel().record["status"] == "CANCELLED"
+
+
+def test_waiting_on_a_held_job_says_so_and_ends_when_it_is_cancelled(ip, hal, capsys):
+    hal.set_budget("hold-all", limit=0.25, action="hold")
+
+    def cancel_when_held() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            held = hal.jobs(status="HELD")
+            if held:
+                hal.cancel_job(held[0].id)
+                return
+            time.sleep(0.05)
+
+    canceller = threading.Thread(target=cancel_when_held)
+    canceller.start()
+    with pytest.raises(UsageError, match="is CANCELLED"):
+        ip.run_cell_magic("hal", "quantum --wait --provider priced_simulator --shots 100", BELL_QASM2)
+    canceller.join()
+    assert "is HELD: held by budget 'hold-all'" in capsys.readouterr().out

@@ -218,6 +218,8 @@ class HalMagics(Magics):
                 self.shell.user_ns[args.out] = job
             display(job.monitor())
             return None
+        if job.record.get("status") == "HELD":  # waits for the budget to make room (or an interrupt)
+            print(f"{job.id} is HELD: {job.record.get('status_message')}; waiting until it is released")
         try:
             result = job.result()
         except KeyboardInterrupt:

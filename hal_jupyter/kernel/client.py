@@ -5,18 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Annotated, Any, overload
-
-from pydantic import AfterValidator, PlainSerializer
+from typing import Any, overload
 
 from ..engine import errors
 from ..engine.lifecycle import TERMINAL_NAMES
 from ..engine.models import MAX_LIST_IDS as MAX_IDS
-from ..engine.models import ClassicalResult, QuantumResult
 from . import display
 from .circuits import request_fields
 from .discovery import find_server
 from .hub import EventHub
+from .results import ClassicalJobResult, JobResult, QuantumJobResult
 from .spend import Estimate, SpendControl
 from .transport import EmbeddedTransport, RemoteTransport, Transport
 
@@ -33,51 +31,6 @@ class JobFailed(errors.HalError):
     """
 
     type = errors.ErrorType.JOB_FAILED
-
-
-def _array(values: Any) -> Any:
-    import numpy as np
-
-    return None if values is None else np.asarray(values, dtype=float)
-
-
-def _listed(values: Any) -> Any:
-    return None if values is None else values.tolist()
-
-
-#: ``evs``/``stds`` arrive as JSON lists, are numpy arrays on the result (so
-#: ``evs[0] - 1``, ``evs.shape`` work) and are lists again in ``model_dump()``
-Estimates = Annotated[list[float] | list[list[float]] | None, AfterValidator(_array), PlainSerializer(_listed)]
-
-
-class QuantumJobResult(QuantumResult):
-    """The outcome of a quantum job.
-
-    Sampling: ``counts`` (Qiskit bit order: the rightmost character is bit 0); for
-    a sweep one dict per point, ``counts[i]`` at the values ``parameters[name][i]``.
-    Estimation: ``evs`` and ``stds``, numpy arrays of shape (observables,) or,
-    for a sweep, (observables, points).
-    """
-
-    evs: Estimates = None
-    stds: Estimates = None
-
-    def __eq__(self, other: object) -> bool:
-        """Equal when their JSON is (pydantic's own ``==`` would ask numpy arrays for one truth value)."""
-        return isinstance(other, QuantumJobResult) and self.model_dump() == other.model_dump()
-
-    def _repr_html_(self) -> str:
-        return display.quantum_result(self.model_dump(), title=f"{self.backend} - {self.shots} shots")
-
-
-class ClassicalJobResult(ClassicalResult):
-    """The value, stdout and stderr of a classical job."""
-
-    def _repr_html_(self) -> str:
-        return display.classical_output(self.value, self.stdout, self.stderr)
-
-
-JobResult = QuantumJobResult | ClassicalJobResult
 
 
 class _Poll:

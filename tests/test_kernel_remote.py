@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from hal_jupyter import Hal
+from hal_jupyter.engine.errors import BudgetExceeded, NotFound
 
+from . import priced_provider
 from .conftest import BELL_QASM2
 from .server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """One server for the module; its user alice may set budgets, and it has the priced test device."""
     root = tmp_path_factory.mktemp("server")
-    proc = ServerProcess(root, token="secret-token-canary", db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2)
-    proc.start()
+    plugins = priced_provider.install(root / "plugins")
+    path = os.pathsep.join([str(plugins), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
+    proc = ServerProcess(
+        root, token="secret-token-canary", db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2, user="alice", admin_users="alice"
+    )
+    proc.start(env={"PYTHONPATH": path})
     yield proc
     proc.stop()
 
@@ -136,4 +145,26 @@ def test_qiskit_primitives_over_rest(server):
     assert len({r["batch_id"] for r in records}) == 1 and all("memory" not in r for r in records)
     estimated = HalEstimator(backend).run([(bell, [SparsePauliOp("ZZ"), SparsePauliOp("XX")])]).result(timeout=60)
     assert abs(estimated[0].data.evs[0] - 1) < 0.1 and estimated[0].data.evs.shape == (2,)
+    hal.close()
+
+
+def test_spend_control_over_rest(server):
+    """Dry runs, budgets and spend through the REST API; a refused submission is the same BudgetExceeded."""
+    priced = {"provider": "priced_simulator", "shots": 100}
+    hal = Hal(server.url + "/", server.token)
+    assert hal.estimate(BELL_QASM2, **priced).total == {"USD": 0.5}
+    assert hal.set_budget("remote-team", limit=0.75, scope={"provider": "priced_simulator"})["remaining"] == 0.75
+    first = hal.submit_quantum(BELL_QASM2, **priced)
+    assert hal.estimate(BELL_QASM2, **priced).outcome == "refuse"
+    with pytest.raises(BudgetExceeded, match="Nothing was stored") as refused:
+        hal.submit_quantum([BELL_QASM2] * 2, **priced)
+    assert refused.value.figures["budget"] == "remote-team" and refused.value.figures["limit"] == 0.75 and refused.value.figures["requested"] == 0.5
+    first.result(timeout=30)
+    [row] = [r for r in hal.spend(group_by="provider")["rows"] if r["key"] == "priced_simulator"]
+    assert row["estimated"] == 0.5 and row["actual"] == 0.5 and row["currency"] == "USD"
+    assert hal.sessions() == []
+    with pytest.raises(NotFound):
+        hal.close_session("nothing-open")
+    hal.delete_budget("remote-team")
+    assert hal.budgets() == []
     hal.close()

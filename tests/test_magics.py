@@ -124,7 +124,8 @@ def test_help_documents_every_option():
     doc = HalMagics.hal.__doc__
     for option in ("--provider", "--backend", "--shots", "--priority", "--name", "--tag", "--wait", "--out",
                    "--function", "--entrypoint", "--args", "--timeout", "%hal submit", "%hal monitor", "%hal jobs",
-                   "%hal status", "%hal result", "%hal cancel", "%hal providers", "%hal backends"):
+                   "%hal status", "%hal result", "%hal cancel", "%hal providers", "%hal backends",
+                   "--dry-run", "--execution", "%hal budgets", "%hal spend", "--group-by", "--since", "--until"):
         assert option in doc, option
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Annotated, Any, overload
-
-from pydantic import AfterValidator, PlainSerializer
+from typing import Any, overload
 
 from ..engine import errors
 from ..engine.lifecycle import TERMINAL_NAMES
 from ..engine.models import MAX_LIST_IDS as MAX_IDS
-from ..engine.models import ClassicalResult, QuantumResult
 from . import display
 from .circuits import request_fields
+from .discovery import find_server
 from .hub import EventHub
-from .transport import EmbeddedTransport, RemoteTransport, Transport, find_server
+from .results import ClassicalJobResult, JobResult, QuantumJobResult
+from .spend import Estimate, SpendControl
+from .transport import EmbeddedTransport, RemoteTransport, Transport
 
 TERMINAL = frozenset(TERMINAL_NAMES)
 #: Statuses a job leaves only by a user's action: terminal, or UNKNOWN (never resubmitted on its own).
@@ -31,51 +31,6 @@ class JobFailed(errors.HalError):
     """
 
     type = errors.ErrorType.JOB_FAILED
-
-
-def _array(values: Any) -> Any:
-    import numpy as np
-
-    return None if values is None else np.asarray(values, dtype=float)
-
-
-def _listed(values: Any) -> Any:
-    return None if values is None else values.tolist()
-
-
-#: ``evs``/``stds`` arrive as JSON lists, are numpy arrays on the result (so
-#: ``evs[0] - 1``, ``evs.shape`` work) and are lists again in ``model_dump()``
-Estimates = Annotated[list[float] | list[list[float]] | None, AfterValidator(_array), PlainSerializer(_listed)]
-
-
-class QuantumJobResult(QuantumResult):
-    """The outcome of a quantum job.
-
-    Sampling: ``counts`` (Qiskit bit order: the rightmost character is bit 0); for
-    a sweep one dict per point, ``counts[i]`` at the values ``parameters[name][i]``.
-    Estimation: ``evs`` and ``stds``, numpy arrays of shape (observables,) or,
-    for a sweep, (observables, points).
-    """
-
-    evs: Estimates = None
-    stds: Estimates = None
-
-    def __eq__(self, other: object) -> bool:
-        """Equal when their JSON is (pydantic's own ``==`` would ask numpy arrays for one truth value)."""
-        return isinstance(other, QuantumJobResult) and self.model_dump() == other.model_dump()
-
-    def _repr_html_(self) -> str:
-        return display.quantum_result(self.model_dump(), title=f"{self.backend} - {self.shots} shots")
-
-
-class ClassicalJobResult(ClassicalResult):
-    """The value, stdout and stderr of a classical job."""
-
-    def _repr_html_(self) -> str:
-        return display.classical_output(self.value, self.stdout, self.stderr)
-
-
-JobResult = QuantumJobResult | ClassicalJobResult
 
 
 class _Poll:
@@ -155,7 +110,7 @@ class Job:
         )
 
 
-class Hal:
+class Hal(SpendControl):
     """The HAL from Python. ``Hal()`` talks to the server extension of the Jupyter
     server that started this kernel, or, where there is none (plain IPython,
     VS Code, a script), runs the same engine inside this process."""
@@ -202,11 +157,25 @@ class Hal:
 
         A list (or tuple) of circuits goes as ONE bulk request, all or none,
         every job with the same options; it returns a list of handles.
+
+        Other ``fields`` are those of a quantum request: ``backend``, ``priority``,
+        ``name``, ``tags``, ``memory``, ``options``, and (v1.2) ``execution``
+        (``{"mode": "batch"|"session"|"job", "session": name, "reservation_arn": arn}``).
+        Past a ``refuse`` budget: ``BudgetExceeded`` (its ``figures``), nothing stored.
         """
-        shared = {"provider": provider, "shots": shots, **_given({"precision": precision, **fields})}
+        requests = _quantum_requests(circuit, provider, shots, parameters, observables, precision, fields)
         if isinstance(circuit, (list, tuple)):
-            return self.submit_many("quantum", [{**request_fields(c, parameters, observables), **shared} for c in circuit])
-        return Job(self, self.transport.submit("quantum", {**request_fields(circuit, parameters, observables), **shared})[0])
+            return self.submit_many("quantum", requests)
+        return Job(self, self.transport.submit("quantum", requests[0])[0])
+
+    def estimate(
+        self, circuit: Any, provider: str = "local_simulator", shots: int = 1024,
+        parameters: dict[Any, Any] | None = None, observables: Any = None, precision: float | None = None, **fields: Any,
+    ) -> Estimate:
+        """What :meth:`submit_quantum` with the same arguments would cost, and whether the
+        budgets would accept, hold or refuse it (a dry run: nothing is submitted or stored).
+        A list of circuits is priced as the one bulk request it would be (batching discount included)."""
+        return self.estimate_many("quantum", _quantum_requests(circuit, provider, shots, parameters, observables, precision, fields))
 
     def submit_classical(
         self, code: str | None = None, args: dict[str, Any] | None = None, provider: str = "local_python", **fields: Any
@@ -332,6 +301,15 @@ def current() -> Hal:
     if _current is None or _current.closed:
         return Hal()
     return _current
+
+
+def _quantum_requests(
+    circuit: Any, provider: str, shots: int, parameters: Any, observables: Any, precision: float | None, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The requests :meth:`Hal.submit_quantum` sends (and :meth:`Hal.estimate` prices): one per circuit."""
+    shared = {"provider": provider, "shots": shots, **_given({"precision": precision, **fields})}
+    circuits = circuit if isinstance(circuit, (list, tuple)) else [circuit]
+    return [{**request_fields(c, parameters, observables), **shared} for c in circuits]
 
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:

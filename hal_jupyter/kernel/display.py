@@ -16,6 +16,7 @@ from ..engine.errors import error_line
 
 STATUS_COLOURS = {
     "QUEUED": "#6c757d",
+    "HELD": "#b8860b",
     "SUBMITTING": "#0d6efd",
     "SUBMITTED": "#0d6efd",
     "RUNNING": "#fd7e14",
@@ -25,6 +26,10 @@ STATUS_COLOURS = {
     "UNKNOWN": "#6f42c1",
 }
 MAX_BARS = 32
+#: a dry run's outcome: accepted, held by a ``hold`` budget, refused by a ``refuse`` budget
+OUTCOME_COLOURS = {"accept": "#198754", "hold": "#b8860b", "refuse": "#dc3545"}
+#: jobs a dry run's table lists one by one (a bulk estimate's total covers every job)
+MAX_ESTIMATE_ROWS = 50
 #: one colour per plotted series (observables, or a sweep's most frequent outcomes)
 PALETTE = ("#6f42c1", "#198754", "#fd7e14", "#0d6efd", "#dc3545", "#20c997")
 #: points per series drawn as markers with error bars; past that, the line alone keeps the SVG small
@@ -230,3 +235,81 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
             cells.append(status_badge(value) if column == "status" and value else escape("" if value is None else str(value)))
         body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# -- spend control (v1.2) ------------------------------------------------------------------
+def money(cost: dict[str, Any] | None) -> str:
+    """A cost estimate as ``0.5 USD`` (empty where the provider gave none)."""
+    if not cost:
+        return ""
+    return f"{float(cost.get('amount') or 0):.6g} {cost.get('currency', 'USD')}"
+
+
+def outcome_badge(outcome: str) -> str:
+    colour = OUTCOME_COLOURS.get(outcome, "#6c757d")
+    return (
+        f'<span class="hal-outcome hal-outcome-{escape(outcome)}" style="background:{colour};color:white;'
+        f'padding:1px 6px;border-radius:8px;font-size:0.85em">{escape(outcome)}</span>'
+    )
+
+
+def budgets_table(budgets: list[dict[str, Any]]) -> str:
+    """Budgets with their figures this period; scope ``all`` where none is set."""
+    if not budgets:
+        return "<i>no budgets</i>"
+    rows = []
+    for b in budgets:
+        unit = f" {b.get('currency', 'USD')}"
+        rows.append({
+            "name": b["name"], "scope": ", ".join(f"{k}={v}" for k, v in (b.get("scope") or {}).items()) or "all",
+            "period": b["period"], "action": b.get("action"), "limit": f"{b['limit']:g}{unit}",
+            "spent": f"{b['spent']:.6g}{unit}", "reserved": f"{b['reserved']:.6g}{unit}",
+            "remaining": f"{b['remaining']:.6g}{unit}", "resets": b.get("resets_at") or "never",
+        })
+    columns = ["name", "scope", "period", "action", "limit", "spent", "reserved", "remaining", "resets"]
+    return f'<div class="hal-budgets">{table(rows, columns)}</div>'
+
+
+def spend_table(report: dict[str, Any]) -> str:
+    """``GET /spend`` as a table: one row per key (and currency), a total per currency below."""
+    rows = report.get("rows") or []
+    if not rows:
+        return "<i>nothing spent</i>"
+    group = report.get("group_by", "key")
+    figures = ("estimated", "reserved", "actual")
+    totals: dict[str, dict[str, float]] = {}
+    for row in rows:
+        total = totals.setdefault(row["currency"], dict.fromkeys(figures, 0.0))
+        for figure in figures:
+            total[figure] += row[figure]
+    shown = [{group: "(none)" if r["key"] is None else r["key"], **{f: f"{r[f]:.6g}" for f in figures}, "currency": r["currency"]} for r in rows]
+    shown += [{group: "total", **{f: f"{t[f]:.6g}" for f in figures}, "currency": c} for c, t in totals.items()]
+    return f'<div class="hal-spend">{table(shown, [group, *figures, "currency"])}</div>'
+
+
+def estimate(answer: dict[str, Any]) -> str:
+    """A dry run: its outcome, the total per currency, and each job's price and the budgets it touches."""
+    jobs = answer.get("jobs") or []
+    totals: dict[str, float] = {}
+    for job in jobs:
+        cost = job.get("cost_estimate") or {}
+        if cost:
+            totals[cost.get("currency", "USD")] = totals.get(cost.get("currency", "USD"), 0.0) + float(cost.get("amount") or 0)
+    total = ", ".join(f"{amount:.6g} {currency}" for currency, amount in totals.items()) or "no estimate"
+    rows = []
+    for index, job in enumerate(jobs[:MAX_ESTIMATE_ROWS]):
+        touched = "; ".join(f"{b['name']}: {b['remaining_after']:.6g} left after" for b in job.get("budgets") or []) or "none"
+        cost = job.get("cost_estimate") or {}
+        rows.append(
+            f"<tr><td>{index}</td><td>{escape(str(job.get('provider')))}/{escape(str(job.get('backend')))}</td>"
+            f"<td>{escape(str(job.get('shots') or ''))}</td><td>{escape(money(cost))}</td>"
+            f"<td><small>{escape(str(cost.get('basis') or ''))}</small></td><td>{outcome_badge(job.get('outcome', ''))}</td>"
+            f"<td>{escape(touched)}</td></tr>"
+        )
+    head = "".join(f"<th style='text-align:left'>{c}</th>" for c in ("#", "provider/backend", "shots", "cost estimate", "basis", "outcome", "budgets"))
+    more = f"<div>... and {len(jobs) - MAX_ESTIMATE_ROWS} more jobs</div>" if len(jobs) > MAX_ESTIMATE_ROWS else ""
+    return (
+        f'<div class="hal-estimate"><div><b>Dry run</b> ({len(jobs)} job{"s" if len(jobs) != 1 else ""}, nothing submitted): '
+        f"{outcome_badge(answer.get('outcome', ''))} total {escape(total)}</div>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}</div>"
+    )

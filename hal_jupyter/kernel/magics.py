@@ -16,9 +16,13 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import HTML, display
 
 from ..engine import errors
+from ..engine.lifecycle import JobStatus
 from . import client as client_module
 from . import display as html
 from .client import Hal, Job, JobFailed
+
+#: what ``%hal jobs --status`` takes
+STATUSES = [s.value for s in JobStatus]
 
 
 def _parser(prog: str, description: str) -> MagicArgumentParser:
@@ -48,6 +52,12 @@ def _quantum_options(parser: MagicArgumentParser) -> None:
         '[[["Z", [0], 1.0]]]) or $name of a variable (a SparsePauliOp, a Braket observable, a list of them)',
     )
     parser.add_argument("--precision", type=float, metavar="E", help="target standard error of each expectation value (with --observables)")
+    parser.add_argument(
+        "--execution", metavar="JSON|$var",
+        help='how the provider runs it: {"mode": "batch"|"session"|"job", "session": "name", "reservation_arn": "arn:..."} '
+        "or $name of a dict (ibm_quantum, aws_braket, azure_quantum)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="submit nothing: show what it would cost and what the budgets would do")
     _common(parser)
 
 
@@ -80,11 +90,16 @@ RESULT.add_argument("ids", nargs="+", metavar="ID")
 CANCEL = _parser("%hal cancel", "Cancel a job.")
 CANCEL.add_argument("id", metavar="ID")
 PROVIDERS = _parser("%hal providers", "List providers and their availability.")
+BUDGETS = _parser("%hal budgets", "List the budgets that apply to you, with what is spent, reserved and left this period.")
+SPEND = _parser("%hal spend", "What jobs were estimated, reserve and actually cost, grouped.")
+SPEND.add_argument("--group-by", choices=["owner", "provider", "tag", "day"], default="provider", help="one row per ... (default: provider)")
+SPEND.add_argument("--since", metavar="ISO", help="only jobs made at or after this time (2026-12-01 or 2026-12-01T00:00:00Z)")
+SPEND.add_argument("--until", metavar="ISO", help="only jobs made before this time")
 
 CELL_PARSERS = {"quantum": QUANTUM, "classical": CLASSICAL}
 LINE_PARSERS = {
     "submit": SUBMIT, "providers": PROVIDERS, "backends": BACKENDS, "jobs": JOBS, "monitor": MONITOR,
-    "status": STATUS, "result": RESULT, "cancel": CANCEL,
+    "status": STATUS, "result": RESULT, "cancel": CANCEL, "budgets": BUDGETS, "spend": SPEND,
 }
 
 
@@ -163,13 +178,21 @@ class HalMagics(Magics):
         parameters = None if args.parameters is None else self._value("--parameters", args.parameters)
         if parameters is not None and not isinstance(parameters, dict):
             raise UsageError('--parameters must be a JSON object of name -> values, e.g. {"theta": [0, 1.57]} (or a dict variable)')
-        job = self.client.submit_quantum(
-            circuit, provider=args.provider, shots=args.shots, backend=args.backend,
-            parameters=parameters,
-            observables=None if args.observables is None else self._value("--observables", args.observables),
-            precision=args.precision, priority=args.priority, name=args.name, tags=args.tag or None,
-        )
-        return self._finish(job, args)
+        execution = None if args.execution is None else self._value("--execution", args.execution)
+        if execution is not None and not isinstance(execution, dict):
+            raise UsageError('--execution must be a JSON object, e.g. {"mode": "session", "session": "s1"} (or a dict variable)')
+        options: dict[str, Any] = {
+            "provider": args.provider, "shots": args.shots, "backend": args.backend, "parameters": parameters,
+            "observables": None if args.observables is None else self._value("--observables", args.observables),
+            "precision": args.precision, "priority": args.priority, "name": args.name, "tags": args.tag or None, "execution": execution,
+        }
+        if args.dry_run:  # the same request, priced and judged; nothing is submitted
+            estimate = self.client.estimate(circuit, **options)
+            if args.out:
+                self.shell.user_ns[args.out] = estimate
+            display(estimate)
+            return None
+        return self._finish(self.client.submit_quantum(circuit, **options), args)
 
     def _arguments(self, text: str) -> dict[str, Any]:
         value = self._value("--args", text)
@@ -195,6 +218,8 @@ class HalMagics(Magics):
                 self.shell.user_ns[args.out] = job
             display(job.monitor())
             return None
+        if job.record.get("status") == "HELD":  # waits for the budget to make room (or an interrupt)
+            print(f"{job.id} is HELD: {job.record.get('status_message')}; waiting until it is released")
         try:
             result = job.result()
         except KeyboardInterrupt:
@@ -217,8 +242,8 @@ class HalMagics(Magics):
         display(HTML(html.table(self.client.backends(args.provider), ["name", "num_qubits", "status", "queue_depth", "simulator"])))
 
     def _jobs(self, args: Any, cell: str | None) -> None:
-        if args.status and args.status.upper() not in html.STATUS_COLOURS:
-            raise UsageError(f"--status must be one of {', '.join(html.STATUS_COLOURS)}")
+        if args.status and args.status.upper() not in STATUSES:
+            raise UsageError(f"--status must be one of {', '.join(STATUSES)}")
         jobs = self.client.jobs(status=args.status.upper() if args.status else None, limit=args.limit)
         columns = ["id", "name", "kind", "provider", "backend", "status", "batch_id", "created_at"]
         display(HTML(html.table([j.record for j in jobs], columns) if jobs else "<i>no jobs</i>"))
@@ -255,6 +280,12 @@ class HalMagics(Magics):
     def _cancel(self, args: Any, cell: str | None) -> None:
         record = self.client.job(args.id).cancel().record
         print(f"{record['id']}: {record['status']}")
+
+    def _budgets(self, args: Any, cell: str | None) -> None:
+        display(HTML(html.budgets_table(self.client.budgets())))
+
+    def _spend(self, args: Any, cell: str | None) -> None:
+        display(HTML(html.spend_table(self.client.spend(args.group_by, args.since, args.until))))
 
 
 HalMagics.hal.__doc__ = _usage()

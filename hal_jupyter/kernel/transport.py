@@ -10,7 +10,6 @@ import atexit
 import fcntl
 import json
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -28,9 +27,11 @@ _ERRORS = {
     for cls in (
         errors.InvalidRequest, errors.InvalidCircuit, errors.PayloadTooLarge, errors.JobNotFound, errors.ProviderNotFound,
         errors.BackendNotFound, errors.NotFound, errors.Conflict, errors.JobNotFinished, errors.JobAlreadyFinished,
-        errors.IdempotencyConflict, errors.ProviderUnavailable,
+        errors.IdempotencyConflict, errors.ProviderUnavailable, errors.StoreUnavailable, errors.Forbidden,
     )
 }
+#: the figures a ``BudgetExceeded`` body carries beside its message
+_BUDGET_FIGURES = ("budget", "limit", "spent", "reserved", "requested")
 
 
 class Transport(Protocol):
@@ -55,6 +56,14 @@ class Transport(Protocol):
     def providers(self) -> list[dict[str, Any]]: ...
     def backends(self, name: str) -> list[dict[str, Any]]: ...
     def scheduler(self) -> dict[str, Any]: ...
+    # v1.2: spend control and sessions (docs/API.md)
+    def dry_run(self, kind: str, body: Any) -> dict[str, Any]: ...
+    def budgets(self) -> list[dict[str, Any]]: ...
+    def put_budget(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def delete_budget(self, name: str) -> None: ...
+    def spend(self, group_by: str, since: str | None, until: str | None) -> dict[str, Any]: ...
+    def sessions(self) -> list[dict[str, Any]]: ...
+    def close_session(self, name: str) -> list[dict[str, Any]]: ...
     def subscribe(self, listener: Listener) -> Callable[[], None]: ...
     def close(self) -> None: ...
 
@@ -63,11 +72,13 @@ def error_from(status: int, body: Any) -> errors.HalError:
     """The client-side twin of an error the server sent."""
     if not isinstance(body, dict):
         body = {"message": str(body)}
+    message = body.get("message") or f"HTTP {status}"
+    if body.get("type") == errors.ErrorType.BUDGET_EXCEEDED.value and all(k in body for k in _BUDGET_FIGURES):
+        return errors.BudgetExceeded(message, **{k: body[k] for k in _BUDGET_FIGURES})
     cls = _ERRORS.get(body.get("type", ""))
     if cls is None:
         cls = {400: errors.InvalidRequest, 404: errors.NotFound, 409: errors.Conflict, 413: errors.PayloadTooLarge, 503: errors.ProviderUnavailable}.get(status, errors.HalError)
-    error = cls(body.get("message") or f"HTTP {status}", details=body.get("details"))
-    return error
+    return cls(message, details=body.get("details"))
 
 
 class RemoteTransport:
@@ -140,6 +151,27 @@ class RemoteTransport:
 
     def scheduler(self) -> dict[str, Any]:
         return self._call("GET", "scheduler")
+
+    def dry_run(self, kind: str, body: Any) -> dict[str, Any]:
+        return self._call("POST", f"{kind}/jobs", body, dry_run="true")
+
+    def budgets(self) -> list[dict[str, Any]]:
+        return self._call("GET", "budgets")["budgets"]
+
+    def put_budget(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"budgets/{_quote(name)}", body)
+
+    def delete_budget(self, name: str) -> None:
+        self._call("DELETE", f"budgets/{_quote(name)}")
+
+    def spend(self, group_by: str, since: str | None, until: str | None) -> dict[str, Any]:
+        return self._call("GET", "spend", **{k: v for k, v in {"group_by": group_by, "since": since, "until": until}.items() if v is not None})
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return self._call("GET", "sessions")["sessions"]
+
+    def close_session(self, name: str) -> list[dict[str, Any]]:
+        return self._call("POST", f"sessions/{_quote(name)}/close")["sessions"]
 
     # -- events --------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -276,6 +308,27 @@ class EmbeddedTransport:
 
         return self._run(info())
 
+    def dry_run(self, kind: str, body: Any) -> dict[str, Any]:
+        return self._run(self.engine.dry_run(kind, body))
+
+    def budgets(self) -> list[dict[str, Any]]:
+        return self._run(self.engine.budgets())
+
+    def put_budget(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._run(self.engine.put_budget(name, body))
+
+    def delete_budget(self, name: str) -> None:
+        self._run(self.engine.delete_budget(name))
+
+    def spend(self, group_by: str, since: str | None, until: str | None) -> dict[str, Any]:
+        return self._run(self.engine.spend(group_by, since, until))
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return self._run(self.engine.sessions())
+
+    def close_session(self, name: str) -> list[dict[str, Any]]:
+        return self._run(self.engine.close_session(name))
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         async def add() -> Callable[[], None]:
             return self.engine.subscribe(listener)
@@ -305,38 +358,3 @@ def _quote(part: str) -> str:
     from urllib.parse import quote
 
     return quote(part, safe="")
-
-
-def find_server() -> tuple[str, str | None] | None:
-    """The URL and token of the Jupyter server that started this kernel, if any.
-
-    Checked in order: ``HAL_JUPYTER_URL`` (+ ``HAL_JUPYTER_TOKEN``); JupyterHub's
-    single-user server (``JUPYTERHUB_SERVICE_URL`` + ``JUPYTERHUB_API_TOKEN``);
-    the runtime file of the server whose process is this kernel's parent.
-    """
-    if os.environ.get("HAL_JUPYTER_URL"):
-        return os.environ["HAL_JUPYTER_URL"], os.environ.get("HAL_JUPYTER_TOKEN")
-    if os.environ.get("JUPYTERHUB_SERVICE_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
-        return os.environ["JUPYTERHUB_SERVICE_URL"], os.environ["JUPYTERHUB_API_TOKEN"]
-    try:
-        import psutil
-        from jupyter_server.serverapp import list_running_servers
-    except ImportError:
-        return None
-    ancestors = set()
-    try:
-        process = psutil.Process().parent()
-        for _ in range(3):  # the server, or a nanny/provisioner between it and us
-            if process is None:
-                break
-            ancestors.add(process.pid)
-            process = process.parent()
-    except psutil.Error:
-        return None
-    for info in list_running_servers():
-        if info.get("pid") in ancestors:
-            url = info["url"]
-            if "://localhost" in url or "://0.0.0.0" in url or "://[::]" in url:
-                url = f"http://127.0.0.1:{info['port']}{info.get('base_url', '/')}"
-            return url, info.get("token") or None
-    return None

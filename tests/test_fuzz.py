@@ -91,7 +91,8 @@ def server(tmp_path_factory):
     """One real server for the module; capped at 6 GiB of address space so that an input
     that makes it allocate without bound (see test_bad_input.py) fails it, not the machine."""
     root = tmp_path_factory.mktemp("fuzz")
-    proc = ServerProcess(root, db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2, env_file="")
+    # an admin, so that PUT and DELETE of budgets are fuzzed (not refused 403); every job here is free, so no budget refuses one
+    proc = ServerProcess(root, db_url=f"sqlite:///{root / 'jobs.sqlite'}", batch_window_s=0.2, env_file="", user="fuzz", admin_users="fuzz")
     proc.start()
     resource.prlimit(proc.proc.pid, resource.RLIMIT_AS, (6 << 30, 6 << 30))
     yield proc

@@ -214,8 +214,11 @@ def test_the_monitor_reads_the_results_of_ended_jobs_in_bulk(hal):
     # one listing to resync, then at most one per batch of events delivered
     assert len(calls.named("list_jobs")) <= 1 + client.hub.delivered
     monitor.close()
+    delivered = client.hub.delivered
     calls.clear()
     again = client.monitor(jobs)  # every job ended: their results in one request
-    assert [c.name for c in calls] == ["list_jobs"] and calls[0].ids == 20
+    assert {c.name for c in calls} == {"list_jobs"} and calls[0].ids == 20
+    # (an event of the run delivered late, under load, may make the new monitor read a result once more)
+    assert len(calls) <= 1 + client.hub.delivered - delivered
     assert all("hal-histogram" in again._rows[j.id].detail.value for j in jobs)
     again.close()

@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=600)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hal-bench-budgets-"))
+    root.chmod(0o755)  # the cluster runs as the postgres user
     cluster = PostgresCluster(root / "pg").start()
     try:
         stores = {"sqlite": lambda n: f"sqlite:///{root / f'{n}.sqlite'}", "postgresql": lambda n: cluster.create_database(n)}

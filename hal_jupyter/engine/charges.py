@@ -3,12 +3,14 @@ settled with the transition that ends them, released HELD jobs.
 
 Every function takes the open write transaction of its caller
 (:mod:`.store`): a job is accepted with its reservations or not at all, and
-ends with its charge settled or not at all. On PostgreSQL the budgets a
-transaction reserves against are locked first (``SELECT ... FOR UPDATE``, in
-name order, so two transactions never wait on each other in a circle): two
-servers that accept jobs against one budget at once take turns, and the
-second sees what the first reserved. SQLite's write transactions
-(``BEGIN IMMEDIATE``) are one at a time already.
+ends with its charge settled or not at all. Each budget keeps its totals per
+period (``hal_budget_usage``: spent, reserved), updated with every charge, so a
+reservation reads one row per budget however many jobs the period holds. On
+PostgreSQL a reservation locks the totals it reads (``SELECT ... FOR UPDATE``,
+in name order, so two transactions never wait on each other in a circle): two
+servers that accept jobs against one budget at once take turns, and the second
+sees what the first reserved. SQLite's write transactions (``BEGIN
+IMMEDIATE``) are one at a time already.
 """
 
 from __future__ import annotations
@@ -34,33 +36,55 @@ def load(conn: sa.Connection) -> list[Budget]:
     return [Budget.from_row(r) for r in conn.execute(sa.select(budget_table).order_by(budget_table.c.name))]
 
 
-def locked(conn: sa.Connection, found: list[Budget]) -> list[Budget]:
-    """These budgets as they are now, their rows locked until the transaction ends
-    (PostgreSQL; a budget deleted meanwhile is left out)."""
-    names = sorted(b.name for b in found)
-    query = sa.select(budget_table).where(budget_table.c.name.in_(names)).order_by(budget_table.c.name)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return [Budget.from_row(r) for r in conn.execute(query)]
+_CURRENT = (
+    "SELECT b.name, b.limit_amount, b.currency, b.period, b.scope, b.action, u.period AS key, u.spent, u.reserved "
+    "FROM hal_budgets b JOIN hal_budget_usage u ON u.budget = b.name "
+    "WHERE u.period IN (:day, :month, 'total') ORDER BY b.name, u.period"
+)
+#: the budgets with their totals of the current periods; on PostgreSQL the totals' rows locked, in name order
+#: (sorted before they are locked: two transactions never wait on each other in a circle)
+CURRENT, CURRENT_LOCKED = sa.text(_CURRENT), sa.text(_CURRENT + " FOR UPDATE OF u")
+ENSURE = sa.text("INSERT INTO hal_budget_usage (budget, period, spent, reserved) VALUES (:budget, :period, 0, 0) ON CONFLICT DO NOTHING")
+ADD = sa.text("UPDATE hal_budget_usage SET spent = spent + :spent, reserved = reserved + :reserved WHERE budget = :budget AND period = :period")
+CHARGE = sa.text("INSERT INTO hal_charges (job_id, budget, period, amount, spent) VALUES (:job_id, :budget, :period, :amount, :spent)")
 
 
-def usage(conn: sa.Connection, found: list[Budget], stamp: str) -> dict[str, Usage]:
-    """What each budget has spent and reserved in its current period."""
-    if not found:
-        return {}
-    used = {b.name: Usage() for b in found}
-    keys = [(b.name, period_key(b.period, stamp)) for b in found]
-    query = (
-        sa.select(charges.c.budget, charges.c.spent, sa.func.sum(charges.c.amount))
-        .where(sa.tuple_(charges.c.budget, charges.c.period).in_(keys))
-        .group_by(charges.c.budget, charges.c.spent)
-    )
-    for name, spent, total in conn.execute(query):
-        if spent:
-            used[name].spent += float(total or 0.0)
-        else:
-            used[name].reserved += float(total or 0.0)
-    return used
+def current(conn: sa.Connection, stamp: str, needed: set[str] | None = None) -> tuple[list[Budget], dict[str, Usage]]:
+    """The budgets as they are now and what each has spent and reserved in its current period.
+
+    ``needed``: the budgets a reservation is about to touch: their totals' rows are made if
+    the period has none yet (its first job), and locked (PostgreSQL) until the transaction
+    ends, so that servers reserving against one budget take turns. None: a read, nothing locked."""
+    params = {"day": stamp[:10], "month": stamp[:7]}
+    lock = needed is not None and conn.dialect.name == "postgresql"
+    found, used = _current(conn, CURRENT_LOCKED if lock else CURRENT, params, stamp)
+    if needed is None:
+        every = load(conn)
+        return every, {b.name: used.get(b.name, Usage()) for b in every}
+    missing = needed - set(found)
+    if missing:  # a period's first reservation: its totals' row, then read again (locked)
+        fresh = {b.name: b for b in load(conn) if b.name in missing}
+        if fresh:
+            conn.execute(ENSURE, [{"budget": n, "period": period_key(b.period, stamp)} for n, b in sorted(fresh.items())])
+            found, used = _current(conn, CURRENT_LOCKED if lock else CURRENT, params, stamp)
+    return [b for b in found.values() if b.name in needed], used
+
+
+def _current(conn: sa.Connection, query: Any, params: dict[str, str], stamp: str) -> tuple[dict[str, Budget], dict[str, Usage]]:
+    found: dict[str, Budget] = {}
+    used: dict[str, Usage] = {}
+    for row in conn.execute(query, params):
+        budget = Budget.from_row(row)
+        if row.key == period_key(budget.period, stamp):  # (a budget whose period changed keeps its old totals apart)
+            found[budget.name], used[budget.name] = budget, Usage(float(row.spent), float(row.reserved))
+    return found, used
+
+
+def _add(conn: sa.Connection, deltas: dict[tuple[str, str], list[float]]) -> None:
+    """Add ``[spent, reserved]`` to each (budget, period)'s totals."""
+    rows = [{"budget": b, "period": p, "spent": s, "reserved": r} for (b, p), (s, r) in sorted(deltas.items()) if s or r]
+    if rows:
+        conn.execute(ADD, rows)
 
 
 def matching(found: list[Budget], rows: Sequence[Row]) -> list[Budget]:
@@ -74,12 +98,14 @@ def reserve(conn: sa.Connection, parts: Sequence[Sequence[Row]], stamp: str, kno
     updated in place (``status``, ``status_message``, ``budgets``); their charges are written.
     ``known``: the budgets the caller knows of (its cache); those that match are read again, locked."""
     outcome: list[errors.HalError | None] = [None] * len(parts)
-    relevant = matching(known, [r for part in parts for r in part]) if known else []
-    if relevant:
-        relevant = matching(locked(conn, relevant), [r for part in parts for r in part])
+    everything = [r for part in parts for r in part]
+    relevant = matching(known, everything) if known else []
     if not relevant:
         return outcome
-    used = usage(conn, relevant, stamp)
+    fresh, used = current(conn, stamp, {b.name for b in relevant})
+    relevant = matching(fresh, everything)
+    if not relevant:
+        return outcome
     rows_out: list[Row] = []
     for index, part in enumerate(parts):
         trial = {name: Usage(u.spent, u.reserved) for name, u in used.items()}
@@ -100,9 +126,19 @@ def reserve(conn: sa.Connection, parts: Sequence[Sequence[Row]], stamp: str, kno
             if names:
                 row["budgets"] = names
                 rows_out += [_charge(row["id"], by_name[n], stamp, row.get("cost_estimate")) for n in names]
-    if rows_out:
-        conn.execute(charges.insert(), rows_out)
+    _write_charges(conn, rows_out)
     return outcome
+
+
+def _write_charges(conn: sa.Connection, rows: list[Row]) -> None:
+    """New reservations: their charges, and their budgets' totals."""
+    if not rows:
+        return
+    conn.execute(CHARGE, rows)
+    deltas: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        deltas.setdefault((row["budget"], row["period"]), [0.0, 0.0])[1] += row["amount"]
+    _add(conn, deltas)
 
 
 def _charge(job_id: str, budget: Budget, stamp: str, cost: dict[str, Any] | None) -> Row:
@@ -112,30 +148,32 @@ def _charge(job_id: str, budget: Budget, stamp: str, cost: dict[str, Any] | None
 def settle(conn: sa.Connection, t: lifecycle.Transition, moved: list[Row]) -> None:
     """After ``t`` moved jobs (their rows as the store has them now): a new estimate (the
     batch's share, at SENT) becomes the reservation; an ending turns it into what the job
-    cost (its ``cost_actual``, else its estimate), or releases it if the job was never sent."""
-    charged = [r for r in moved if r.get("budgets")]
-    if not charged:
+    cost (its ``cost_actual``, else its estimate), or releases it if the job was never sent.
+    The budgets' totals follow each charge."""
+    charged = {r["id"]: r for r in moved if r.get("budgets")}
+    if not charged or not (t.ends or "cost_estimate" in t.fields):
         return
-    if not t.ends:
-        for row in charged:
-            if "cost_estimate" in t.fields and row.get("cost_estimate") is not None:
-                _set_amounts(conn, row, row["cost_estimate"], spent=False)
-        return
-    for row in charged:
-        if row.get("submitted_at") is None:  # never sent: nothing can be billed
-            conn.execute(charges.delete().where(charges.c.job_id == row["id"]))
-        else:
-            _set_amounts(conn, row, row.get("cost_actual") or row.get("cost_estimate"), spent=True)
-
-
-def _set_amounts(conn: sa.Connection, row: Row, cost: Any, spent: bool) -> None:
-    cost = json.loads(cost) if isinstance(cost, str) else cost
-    names = json.loads(row["budgets"]) if isinstance(row["budgets"], str) else row["budgets"]
-    found = {b.name: b for b in map(Budget.from_row, conn.execute(sa.select(budget_table).where(budget_table.c.name.in_(names))))}
-    for name in names:
-        budget = found.get(name)  # a budget deleted since: its charge is settled all the same
+    found = {b.name: b for b in load(conn)}
+    held = conn.execute(sa.select(charges).where(charges.c.job_id.in_(list(charged)), charges.c.spent.is_(False))).all()
+    deltas: dict[tuple[str, str], list[float]] = {}
+    for charge in held:
+        row = charged[charge.job_id]
+        delta = deltas.setdefault((charge.budget, charge.period), [0.0, 0.0])
+        delta[1] -= charge.amount  # the reservation goes, whatever follows
+        where = (charges.c.job_id == charge.job_id, charges.c.budget == charge.budget)
+        if t.ends and row.get("submitted_at") is None:  # never sent: nothing can be billed
+            conn.execute(charges.delete().where(*where))
+            continue
+        cost = _json(row.get("cost_actual") or row.get("cost_estimate")) if t.ends else _json(row.get("cost_estimate"))
+        budget = found.get(charge.budget)  # a budget deleted since: its charge is settled all the same
         amount = budget.amount_of(cost) if budget is not None else max(0.0, float((cost or {}).get("amount") or 0.0))
-        conn.execute(charges.update().where(charges.c.job_id == row["id"], charges.c.budget == name).values(amount=amount, spent=spent))
+        delta[0 if t.ends else 1] += amount
+        conn.execute(charges.update().where(*where).values(amount=amount, spent=t.ends))
+    _add(conn, deltas)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def release(conn: sa.Connection, stamp: str) -> list[Row]:
@@ -152,8 +190,12 @@ def release(conn: sa.Connection, stamp: str) -> list[Row]:
     for row in held:
         row["tags"] = json.loads(row["tags"] or "[]")
         row["cost_estimate"] = json.loads(row["cost_estimate"]) if row["cost_estimate"] else None
-    relevant = matching(locked(conn, matching(load(conn), held)), held)
-    used = usage(conn, relevant, stamp)
+    relevant = matching(load(conn), held)
+    if relevant:
+        fresh, used = current(conn, stamp, {b.name for b in relevant})
+        relevant = matching(fresh, held)
+    else:
+        used = {}
     decision: Decision = decide(relevant, used, held) if relevant else Decision(["accept"] * len(held), [[]] * len(held), [None] * len(held))
     by_name = {b.name: b for b in relevant}
     released, rows_out = [], []
@@ -171,9 +213,8 @@ def release(conn: sa.Connection, stamp: str) -> list[Row]:
         if done.rowcount == 1:
             released.append(row)
             rows_out += [_charge(row["id"], by_name[n], stamp, row["cost_estimate"]) for n in names]
-    if rows_out:
-        conn.execute(charges.insert(), rows_out)
+    _write_charges(conn, rows_out)
     return released
 
 
-__all__ = ["load", "locked", "release", "reserve", "settle", "usage"]
+__all__ = ["current", "load", "release", "reserve", "settle"]

@@ -147,6 +147,17 @@ charges = sa.Table(
     sa.Index("ix_hal_charges_budget_period", "budget", "period"),
 )
 
+#: v4: each budget's totals per period, kept with its charges (a reservation reads and locks one row,
+#: however many jobs the period holds)
+budget_usage = sa.Table(
+    "hal_budget_usage",
+    metadata,
+    sa.Column("budget", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("spent", sa.Float, nullable=False, default=0.0),
+    sa.Column("reserved", sa.Float, nullable=False, default=0.0),
+)
+
 #: v4: provider sessions opened for a session name (one owner's, on one provider and backend)
 sessions = sa.Table(
     "hal_sessions",

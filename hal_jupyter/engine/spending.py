@@ -122,8 +122,7 @@ class Spending:
 
     def _with_usage(self, stamp: str) -> tuple[list[Budget], dict[str, Any]]:
         with self.db.read() as conn:
-            found = charges.load(conn)
-            return found, charges.usage(conn, found, stamp)
+            return charges.current(conn, stamp)
 
     # -- HELD jobs -------------------------------------------------------------------
     async def release_held(self) -> int:

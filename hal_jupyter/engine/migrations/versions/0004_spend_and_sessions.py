@@ -37,6 +37,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_hal_charges_budget_period", "hal_charges", ["budget", "period"])
     op.create_table(
+        "hal_budget_usage",
+        sa.Column("budget", sa.String(200), primary_key=True),
+        sa.Column("period", sa.String(16), primary_key=True),
+        sa.Column("spent", sa.Float, nullable=False),
+        sa.Column("reserved", sa.Float, nullable=False),
+    )
+    op.create_table(
         "hal_sessions",
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
@@ -56,6 +63,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("hal_sessions")
+    op.drop_table("hal_budget_usage")
     op.drop_index("ix_hal_charges_budget_period", "hal_charges")
     op.drop_table("hal_charges")
     op.drop_table("hal_budgets")

@@ -16,6 +16,7 @@ IMMEDIATE``) are one at a time already.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,8 +46,13 @@ _CURRENT = (
 #: (sorted before they are locked: two transactions never wait on each other in a circle)
 CURRENT, CURRENT_LOCKED = sa.text(_CURRENT), sa.text(_CURRENT + " FOR UPDATE OF u")
 ENSURE = sa.text("INSERT INTO hal_budget_usage (budget, period, spent, reserved) VALUES (:budget, :period, 0, 0) ON CONFLICT DO NOTHING")
-ADD = sa.text("UPDATE hal_budget_usage SET spent = spent + :spent, reserved = reserved + :reserved WHERE budget = :budget AND period = :period")
-CHARGE = sa.text("INSERT INTO hal_charges (job_id, budget, period, amount, spent) VALUES (:job_id, :budget, :period, :amount, :spent)")
+_ADD = "UPDATE hal_budget_usage SET spent = spent + :spent, reserved = reserved + :reserved WHERE budget = :budget AND period = :period"
+_CHARGE = "INSERT INTO hal_charges (job_id, budget, period, amount, spent) VALUES (:job_id, :budget, :period, :amount, :spent)"
+ADD, CHARGE = sa.text(_ADD), sa.text(_CHARGE)
+#: the same for psycopg's own pipeline (:meth:`.database.Database.insert`)
+PG_ADD, PG_CHARGE = (re.sub(r":(\w+)", r"%(\1)s", sql) for sql in (_ADD, _CHARGE))
+#: ``(statement, psycopg SQL, rows)``: writes a reservation leaves for the accepting insert to send
+Writes = list[tuple[sa.TextClause, str, list[dict[str, Any]]]]
 
 
 def current(conn: sa.Connection, stamp: str, needed: set[str] | None = None) -> tuple[list[Budget], dict[str, Usage]]:
@@ -91,12 +97,16 @@ def matching(found: list[Budget], rows: Sequence[Row]) -> list[Budget]:
     return [b for b in found if any(b.matches(r.get("owner"), r["provider"], r.get("tags") or []) for r in rows)]
 
 
-def reserve(conn: sa.Connection, parts: Sequence[Sequence[Row]], stamp: str, known: list[Budget]) -> list[errors.HalError | None]:
+def reserve(
+    conn: sa.Connection, parts: Sequence[Sequence[Row]], stamp: str, known: list[Budget], writes: Writes | None = None
+) -> list[errors.HalError | None]:
     """Budgets for new jobs, each part (one submission: all or none) in turn: a part past a
     ``refuse`` budget gets its :class:`errors.BudgetExceeded` (and nothing of it is stored),
     jobs past only ``hold`` budgets become HELD, the others reserve their estimate. Rows are
     updated in place (``status``, ``status_message``, ``budgets``); their charges are written.
-    ``known``: the budgets the caller knows of (its cache); those that match are read again, locked."""
+    ``known``: the budgets the caller knows of (its cache); those that match are read again, locked.
+    ``writes``: given, the charges and totals are added there, for the caller to send with its
+    insert (one round trip on PostgreSQL), instead of written here."""
     outcome: list[errors.HalError | None] = [None] * len(parts)
     everything = [r for part in parts for r in part]
     relevant = matching(known, everything) if known else []
@@ -126,19 +136,27 @@ def reserve(conn: sa.Connection, parts: Sequence[Sequence[Row]], stamp: str, kno
             if names:
                 row["budgets"] = names
                 rows_out += [_charge(row["id"], by_name[n], stamp, row.get("cost_estimate")) for n in names]
-    _write_charges(conn, rows_out)
+    if writes is not None:
+        writes += _charge_writes(rows_out)
+    else:
+        _write_charges(conn, rows_out)
     return outcome
 
 
-def _write_charges(conn: sa.Connection, rows: list[Row]) -> None:
-    """New reservations: their charges, and their budgets' totals."""
+def _charge_writes(rows: list[Row]) -> Writes:
+    """New reservations: their charges, and what they add to their budgets' totals."""
     if not rows:
-        return
-    conn.execute(CHARGE, rows)
-    deltas: dict[tuple[str, str], list[float]] = {}
+        return []
+    totals: dict[tuple[str, str], float] = {}
     for row in rows:
-        deltas.setdefault((row["budget"], row["period"]), [0.0, 0.0])[1] += row["amount"]
-    _add(conn, deltas)
+        totals[(row["budget"], row["period"])] = totals.get((row["budget"], row["period"]), 0.0) + row["amount"]
+    added = [{"budget": b, "period": p, "spent": 0.0, "reserved": r} for (b, p), r in sorted(totals.items())]
+    return [(CHARGE, PG_CHARGE, rows), (ADD, PG_ADD, added)]
+
+
+def _write_charges(conn: sa.Connection, rows: list[Row]) -> None:
+    for statement, _, params in _charge_writes(rows):
+        conn.execute(statement, params)
 
 
 def _charge(job_id: str, budget: Budget, stamp: str, cost: dict[str, Any] | None) -> Row:

@@ -129,14 +129,23 @@ class Database:
     def read(self) -> AbstractContextManager[sa.Connection]:
         return self._transaction(write=False)
 
-    def insert(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], notify: Sequence[str] = ()) -> None:
+    def insert(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], notify: Sequence[str] = (),
+        also: Sequence[tuple[sa.TextClause, str, Sequence[Mapping[str, Any]]]] = (),
+    ) -> None:
         """``INSERT`` rows of every column but the key, and send the ``notify`` payloads
         (:meth:`payloads`), through the driver with SQL compiled once: the hot path of
         every accepted submission, where SQLAlchemy's per-statement machinery cost as
         much as SQLite's own work. On PostgreSQL the statements go in ONE pipeline (with
         the transaction's ``BEGIN``): one round trip, where each cost ~0.25 ms here (a
         ``COMMIT`` queued there too made it slower: the commit is the caller's).
-        The driver's errors are raised as SQLAlchemy's (a lost connection invalidated)."""
+        The driver's errors are raised as SQLAlchemy's (a lost connection invalidated).
+        ``also``: more statements of the transaction, ``(statement, its SQL for psycopg
+        with %(name)s parameters, rows)``, in the same pipeline on PostgreSQL (a budget's
+        charges and totals), before the insert on SQLite."""
+        if also and self.dialect != "postgresql":
+            for statement, _, params_rows in also:
+                conn.execute(statement, list(params_rows))
         compiled = self._inserts.get(table.name)
         if compiled is None:
             columns = [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
@@ -157,6 +166,8 @@ class Database:
             if self.dialect == "postgresql":
                 with driver.pipeline(), driver.cursor() as cursor:  # type: ignore[union-attr]
                     cursor.executemany(sql, params)
+                    for _, pg_sql, params_rows in also:
+                        cursor.executemany(pg_sql, list(params_rows))
                     if notify:
                         cursor.execute("SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(notify)), [x for p in notify for x in (CHANNEL, p)])
             else:

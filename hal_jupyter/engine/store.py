@@ -108,7 +108,8 @@ class JobStore:
             known = self._budgets
             if known is None:
                 known = self._budgets = charges.load(conn)
-            refused = charges.reserve(conn, split, rows[0]["created_at"], known) if known else [None] * len(split)
+            writes: charges.Writes = []  # sent with the insert: one round trip
+            refused = charges.reserve(conn, split, rows[0]["created_at"], known, writes) if known else [None] * len(split)
             if any(refused):
                 if len(split) == 1:
                     raise refused[0]  # type: ignore[misc]
@@ -130,7 +131,7 @@ class JobStore:
                 engine_id, jobs=[r["id"] for r in rows], queued=["*"] if any(r["engine_id"] is None and r["status"] != HELD for r in rows) else [],
                 assigned=assigned,
             )
-            self.db.insert(conn, jobs, [encode(r) for r in rows], notify)
+            self.db.insert(conn, jobs, [encode(r) for r in rows], notify, writes)
         return refused
 
     # -- transitions --------------------------------------------------------

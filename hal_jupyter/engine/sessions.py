@@ -38,7 +38,7 @@ from .contract import BatchSpec, Provider
 from .ledger import Ledger
 from .registry import Registry
 from .schema import jobs, sessions
-from .tasks import Tasks
+from .tasks import Tasks, every
 
 log = logging.getLogger("hal_jupyter")
 OPEN, CLOSED = "open", "closed"
@@ -68,21 +68,11 @@ class Sessions:
         self._tasks = Tasks("sessions")
 
     def start(self) -> None:
-        self._tasks.spawn(self._closer())
+        # idle sessions are looked for every quarter of ``idle_s`` (at most every 30 s)
+        self._tasks.spawn(every(self.clock, lambda: max(0.5, min(self.idle_s / 4, 30.0)), self.close_idle, "closing idle sessions"))
 
     async def stop(self) -> None:
         await self._tasks.cancel()
-
-    async def _closer(self) -> None:
-        """Close idle sessions, every quarter of ``idle_s`` (at most every 30 s)."""
-        while True:
-            await self.clock.sleep(max(0.5, min(self.idle_s / 4, 30.0)))
-            try:
-                await self.close_idle()
-            except errors.StoreUnavailable as exc:
-                log.warning("hal_jupyter: closing idle sessions waits for the store: %s", exc.message)
-            except Exception:  # noqa: BLE001 - the loop outlives any one failure
-                log.exception("hal_jupyter: closing idle sessions failed")
 
     # -- sending a batch -------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from .ledger import Ledger
 from .models import Identifier
 from .schema import budgets as budget_table
 from .schema import jobs
-from .tasks import Tasks
+from .tasks import Tasks, every
 
 log = logging.getLogger("hal_jupyter")
 GROUPS = ("owner", "provider", "tag", "day")
@@ -70,7 +70,7 @@ class Spending:
         self._tasks = Tasks("spending")
 
     def start(self) -> None:
-        self._tasks.spawn(self._releases())
+        self._tasks.spawn(every(self.clock, lambda: RELEASE_EVERY_S, self.release_held, "releasing held jobs"))
 
     async def stop(self) -> None:
         await self._tasks.cancel()
@@ -140,16 +140,6 @@ class Spending:
                 ids = [r["id"] for r in released]
                 self.db.notify(conn, self.ledger.engine_id, jobs=ids, queued=ids)
         return released
-
-    async def _releases(self) -> None:
-        while True:
-            await self.clock.sleep(RELEASE_EVERY_S)
-            try:
-                await self.release_held()
-            except errors.StoreUnavailable as exc:
-                log.warning("hal_jupyter: releasing held jobs waits for the store: %s", exc.message)
-            except Exception:  # noqa: BLE001 - the loop outlives any one failure
-                log.exception("hal_jupyter: releasing held jobs failed")
 
     # -- what was spent ----------------------------------------------------------------
     async def spend(self, group_by: str, since: str | None, until: str | None, viewer: Viewer | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("hal_jupyter")
@@ -38,4 +38,20 @@ class Tasks:
         return len(self._tasks)
 
 
-__all__ = ["Tasks"]
+async def every(clock: Any, seconds: Callable[[], float], work: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Run ``work`` every ``seconds()`` on the engine's clock, for ever: a store that does not
+    answer is a warning (it is tried again next time), any other failure is logged; the loop
+    outlives both."""
+    from .errors import StoreUnavailable
+
+    while True:
+        await clock.sleep(seconds())
+        try:
+            await work()
+        except StoreUnavailable as exc:
+            log.warning("hal_jupyter: %s waits for the store: %s", what, exc.message)
+        except Exception:  # noqa: BLE001 - the loop outlives any one failure
+            log.exception("hal_jupyter: %s failed", what)
+
+
+__all__ = ["Tasks", "every"]

@@ -117,6 +117,7 @@ def reserve(
     if not relevant:
         return outcome
     rows_out: list[Row] = []
+    by_name = {b.name: b for b in relevant}
     for index, part in enumerate(parts):
         trial = {name: Usage(u.spent, u.reserved) for name, u in used.items()}
         decision = decide(relevant, trial, list(part))
@@ -129,7 +130,6 @@ def reserve(
             )
             continue
         used = trial
-        by_name = {b.name: b for b in relevant}
         for row, result, names, reason in zip(part, decision.outcomes, decision.reserved, decision.reasons):
             if result == "hold":
                 row["status"], row["status_message"] = HELD, reason

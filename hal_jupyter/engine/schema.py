@@ -144,7 +144,6 @@ charges = sa.Table(
     sa.Column("period", sa.String(16), nullable=False),  # "2026-12-03", "2026-12" or "total"
     sa.Column("amount", sa.Float, nullable=False),
     sa.Column("spent", sa.Boolean, nullable=False, default=False),
-    sa.Index("ix_hal_charges_budget_period", "budget", "period"),
 )
 
 #: v4: each budget's totals per period, kept with its charges (a reservation reads and locks one row,

@@ -107,7 +107,9 @@ class Sessions:
         with self.db.write() as conn:
             row = conn.execute(sa.select(sessions).where(sessions.c.key == key)).first()
             if row is not None and row.state == OPEN and row.session_id == session_id:
-                ids = (json.loads(row.job_ids) + [i for i in job_ids if i not in row.job_ids])[-KEEP_IDS:]
+                known = json.loads(row.job_ids)
+                seen = set(known)
+                ids = (known + [i for i in job_ids if i not in seen])[-KEEP_IDS:]
                 conn.execute(sessions.update().where(sessions.c.key == key).values(last_used_at=stamp, job_ids=json.dumps(ids)))
                 return
             values = {

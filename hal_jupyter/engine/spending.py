@@ -10,10 +10,11 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from . import charges, errors, lifecycle
 from .budgets import Budget, BudgetBody, decide
@@ -33,12 +34,13 @@ SPEND_SCAN = 200_000
 RELEASE_EVERY_S = 5.0
 
 
+NAME = TypeAdapter(Identifier)
+
+
 def parse_budget(name: Any, body: Any) -> Budget:
     """A budget from a request (or configuration) body; 400 that names the field."""
-    from pydantic import TypeAdapter
-
     try:
-        TypeAdapter(Identifier).validate_python(name)
+        NAME.validate_python(name)
     except ValidationError:
         raise errors.InvalidRequest(f"a budget's name is 1-200 letters, digits and _.:/@- ({name!r} is not)") from None
     if not isinstance(body, dict):
@@ -201,8 +203,6 @@ class Spending:
 
 
 def _iso(value: str) -> bool:
-    from datetime import datetime
-
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
         return True

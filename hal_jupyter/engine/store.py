@@ -101,15 +101,17 @@ class JobStore:
                     )
                 except sa.exc.IntegrityError:
                     raise errors.IdempotencyKeyTaken("this Idempotency-Key is already in the store") from None
-            split, start = [], 0
-            for size in sizes:
-                split.append(rows[start : start + size])
-                start += size
             known = self._budgets
             if known is None:
                 known = self._budgets = charges.load(conn)
             writes: charges.Writes = []  # sent with the insert: one round trip
-            refused = charges.reserve(conn, split, rows[0]["created_at"], known, writes) if known else [None] * len(split)
+            refused: list[errors.HalError | None] = [None] * len(sizes)
+            if known:  # (no budget: nothing more on the hot path)
+                split, start = [], 0
+                for size in sizes:
+                    split.append(rows[start : start + size])
+                    start += size
+                refused = charges.reserve(conn, split, rows[0]["created_at"], known, writes)
             if any(refused):
                 if len(split) == 1:
                     raise refused[0]  # type: ignore[misc]

@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("amount", sa.Float, nullable=False),
         sa.Column("spent", sa.Boolean, nullable=False),
     )
-    op.create_index("ix_hal_charges_budget_period", "hal_charges", ["budget", "period"])
     op.create_table(
         "hal_budget_usage",
         sa.Column("budget", sa.String(200), primary_key=True),
@@ -64,7 +63,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("hal_sessions")
     op.drop_table("hal_budget_usage")
-    op.drop_index("ix_hal_charges_budget_period", "hal_charges")
     op.drop_table("hal_charges")
     op.drop_table("hal_budgets")
     with op.batch_alter_table("hal_jobs") as table:

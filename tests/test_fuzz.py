@@ -26,7 +26,7 @@ from .conftest import BELL_QASM2, BELL_QASM3
 from .server_process import ServerProcess
 
 #: Bounded so the whole file stays well under a minute and a half on two cores.
-EXAMPLES_PER_OPERATION = 60
+EXAMPLES_PER_OPERATION = 45  # (v1.2 added seven operations: budgets, spend, sessions)
 SCENARIOS, STEPS_PER_SCENARIO = 25, 8
 BOUNDED = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 

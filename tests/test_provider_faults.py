@@ -70,11 +70,13 @@ def _finished_with_tag(server: ServerProcess, tag: str, count: int, timeout: flo
 
 
 @pytest.mark.timeout(600)
-def test_95_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tmp_path):
+def test_67_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tmp_path):
     """A real server (its own process) against the flaky emulators in this one."""
     braket, azure, ibm = flaky
     server = ServerProcess(tmp_path, db_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}", **{k: v for k, v in FAST_RETRIES.items() if k != "env_file"})
-    plan = [("aws_braket", SV1, 50), ("aws_braket", DM1, 12), ("azure_quantum", "ionq.simulator", 13), ("ibm_quantum", "fake_manila", 20)]
+    # (the jobs that make many requests, each a fault's chance, are DM1's 12 tasks and Azure's 13 jobs; SV1's and
+    # IBM's jobs travel as one program set and one runtime job)
+    plan = [("aws_braket", SV1, 30), ("aws_braket", DM1, 12), ("azure_quantum", "ionq.simulator", 13), ("ibm_quantum", "fake_manila", 12)]
     try:
         server.start()
         # the IBM backend's listing and target, which intake checks circuits against, read before the faults start
@@ -92,18 +94,18 @@ def test_95_jobs_with_30_percent_faults_all_complete_each_created_once(flaky, tm
         status, local = server.request("POST", "/hal/api/quantum/jobs", {"circuit": checks.BELL, "priority": "high"})
         assert server.wait_all([local["id"]], timeout=60)[local["id"]]["status"] == "COMPLETED"
 
-        jobs = _finished_with_tag(server, "flaky", 95, timeout=400)
-        assert Counter(j["status"] for j in jobs) == {"COMPLETED": 95}, Counter((j["status"], str(j["error"])) for j in jobs)
+        jobs = _finished_with_tag(server, "flaky", 67, timeout=400)
+        assert Counter(j["status"] for j in jobs) == {"COMPLETED": 67}, Counter((j["status"], str(j["error"])) for j in jobs)
         for job in [j for j in jobs if "k1" in j["tags"]][::10]:
             status, result = server.request("GET", f"/hal/api/jobs/{job['id']}/result")
             assert max(result["counts"], key=result["counts"].get) == "010"
     finally:
         server.stop()
-    # each job reached its provider exactly once: 1 program set of 50 + 12 tasks at Braket, 13 jobs at Azure,
-    # 1 runtime job of 20 PUBs at IBM
+    # each job reached its provider exactly once: 1 program set of 30 + 12 tasks at Braket, 13 jobs at Azure,
+    # 1 runtime job of 12 PUBs at IBM
     assert len(braket.creates) - before[0] == 1 + 12 and len(azure.creates) - before[1] == 13
     assert len(ibm.creates) - before[2] == 1, ibm.creates[before[2]:]
-    assert len({j["remote_id"] for j in jobs}) == 95
+    assert len({j["remote_id"] for j in jobs}) == 67
     for world in (braket, azure):  # every kind of fault was injected, many times
         assert set(world.faults.injected) == set(world.faults.kinds) and sum(world.faults.injected.values()) >= 10, world.faults.injected
     assert sum(ibm.faults.injected.values()) >= 1, ibm.faults.injected  # IBM: 1 runtime job, few requests
